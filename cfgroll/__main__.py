@@ -1,0 +1,7 @@
+"""`python -m cfgroll` runs the command-line interface."""
+
+import sys
+
+from cfgroll.cli.main import main
+
+sys.exit(main())

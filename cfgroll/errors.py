@@ -1,0 +1,94 @@
+"""The errors cfgroll reports to its users.
+
+Every error is a `CfgrollError`; its message is a whole sentence that says what went wrong and
+what to do next. The CLI prints it as `error: <message>` and exits with `exit_code`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# Exit codes, documented in the README.
+EXIT_OK = 0
+EXIT_ERROR = 1  # an error before anything changed: bad input, engine unreachable, lock held
+EXIT_USAGE = 2
+EXIT_ROLLED_BACK = 3  # the deploy failed and the previous release is running again
+EXIT_ROLLBACK_FAILED = 4  # the deploy failed and putting the previous release back failed too
+EXIT_INTERRUPTED = 130
+
+
+class CfgrollError(Exception):
+    """Base of every error cfgroll reports; `str(err)` is the message for the user."""
+
+    exit_code = EXIT_ERROR
+
+
+class UsageError(CfgrollError):
+    """The command line asks for something that cannot be done as asked."""
+
+    exit_code = EXIT_USAGE
+
+
+class ProjectError(CfgrollError):
+    """The Compose project cannot be read (no compose file, invalid file, file outside the project)."""
+
+
+class StoreError(CfgrollError):
+    """The store is missing, unreadable or not a cfgroll store."""
+
+
+class UnknownRelease(CfgrollError):
+    """A tag, timestamp or alias names no release in the store."""
+
+    def __init__(self, ref: str, hint: str = "") -> None:
+        self.ref = ref
+        super().__init__(
+            f"no release matches {ref!r}; run `cfgroll log` to see the releases"
+            + (f" ({hint})" if hint else "")
+        )
+
+
+class ImageMissing(CfgrollError):
+    """A release cannot be restored because images it recorded are gone from the engine."""
+
+    def __init__(self, tag: str, missing: Sequence[tuple[str, str]]) -> None:
+        self.tag = tag
+        self.missing = list(missing)
+        names = ", ".join(f"{svc} ({image_id[:19]})" for svc, image_id in self.missing)
+        super().__init__(
+            f"release {tag} can no longer be restored: the image of {names} is gone from the "
+            "engine; nothing was changed; run `cfgroll log` to see which releases can still "
+            "be restored"
+        )
+
+
+class EngineUnreachable(CfgrollError):
+    """The Docker engine or the `docker compose` plugin cannot be reached."""
+
+
+class CommandFailed(CfgrollError):
+    """An outside command (`docker compose …`) exited non-zero."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str, what: str = "") -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
+        action = what or " ".join(self.argv[:3])
+        super().__init__(f"{action} failed (exit {returncode}): {last}")
+
+
+class LockHeld(CfgrollError):
+    """Another cfgroll run holds the store's lock."""
+
+
+class DeployFailed(CfgrollError):
+    """A deploy failed; what runs now depends on `exit_code` (3: the previous release is back)."""
+
+    exit_code = EXIT_ROLLED_BACK
+
+
+class RollbackFailed(CfgrollError):
+    """Putting a release back failed: the stack may not be what any release recorded."""
+
+    exit_code = EXIT_ROLLBACK_FAILED

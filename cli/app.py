@@ -1,0 +1,46 @@
+"""The typer application: registers one module per command, nothing else."""
+
+from __future__ import annotations
+
+import typer
+
+from cfgroll import __version__
+from cfgroll.cli.checkout import checkout
+from cfgroll.cli.deploy import deploy
+from cfgroll.cli.diff import diff
+from cfgroll.cli.init import init
+from cfgroll.cli.log import log
+from cfgroll.cli.rollback import rollback
+from cfgroll.cli.show import show
+
+app = typer.Typer(
+    name="cfgroll",
+    help="Versioned config store and safe deploys for Docker Compose projects. Every deploy "
+    "commits the compose files, .env and a services manifest to a bare git repository "
+    "(.cfgroll/store.git) and tags the service images; `cfgroll rollback` puts any recorded "
+    "release back.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cfgroll {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    pass
+
+
+for command in (init, deploy, rollback, log, show, diff, checkout):
+    app.command()(command)

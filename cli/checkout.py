@@ -1,0 +1,32 @@
+"""`cfgroll checkout`"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cfgroll.cli.common import Files, LockTimeout, ProjectDir, ProjectName, StorePath, context, out
+
+
+def checkout(
+    tag: Annotated[str, typer.Argument(help="Release, failed attempt (failed_…) or draft_….")],
+    project_dir: ProjectDir = None,
+    file: Files = None,
+    project_name: ProjectName = None,
+    store: StorePath = None,
+    lock_timeout: LockTimeout = 0.0,
+) -> None:
+    """Write a release's or attempt's files into the project folder, without deploying.
+
+    Project files that differ from the live release are saved first as a draft.
+    """
+    from cfgroll.ops.rollback import checkout as run_checkout
+
+    result = run_checkout(context(project_dir, file, project_name, store, lock_timeout), tag)
+    if result.draft:
+        out(f"your edits were saved as {result.draft.tag}")
+    if result.written:
+        out(f"wrote {', '.join(result.written)} from {result.entry.tag}; deploy with `cfgroll deploy`")
+    else:
+        out(f"the project files already are those of {result.entry.tag}")

@@ -1,0 +1,156 @@
+"""Options every command shares, the terminal reporter, and small rendering helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from cfgroll.ops.context import Context
+
+ProjectDir = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--project-dir", "-C", help="Run as if started in this folder (the Compose project).",
+        file_okay=False,
+    ),
+]
+Files = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--file", "-f",
+        help="Compose file, relative to the project folder; repeat for several, as with "
+        "`docker compose -f` (default: compose.yaml or docker-compose.yml and its override).",
+    ),
+]
+ProjectName = Annotated[
+    Optional[str], typer.Option("--project-name", "-p", help="Compose project name.")
+]
+StorePath = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--store",
+        help="The store (a bare git repository). Default: $CFGROLL_STORE, else "
+        "<project>/.cfgroll/store.git.",
+    ),
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+ShowSecrets = Annotated[
+    bool, typer.Option("--show-secrets", help="Show values of .env-style files unmasked.")
+]
+Timeout = Annotated[
+    float,
+    typer.Option("--timeout", min=1, help="Seconds the services have to become healthy."),
+]
+Settle = Annotated[
+    float,
+    typer.Option(
+        "--settle", min=0,
+        help="Seconds a service without a healthcheck must keep running to pass.",
+    ),
+]
+LockTimeout = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout", min=0,
+        help="Seconds to wait for another cfgroll run on the same store to finish.",
+    ),
+]
+
+
+def context(
+    project_dir: Path | None,
+    files: list[str] | None,
+    project_name: str | None,
+    store: Path | None,
+    lock_timeout: float = 0.0,
+) -> Context:
+    from cfgroll.ops.context import Context
+
+    return Context.create(
+        project_dir, files or (), project_name, store, TerminalReporter(), lock_timeout
+    )
+
+
+def err(message: str = "", nl: bool = True) -> None:
+    typer.echo(message, err=True, nl=nl)
+
+
+def out(message: str = "") -> None:
+    typer.echo(message)
+
+
+def is_tty(stream: Any = None) -> bool:
+    stream = stream or sys.stdin
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask on a terminal unless `--yes`; without a terminal no question is asked."""
+    if yes or not is_tty():
+        return
+    if not typer.confirm(question, default=False, err=True):
+        from cfgroll.errors import CfgrollError
+
+        raise CfgrollError("cancelled; nothing was changed")
+
+
+def local_time(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def print_json(data: Any) -> None:
+    out(json.dumps(data, indent=2, sort_keys=False))
+
+
+def table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+
+class TerminalReporter:
+    """Progress on stderr: steps, Compose's own lines, warnings, the health gate's view."""
+
+    def __init__(self) -> None:
+        self.tty = is_tty(sys.stderr) and os.environ.get("TERM") != "dumb"
+        self._last_states: dict[str, str] | None = None
+        self._open_line = False
+
+    def _close_line(self) -> None:
+        if self._open_line:
+            err()
+            self._open_line = False
+
+    def step(self, message: str) -> None:
+        self._close_line()
+        err(typer.style(f"==> {message}", bold=True) if self.tty else f"==> {message}")
+
+    def output(self, line: str) -> None:
+        self._close_line()
+        err(f"    {line}")
+
+    def warn(self, message: str) -> None:
+        self._close_line()
+        err(f"warning: {message}")
+
+    def states(self, states: dict[str, str]) -> None:
+        if states == self._last_states:
+            return
+        self._last_states = dict(states)
+        text = "    " + "  ".join(f"{name}: {state}" for name, state in sorted(states.items()))
+        if self.tty:
+            width = max(20, typer.get_terminal_size().columns - 1)
+            err("\r\x1b[2K" + text[:width], nl=False)
+            self._open_line = True
+        else:
+            err(text)

@@ -1,0 +1,48 @@
+"""`cfgroll deploy`"""
+
+from __future__ import annotations
+
+from cfgroll.cli.common import (
+    Files,
+    LockTimeout,
+    ProjectDir,
+    ProjectName,
+    Settle,
+    StorePath,
+    Timeout,
+    Yes,
+    context,
+    err,
+    out,
+)
+
+
+def deploy(
+    project_dir: ProjectDir = None,
+    file: Files = None,
+    project_name: ProjectName = None,
+    store: StorePath = None,
+    timeout: Timeout = 120.0,
+    settle: Settle = 3.0,
+    lock_timeout: LockTimeout = 0.0,
+    yes: Yes = False,
+) -> None:
+    """Build, start and health-check the stack, then record it as a new release.
+
+    Runs `docker compose build` and `docker compose up -d --remove-orphans`, waits until every
+    service runs (and is healthy where it has a healthcheck), then commits the compose files,
+    .env, env_files and a services manifest to the store with an annotated tag, and puts the
+    same tag on every service image. Asks no questions (--yes is accepted for scripts).
+    """
+    from cfgroll.ops.deploy import deploy as run_deploy
+
+    ctx = context(project_dir, file, project_name, store, lock_timeout)
+    result = run_deploy(ctx, timeout=timeout, settle=settle)
+    if result.init.created:
+        err(f"created the store {result.init.store.path}")
+    if result.init.gitignore:
+        err(f"added /.cfgroll/ to {result.init.gitignore}")
+    m = result.entry.manifest
+    changed = ", ".join(m.services_changed) or "no image changed"
+    out(f"deployed {m.tag} ({changed})")
+    out(f"roll back with: cfgroll rollback previous   (or: cfgroll rollback {m.tag})")

@@ -1,0 +1,45 @@
+"""`cfgroll diff`"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from cfgroll.cli.common import (
+    Files,
+    ProjectDir,
+    ProjectName,
+    ShowSecrets,
+    StorePath,
+    context,
+    out,
+)
+
+
+def diff(
+    a: Annotated[Optional[str], typer.Argument(help="Release to compare from.")] = None,
+    b: Annotated[Optional[str], typer.Argument(help="Release to compare to.")] = None,
+    show_secrets: ShowSecrets = False,
+    project_dir: ProjectDir = None,
+    file: Files = None,
+    project_name: ProjectName = None,
+    store: StorePath = None,
+) -> None:
+    """Show what changed: no argument, the live release against the files on disk; A, that
+    release against the live one; A B, between two releases.
+
+    Values in .env-style files are masked (keys that were added, removed or changed are
+    shown, values as ***) unless --show-secrets is given.
+    """
+    from cfgroll.ops.history import diff as run_diff
+    from cfgroll.ops.history import sides
+
+    ctx = context(project_dir, file, project_name, store)
+    old, new = sides(ctx, ctx.open_store(), a, b)
+    empty = True
+    for line in run_diff(old, new, show_secrets):
+        empty = False
+        out(line)
+    if empty:
+        out(f"no differences between {old.label} and {new.label}")

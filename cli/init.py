@@ -1,0 +1,24 @@
+"""`cfgroll init`"""
+
+from __future__ import annotations
+
+from cfgroll.cli.common import Files, ProjectDir, ProjectName, StorePath, context, out
+
+
+def init(
+    project_dir: ProjectDir = None,
+    file: Files = None,
+    project_name: ProjectName = None,
+    store: StorePath = None,
+) -> None:
+    """Create the store for this Compose project (private, 0700); safe to run again.
+
+    Inside a git work tree, `.cfgroll/` is added to the project's .gitignore.
+    """
+    from cfgroll.ops.init import ensure_store
+
+    result = ensure_store(context(project_dir, file, project_name, store))
+    verb = "created" if result.created else "already exists:"
+    out(f"store {verb} {result.store.path}")
+    if result.gitignore:
+        out(f"added /.cfgroll/ to {result.gitignore}")

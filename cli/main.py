@@ -1,0 +1,51 @@
+"""The one exit point: runs the app and turns errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from cfgroll.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CfgrollError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run cfgroll with `argv` (default: the process's arguments); return the exit code."""
+    import typer
+
+    from cfgroll.cli.app import app
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="cfgroll", standalone_mode=False)
+    except CfgrollError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: typer prints them its own way
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            _error(exc.format_message())
+        return exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the last resort: a short report, not a traceback
+        import traceback
+
+        _error(f"unexpected {type(exc).__name__}: {exc}")
+        print("".join(traceback.format_exception(exc)[-3:]).rstrip(), file=sys.stderr)
+        print("please report this, with the command you ran", file=sys.stderr)
+        return EXIT_ERROR
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _run() -> None:
+    """The `cfgroll` console script."""
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""`cfgroll show`"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from cfgroll.cli.common import (
+    Files,
+    Json,
+    ProjectDir,
+    ProjectName,
+    ShowSecrets,
+    StorePath,
+    context,
+    local_time,
+    out,
+    print_json,
+    table,
+)
+
+
+def show(
+    tag: Annotated[str, typer.Argument(help="Release tag, its timestamp, `live` or `previous`.")],
+    path: Annotated[
+        Optional[str], typer.Argument(help="Print this file of the release (masked).")
+    ] = None,
+    json_: Json = False,
+    show_secrets: ShowSecrets = False,
+    project_dir: ProjectDir = None,
+    file: Files = None,
+    project_name: ProjectName = None,
+    store: StorePath = None,
+) -> None:
+    """Show a release: its manifest and its files (or one file's content with PATH)."""
+    from cfgroll.ops.history import short, show_file
+
+    ctx = context(project_dir, file, project_name, store)
+    st = ctx.open_store()
+    entry = st.resolve(tag)
+    if path is not None:
+        out(show_file(st, entry, path, show_secrets).rstrip("\n"))
+        return
+    m = entry.manifest
+    if json_:
+        print_json(_json(entry))
+        return
+    out(f"{m.kind} {m.tag}   commit {entry.commit[:12]}")
+    out(f"  action    {m.action}" + (f" to {m.target}" if m.target else ""))
+    out(f"  result    {m.result}")
+    out(f"  time      {local_time(m.created_at)}  ({m.created_at:%Y-%m-%dT%H:%M:%SZ})")
+    out(f"  by        {m.user} on {m.host}, cfgroll {m.cfgroll_version}")
+    out(f"  project   {m.project}")
+    out(f"  changed   {', '.join(m.services_changed) or '-'}")
+    out("services:")
+    rows = [["  SERVICE", "IMAGE", "IMAGE ID", "BACKUP", "CONTAINERS"]]
+    for name, svc in sorted(m.services.items()):
+        states = ", ".join(
+            f"{c.state}{'/' + c.health if c.health else ''}" for c in svc.containers
+        )
+        rows.append([f"  {name}", svc.image, short(svc.image_id), svc.backup_ref, states])
+    for text in table(rows):
+        out(text)
+    out("files:")
+    for p, role in sorted(m.files.items()):
+        out(f"  {p}  ({role}{', masked' if role == 'env' else ''})")
+    if m.log:
+        out("failure:")
+        for text in m.log.splitlines():
+            out(f"  {text}")
+
+
+def _json(entry: Any) -> dict[str, Any]:
+    m = entry.manifest
+    return {
+        "tag": m.tag,
+        "kind": m.kind,
+        "action": m.action,
+        "target": m.target,
+        "result": m.result,
+        "created_at": m.created_at.isoformat(),
+        "commit": entry.commit,
+        "project": m.project,
+        "host": m.host,
+        "user": m.user,
+        "cfgroll_version": m.cfgroll_version,
+        "services_changed": list(m.services_changed),
+        "files": m.files,
+        "compose_files": list(m.compose_files),
+        "services": {
+            name: {
+                "image": s.image,
+                "image_id": s.image_id,
+                "backup_ref": s.backup_ref,
+                "containers": [
+                    {"name": c.name, "state": c.state, "health": c.health} for c in s.containers
+                ],
+            }
+            for name, s in sorted(m.services.items())
+        },
+        "log": m.log,
+    }

@@ -1,0 +1,131 @@
+"""The Docker engine through the Docker SDK. This is the only module that imports `docker`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cfgroll.errors import EngineUnreachable
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+ONEOFF_LABEL = "com.docker.compose.oneoff"
+CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    service: str
+    state: str  # created, running, restarting, exited, dead, paused
+    health: str | None  # starting, healthy, unhealthy; None without a healthcheck
+    image_id: str
+    image_ref: str  # the reference the container was created from
+    exit_code: int
+    restart_count: int
+    started_at: str
+    config_hash: str  # Compose's hash of the service's configuration
+
+
+class Daemon:
+    """A connection to the engine, opened on first use."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    @property
+    def api(self) -> Any:
+        if self._client is None:
+            import docker
+
+            try:
+                # "auto": speak the engine's API version, old engines included
+                self._client = docker.APIClient(version="auto", **_env_kwargs())
+            except docker.errors.DockerException as exc:
+                raise EngineUnreachable(
+                    f"cannot reach the Docker engine ({exc}); start Docker, or set DOCKER_HOST"
+                ) from exc
+        return self._client
+
+    def containers(self, project: str, service: str | None = None) -> list[Container]:
+        """Every container of the Compose project (one-off `run` containers left out)."""
+        labels = [f"{PROJECT_LABEL}={project}", f"{ONEOFF_LABEL}=False"]
+        if service:
+            labels.append(f"{SERVICE_LABEL}={service}")
+        found = []
+        for summary in self.api.containers(all=True, filters={"label": labels}):
+            try:
+                info = self.api.inspect_container(summary["Id"])
+            except _not_found():
+                continue  # removed while we looked
+            state = info["State"]
+            found.append(
+                Container(
+                    id=info["Id"],
+                    name=info["Name"].lstrip("/"),
+                    service=info["Config"]["Labels"].get(SERVICE_LABEL, ""),
+                    state=state["Status"],
+                    health=(state.get("Health") or {}).get("Status"),
+                    image_id=info["Image"],
+                    image_ref=info["Config"]["Image"],
+                    exit_code=state.get("ExitCode", 0),
+                    restart_count=info.get("RestartCount", 0),
+                    started_at=state.get("StartedAt", ""),
+                    config_hash=info["Config"]["Labels"].get(CONFIG_HASH_LABEL, ""),
+                )
+            )
+        return sorted(found, key=lambda c: c.name)
+
+    def image_id(self, ref: str) -> str | None:
+        """The ID of the image `ref` names (a reference or an ID), None when there is none."""
+        try:
+            return str(self.api.inspect_image(ref)["Id"])
+        except _not_found():
+            return None
+
+    def tag(self, image_id: str, ref: str) -> None:
+        """Point `ref` (`repository:tag`) at `image_id`, moving it if it pointed elsewhere."""
+        from cfgroll.store.names import repository, with_default_tag
+
+        full = with_default_tag(ref)
+        repo = repository(full)
+        self.api.tag(image_id, repo, full[len(repo) + 1 :], force=True)
+
+    def untag(self, ref: str) -> None:
+        """Remove the reference `ref`, never the image layers another reference still uses."""
+        try:
+            self.api.remove_image(ref, noprune=True)
+        except _not_found():
+            pass
+
+    def logs(self, container_id: str, lines: int = 20) -> str:
+        try:
+            out = self.api.logs(container_id, tail=lines, stdout=True, stderr=True)
+        except _not_found():
+            return ""
+        return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+
+    def health_log(self, container_id: str) -> str:
+        """The output of the container's last health check, if it has one."""
+        try:
+            state = self.api.inspect_container(container_id)["State"]
+        except _not_found():
+            return ""
+        runs = (state.get("Health") or {}).get("Log") or []
+        if not runs:
+            return ""
+        last = runs[-1]
+        return f"exit {last.get('ExitCode')}: {str(last.get('Output', '')).strip()}"
+
+
+def _not_found() -> type[Exception]:
+    import docker
+
+    return docker.errors.NotFound  # type: ignore[no-any-return]
+
+
+def _env_kwargs() -> dict[str, Any]:
+    import docker
+
+    return docker.utils.kwargs_from_env()  # type: ignore[no-any-return]

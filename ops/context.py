@@ -1,0 +1,111 @@
+"""Everything a command works on: the Compose project, its store, the engine, a reporter."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from cfgroll.engine.compose import Compose
+
+if TYPE_CHECKING:
+    from cfgroll.engine.daemon import Daemon
+    from cfgroll.store.repo import Store
+
+STORE_ENV = "CFGROLL_STORE"
+STORE_DIR = ".cfgroll"
+
+
+class Reporter(Protocol):
+    """Where the core sends progress; the CLI draws it, tests collect it."""
+
+    def step(self, message: str) -> None: ...
+
+    def output(self, line: str) -> None: ...  # a line of Compose's own progress
+
+    def warn(self, message: str) -> None: ...
+
+    def states(self, states: dict[str, str]) -> None: ...  # the health gate's view
+
+
+class Silent:
+    def step(self, message: str) -> None:
+        pass
+
+    def output(self, line: str) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        pass
+
+    def states(self, states: dict[str, str]) -> None:
+        pass
+
+
+def default_store_path(project_dir: Path) -> Path:
+    return project_dir / STORE_DIR / "store.git"
+
+
+@dataclass
+class Context:
+    compose: Compose
+    store_path: Path
+    reporter: Reporter = field(default_factory=Silent)
+    lock_timeout: float = 0.0
+    _daemon: Daemon | None = None
+
+    @classmethod
+    def create(
+        cls,
+        project_dir: Path | None = None,
+        files: Sequence[str] = (),
+        project_name: str | None = None,
+        store: Path | None = None,
+        reporter: Reporter | None = None,
+        lock_timeout: float = 0.0,
+    ) -> Context:
+        compose = Compose.locate(project_dir or Path.cwd(), files, project_name)
+        env_store = os.environ.get(STORE_ENV)
+        store_path = store or (Path(env_store) if env_store else None)
+        store_path = (store_path or default_store_path(compose.directory)).absolute()
+        return cls(compose, store_path, reporter or Silent(), lock_timeout)
+
+    @property
+    def directory(self) -> Path:
+        return self.compose.directory
+
+    @property
+    def daemon(self) -> Daemon:
+        if self._daemon is None:
+            from cfgroll.engine.daemon import Daemon
+
+            self._daemon = Daemon()
+        return self._daemon
+
+    def open_store(self) -> Store:
+        from cfgroll.store.repo import Store
+
+        return Store.open(self.store_path)
+
+    def create_store(self) -> tuple[Store, bool]:
+        from cfgroll.store.repo import Store
+
+        return Store.create(self.store_path, f"cfgroll store of {self.compose.directory}")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def who() -> tuple[str, str]:
+    """(user, host) recorded in releases."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return user, socket.gethostname()

@@ -1,0 +1,129 @@
+"""The health gate: a deploy succeeds only when its services run, and stay running.
+
+A container passes when it is `running` and, where it has a healthcheck, `healthy`; one without
+a healthcheck must also have been seen running for `settle` seconds, so a crash just after the
+start is caught. A container that exits, restarts or turns `unhealthy` fails the gate at once.
+States are read by short polls of the engine; there is no fixed sleep.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from cfgroll.engine.daemon import Container, Daemon
+from cfgroll.errors import CfgrollError
+
+POLL = 0.2
+LOG_LINES = 20
+
+
+class GateFailed(CfgrollError):
+    """A service did not become healthy; `service`, `reason` and `excerpt` say why."""
+
+    def __init__(self, service: str, reason: str, excerpt: str) -> None:
+        self.service = service
+        self.reason = reason
+        self.excerpt = excerpt
+        super().__init__(f"service {service} {reason}")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Restart counts before `up`, so that only restarts after it count as failures."""
+
+    restarts: Mapping[str, int]
+
+
+def baseline(daemon: Daemon, project: str) -> Baseline:
+    return Baseline({c.id: c.restart_count for c in daemon.containers(project)})
+
+
+def wait_healthy(
+    daemon: Daemon,
+    project: str,
+    services: Iterable[str],
+    timeout: float,
+    settle: float,
+    before: Baseline,
+    on_states: Callable[[dict[str, str]], None] = lambda _s: None,
+) -> None:
+    """Return when every container of `services` passes; raise `GateFailed` otherwise."""
+    wanted = sorted(services)
+    start = time.monotonic()
+    seen_running: dict[tuple[str, str], float] = {}  # (container id, StartedAt) -> first seen
+    while True:
+        now = time.monotonic()
+        by_service: dict[str, list[Container]] = {}
+        for c in daemon.containers(project):
+            by_service.setdefault(c.service, []).append(c)
+        states: dict[str, str] = {}
+        for name in wanted:
+            containers = by_service.get(name, [])
+            if not containers:
+                states[name] = "no container"
+                continue
+            verdicts = []
+            for c in containers:
+                failure = _failure(c, before)
+                if failure:
+                    on_states({**states, name: failure})
+                    raise GateFailed(name, failure, _excerpt(daemon, c))
+                verdicts.append(_progress(c, seen_running, now, settle))
+            states[name] = min(verdicts, key=_ORDER.index)
+        on_states(states)
+        if all(s == "healthy" or s == "running" for s in states.values()):
+            return
+        if now - start >= timeout:
+            waiting = ", ".join(f"{n} ({s})" for n, s in states.items() if s not in _DONE)
+            first = next(n for n, s in states.items() if s not in _DONE)
+            c = (by_service.get(first) or [None])[0]
+            raise GateFailed(
+                first,
+                f"was not healthy after {timeout:g}s; still waiting for {waiting}",
+                _excerpt(daemon, c) if c else "",
+            )
+        time.sleep(POLL)
+
+
+_DONE = ("healthy", "running")
+# From least to most advanced: a service is as far as its least advanced container.
+_ORDER = ["no container", "created", "starting", "settling", "running", "healthy"]
+
+
+def _failure(c: Container, before: Baseline) -> str | None:
+    if c.state in ("exited", "dead"):
+        return f"exited with code {c.exit_code}"
+    if c.state == "restarting" or c.restart_count > before.restarts.get(c.id, 0):
+        return f"is restarting (exit code {c.exit_code}, {c.restart_count} restarts)"
+    if c.health == "unhealthy":
+        return "is unhealthy"
+    if c.state == "paused":
+        return "is paused"
+    return None
+
+
+def _progress(
+    c: Container, seen_running: dict[tuple[str, str], float], now: float, settle: float
+) -> str:
+    if c.state != "running":
+        return "created"
+    if c.health == "starting":
+        return "starting"
+    if c.health == "healthy":
+        return "healthy"
+    first = seen_running.setdefault((c.id, c.started_at), now)
+    return "running" if now - first >= settle else "settling"
+
+
+def _excerpt(daemon: Daemon, c: Container) -> str:
+    """The container's last log lines and its last health-check output."""
+    parts = []
+    logs = daemon.logs(c.id, LOG_LINES).rstrip()
+    if logs:
+        parts.append(f"last log lines of {c.name}:\n{logs}")
+    probe = daemon.health_log(c.id)
+    if probe:
+        parts.append(f"last health check of {c.name}:\n{probe}")
+    return "\n".join(parts)

@@ -1,0 +1,148 @@
+"""`cfgroll log`, `show` and `diff`: reading the store's history."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from itertools import islice
+
+from cfgroll.errors import UsageError
+from cfgroll.ops.context import Context
+from cfgroll.ops.snapshot import disk_files, project_files
+from cfgroll.store.manifest import ENV, Manifest, ServiceRecord
+from cfgroll.store.repo import Entry, Store
+from cfgroll.store.secrets import env_changes, is_env_path, mask_compose, mask_env
+
+
+@dataclass(frozen=True)
+class LogLine:
+    entry: Entry
+    files_changed: tuple[str, ...]
+    images_changed: tuple[str, ...]  # services whose image differs from the release before
+
+
+def log(store: Store, limit: int | None = None, include_side: bool = False) -> list[LogLine]:
+    """The releases newest first, each with what changed since the one before it."""
+    entries = list(islice(store.releases(), None if limit is None else limit + 1))
+    lines = [_line(store, e, entries[i + 1] if i + 1 < len(entries) else None)
+             for i, e in enumerate(entries[:limit])]
+    if include_side:
+        for side in store.side_entries():
+            parent = store.entry(side.parent) if side.parent else None
+            lines.append(_line(store, side, parent))
+        lines.sort(key=lambda line: (line.entry.manifest.created_at, line.entry.tag), reverse=True)
+        lines = lines[:limit] if limit is not None else lines
+    return lines
+
+
+def _line(store: Store, entry: Entry, parent: Entry | None) -> LogLine:
+    new = store.file_ids(entry)
+    old = store.file_ids(parent) if parent else {}
+    files = tuple(sorted(p for p in set(new) | set(old) if new.get(p) != old.get(p)))
+    before = parent.manifest.services if parent else {}
+    images = tuple(
+        sorted(
+            n
+            for n in set(entry.manifest.services) | set(before)
+            if n not in before
+            or n not in entry.manifest.services
+            or before[n].image_id != entry.manifest.services[n].image_id
+        )
+    )
+    return LogLine(entry, files, images)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a diff: a label and file contents."""
+
+    label: str
+    files: dict[str, bytes]
+    roles: dict[str, str]
+    manifest: Manifest | None
+
+
+def entry_side(store: Store, entry: Entry, label: str = "") -> Side:
+    return Side(label or entry.tag, store.files(entry), entry.manifest.files, entry.manifest)
+
+
+def working_side(ctx: Context, store: Store, live: Entry) -> Side:
+    """The project files on disk: the ones Compose reads now, and those the live release had."""
+    try:
+        config = ctx.compose.config()
+        current = project_files(ctx.compose.named(str(config["name"])), config)
+        roles = {**live.manifest.files, **current.roles}
+    except Exception:  # noqa: BLE001 - a broken compose file is still worth diffing
+        roles = dict(live.manifest.files)
+    return Side("working files", disk_files(ctx.directory, roles), roles, None)
+
+
+def sides(ctx: Context, store: Store, a: str | None, b: str | None) -> tuple[Side, Side]:
+    """The two sides `cfgroll diff [A [B]]` compares."""
+    live = store.live()
+    if live is None:
+        raise UsageError("the store has no release yet; run `cfgroll deploy` first")
+    if a is None:
+        return entry_side(store, live, f"{live.tag} (live)"), working_side(ctx, store, live)
+    left = entry_side(store, store.resolve(a))
+    if b is None:
+        return left, entry_side(store, live, f"{live.tag} (live)")
+    return left, entry_side(store, store.resolve(b))
+
+
+def diff(old: Side, new: Side, show_secrets: bool = False) -> Iterator[str]:
+    """Unified diff lines between two sides; `.env`-style values masked unless asked."""
+    for path in sorted(set(old.files) | set(new.files)):
+        a, b = old.files.get(path), new.files.get(path)
+        if a == b:
+            continue
+        role = new.roles.get(path) or old.roles.get(path)
+        a_text = (a or b"").decode(errors="replace")
+        b_text = (b or b"").decode(errors="replace")
+        if not show_secrets:
+            if role == ENV or is_env_path(path):
+                changed = frozenset(env_changes(a_text, b_text).changed)
+                a_text, b_text = mask_env(a_text), mask_env(b_text, changed)
+            else:
+                a_text, b_text = mask_compose(a_text), mask_compose(b_text)
+        yield from difflib.unified_diff(
+            a_text.splitlines(),
+            b_text.splitlines(),
+            fromfile=f"a/{path}\t{old.label}" if a is not None else "/dev/null",
+            tofile=f"b/{path}\t{new.label}" if b is not None else "/dev/null",
+            lineterm="",
+        )
+    if old.manifest and new.manifest:
+        yield from image_changes(old.manifest.services, new.manifest.services)
+
+
+def image_changes(
+    old: Mapping[str, ServiceRecord], new: Mapping[str, ServiceRecord]
+) -> Iterator[str]:
+    for name in sorted(set(old) | set(new)):
+        a, b = old.get(name), new.get(name)
+        if a is None and b is not None:
+            yield f"service {name}: added ({b.image} {short(b.image_id)})"
+        elif b is None and a is not None:
+            yield f"service {name}: removed (was {a.image} {short(a.image_id)})"
+        elif a is not None and b is not None and a.image_id != b.image_id:
+            yield f"service {name}: image {short(a.image_id)} -> {short(b.image_id)} ({b.image})"
+
+
+def short(image_id: str) -> str:
+    return image_id.split(":", 1)[-1][:12]
+
+
+def show_file(store: Store, entry: Entry, path: str, show_secrets: bool) -> str:
+    files = store.files(entry)
+    if path not in files:
+        raise UsageError(
+            f"release {entry.tag} has no file {path!r}; it has: {', '.join(sorted(files))}"
+        )
+    text = files[path].decode(errors="replace")
+    if show_secrets:
+        return text
+    if entry.manifest.files.get(path) == ENV or is_env_path(path):
+        return mask_env(text)
+    return mask_compose(text)

@@ -1,0 +1,83 @@
+"""One deploy, update or rollback at a time per store.
+
+An OS file lock (`filelock`) on `<store>/cfgroll.lock` does the locking: the OS releases it when
+the holding process dies, so a crashed run never blocks the next one. Beside it,
+`cfgroll.lock.json` says who holds it (pid, host, command, start time) for the error message,
+and, when it is still there as a run starts, that an earlier run ended without cleaning up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cfgroll.errors import LockHeld
+
+LOCK_NAME = "cfgroll.lock"
+INFO_NAME = "cfgroll.lock.json"
+
+
+def holder(store_path: Path) -> dict[str, object] | None:
+    """What the lock's info file says about its holder, if anything."""
+    try:
+        data = json.loads((store_path / INFO_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def describe(info: dict[str, object] | None) -> str:
+    if not info:
+        return "another cfgroll run"
+    return (
+        f"`cfgroll {info.get('command', '?')}` (pid {info.get('pid', '?')} on "
+        f"{info.get('host', '?')}, started {info.get('started', '?')})"
+    )
+
+
+@contextmanager
+def store_lock(
+    store_path: Path,
+    command: str,
+    timeout: float = 0,
+    warn: Callable[[str], None] = lambda _msg: None,
+) -> Iterator[None]:
+    """Hold the store's lock for the block; raise `LockHeld` after `timeout` seconds."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(store_path / LOCK_NAME), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockHeld(
+            f"the store is locked by {describe(holder(store_path))}; wait for it to finish, "
+            "or pass --lock-timeout SECONDS to wait"
+        ) from None
+    info_path = store_path / INFO_NAME
+    try:
+        stale = holder(store_path)
+        if stale is not None:
+            warn(
+                f"taking over the lock of {describe(stale)}, which ended without releasing it; "
+                "run `cfgroll status` to check what is running"
+            )
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": command,
+            "started": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": time.time(),
+        }
+        info_path.write_text(json.dumps(info) + "\n")
+        try:
+            yield
+        finally:
+            info_path.unlink(missing_ok=True)
+    finally:
+        lock.release()

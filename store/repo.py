@@ -1,0 +1,260 @@
+"""The store's bare git repository. This is the only module that imports GitPython.
+
+A release is written from objects up: blobs, trees, the commit and its annotated tag go into the
+object database first, and only then do the refs move, `main` and the tag together in one
+`git update-ref --stdin` transaction. A release that fails half-way leaves unreachable objects
+(which `git gc` removes) and no visible change.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+from git.objects.fun import tree_to_stream
+from gitdb import IStream
+
+from cfgroll.errors import StoreError, UnknownRelease
+from cfgroll.store.manifest import MANIFEST_PATH, Manifest
+from cfgroll.store.names import (
+    ATTEMPT_PREFIX,
+    DRAFT_PREFIX,
+    RELEASE_PREFIX,
+    STAMP_RE,
+)
+
+MAIN_REF = "refs/heads/main"
+_TREE_MODE = 0o040000
+_FILE_MODE = 0o100644
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One commit of the store: a release (on `main`), a failed attempt or a draft."""
+
+    commit: str
+    parent: str | None
+    manifest: Manifest
+
+    @property
+    def tag(self) -> str:
+        return self.manifest.tag
+
+
+class Store:
+    """A cfgroll store at `path` (a bare git repository)."""
+
+    def __init__(self, path: Path, repo: git.Repo) -> None:
+        self.path = path
+        self._repo = repo
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @staticmethod
+    def exists(path: Path) -> bool:
+        return (path / "HEAD").is_file() and (path / "objects").is_dir()
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open the store at `path`; `StoreError` when there is none."""
+        if not cls.exists(path):
+            raise StoreError(
+                f"there is no cfgroll store at {path}; run `cfgroll init` or `cfgroll deploy` "
+                "in the project first, or point --store / CFGROLL_STORE at the store"
+            )
+        try:
+            return cls(path, git.Repo(path))
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            raise StoreError(f"{path} is not a readable git repository ({exc})") from exc
+
+    @classmethod
+    def create(cls, path: Path, description: str = "") -> tuple[Store, bool]:
+        """Open the store at `path`, creating it private (0700) if needed; True if created."""
+        if cls.exists(path):
+            return cls.open(path), False
+        if path.exists() and any(path.iterdir()):
+            raise StoreError(f"{path} exists and is not a cfgroll store; choose another --store")
+        old_umask = os.umask(0o077)  # everything created below is private to the owner
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(path, 0o700)
+            repo = git.Repo.init(path, bare=True, initial_branch="main")
+            with repo.config_writer() as cfg:
+                # Objects and refs that plain git writes later stay private too.
+                cfg.set_value("core", "sharedRepository", "0600")
+                cfg.set_value("core", "logAllRefUpdates", "true")
+            if description:
+                (path / "description").write_text(description + "\n")
+        finally:
+            os.umask(old_umask)
+        return cls(path, repo), True
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _entry(self, commit: git.Commit) -> Entry:
+        try:
+            blob = commit.tree / MANIFEST_PATH
+        except KeyError:
+            raise StoreError(
+                f"commit {commit.hexsha[:12]} in {self.path} has no {MANIFEST_PATH}; "
+                "it was not written by cfgroll"
+            ) from None
+        parent = commit.parents[0].hexsha if commit.parents else None
+        return Entry(commit.hexsha, parent, Manifest.from_yaml(blob.data_stream.read()))
+
+    def live(self) -> Entry | None:
+        """The release `main` points at: the one that is (or last was) deployed."""
+        try:
+            commit = self._repo.commit(MAIN_REF)
+        except (git.BadName, ValueError):
+            return None
+        return self._entry(commit)
+
+    def entry(self, commit: str) -> Entry:
+        return self._entry(self._repo.commit(commit))
+
+    def has_tag(self, name: str) -> bool:
+        return git.TagReference(self._repo, f"refs/tags/{name}").is_valid()
+
+    def resolve(self, ref: str) -> Entry:
+        """A release or attempt by tag, by timestamp, or by alias (`live`, `previous`)."""
+        if ref in ("live", "current"):
+            live = self.live()
+            if live is None:
+                raise UnknownRelease(ref, "the store has no release yet")
+            return live
+        if ref == "previous":
+            live = self.live()
+            if live is None or live.parent is None:
+                raise UnknownRelease(ref, "there is no release before the live one")
+            return self.entry(live.parent)
+        candidates = [ref]
+        if STAMP_RE.match(ref):
+            candidates = [p + ref for p in (RELEASE_PREFIX, ATTEMPT_PREFIX, DRAFT_PREFIX)]
+        for name in candidates:
+            if self.has_tag(name):
+                return self._entry(git.TagReference(self._repo, f"refs/tags/{name}").commit)
+        raise UnknownRelease(ref)
+
+    def releases(self) -> Iterator[Entry]:
+        """The releases on `main`, newest first (lazily: stop reading when you have enough)."""
+        if self.live() is None:
+            return
+        for commit in self._repo.iter_commits(MAIN_REF, first_parent=True):
+            yield self._entry(commit)
+
+    def side_entries(self) -> list[Entry]:
+        """Failed attempts and drafts (commits reachable only by their tag)."""
+        found = []
+        for ref in self._repo.tags:
+            if ref.name.startswith((ATTEMPT_PREFIX, DRAFT_PREFIX)):
+                found.append(self._entry(ref.commit))
+        return found
+
+    def file_ids(self, entry: Entry) -> dict[str, str]:
+        """Project-relative path -> blob id of every project file of `entry`."""
+        tree = self._repo.commit(entry.commit).tree
+        return {
+            item.path: item.hexsha
+            for item in tree.traverse()
+            if item.type == "blob" and item.path != MANIFEST_PATH  # type: ignore[union-attr]
+        }
+
+    def files(self, entry: Entry) -> dict[str, bytes]:
+        """Project-relative path -> content of every project file of `entry`."""
+        tree = self._repo.commit(entry.commit).tree
+        return {
+            item.path: item.data_stream.read()  # type: ignore[union-attr]
+            for item in tree.traverse()
+            if item.type == "blob" and item.path != MANIFEST_PATH  # type: ignore[union-attr]
+        }
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def record(
+        self,
+        files: Mapping[str, bytes],
+        manifest: Manifest,
+        message: str,
+        parent: str | None,
+        on_main: bool,
+    ) -> Entry:
+        """Write `files` and `manifest` as one commit with the annotated tag `manifest.tag`.
+
+        `on_main`: the commit becomes the live release (`main` moves from `parent` to it, or
+        nothing is written if `main` moved meanwhile); otherwise it is a side commit on `parent`
+        reachable only by its tag.
+        """
+        if MANIFEST_PATH in files:
+            raise StoreError(f"{MANIFEST_PATH} is cfgroll's own path; rename that project file")
+        tree = self._write_tree({**files, MANIFEST_PATH: manifest.to_yaml().encode()})
+        actor = git.Actor(manifest.user, f"{manifest.user}@{manifest.host}")
+        parents = [self._repo.commit(parent)] if parent else []
+        commit = git.Commit.create_from_tree(
+            self._repo,
+            git.Tree(self._repo, tree),
+            message,
+            parent_commits=parents,
+            head=False,
+            author=actor,
+            committer=actor,
+            author_date=manifest.created_at,
+            commit_date=manifest.created_at,
+        )
+        stamp = int(manifest.created_at.timestamp())
+        tag_body = (
+            f"object {commit.hexsha}\ntype commit\ntag {manifest.tag}\n"
+            f"tagger {actor.name} <{actor.email}> {stamp} +0000\n\n"
+            f"{message.splitlines()[0]}\n"
+        ).encode()
+        tag_sha = self._store_object("tag", tag_body).hex()
+        zero = "0" * 40
+        commands = f"create refs/tags/{manifest.tag} {tag_sha}\n"
+        if on_main:
+            commands += f"update {MAIN_REF} {commit.hexsha} {parent or zero}\n"
+        self._update_refs(commands, actor)
+        return Entry(commit.hexsha, parent, manifest)
+
+    def _store_object(self, kind: str, data: bytes) -> bytes:
+        return self._repo.odb.store(IStream(kind, len(data), io.BytesIO(data))).binsha
+
+    def _write_tree(self, files: Mapping[str, bytes]) -> bytes:
+        root: dict[str, object] = {}
+        for path, data in files.items():
+            *folders, name = path.split("/")
+            node = root
+            for folder in folders:
+                node = node.setdefault(folder, {})  # type: ignore[assignment]
+            node[name] = self._store_object("blob", data)
+        return self._write_node(root)
+
+    def _write_node(self, node: dict[str, object]) -> bytes:
+        entries = []
+        for name, child in node.items():
+            if isinstance(child, dict):
+                entries.append((self._write_node(child), _TREE_MODE, name))
+            else:
+                entries.append((child, _FILE_MODE, name))
+        # git's order: by name bytes, a folder sorting as if its name ended in "/"
+        entries.sort(key=lambda e: e[2].encode() + (b"/" if e[1] == _TREE_MODE else b""))
+        buf = io.BytesIO()
+        tree_to_stream(entries, buf.write)  # type: ignore[arg-type]
+        return self._store_object("tree", buf.getvalue())
+
+    def _update_refs(self, commands: str, actor: git.Actor) -> None:
+        env = {"GIT_COMMITTER_NAME": actor.name or "cfgroll", "GIT_COMMITTER_EMAIL": actor.email or ""}
+        with tempfile.TemporaryFile() as fh:
+            fh.write(commands.encode())
+            fh.seek(0)
+            try:
+                self._repo.git.update_ref("--stdin", istream=fh, env=env)
+            except git.GitCommandError as exc:
+                raise StoreError(
+                    f"could not move the store's refs ({str(exc.stderr).strip()}); another "
+                    "process wrote to the store at the same time; nothing was recorded, retry"
+                ) from exc

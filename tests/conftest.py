@@ -1,0 +1,106 @@
+"""Test isolation and the Docker fixtures.
+
+Every test runs in its own HOME and working folder with no git identity and no cfgroll
+environment, and fails if it created a store outside its tmp folder. Tests marked `docker`
+need a real engine: without one they skip, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import BASE_IMAGE
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for var in ("CFGROLL_STORE", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_PATH_SEPARATOR",
+                "GIT_DIR", "GIT_WORK_TREE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    before = (REPO_ROOT / ".cfgroll").exists()
+    yield
+    if not before and (REPO_ROOT / ".cfgroll").exists():
+        pytest.fail("a test created a store in the cfgroll checkout itself")
+
+
+_engine_error: list[str] = []
+
+
+def _engine_problem() -> str | None:
+    if not _engine_error:
+        try:
+            out = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                                 capture_output=True, text=True, timeout=30)
+            ok = out.returncode == 0 and out.stdout.strip()
+            _engine_error.append("" if ok else (out.stderr.strip() or "docker info failed"))
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            _engine_error.append(str(exc))
+    return _engine_error[0] or None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("docker") is None:
+        return
+    problem = _engine_problem()
+    if problem:
+        message = f"no Docker engine reachable ({problem}); run bash ../shared/ci/start-docker.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def base_image() -> str:
+    """A tiny image made from the machine's static busybox; nothing is pulled."""
+    if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode == 0:
+        return BASE_IMAGE
+    busybox = shutil.which("busybox")
+    assert busybox, "busybox-static is needed for the engine tests (apt-get install busybox-static)"
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for folder in ("bin", "tmp", "www"):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in applets.split():
+            if applet != "busybox":
+                link = tarfile.TarInfo(f"bin/{applet}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+    subprocess.run(["docker", "import", "-", BASE_IMAGE], input=buf.getvalue(),
+                   capture_output=True, check=True)
+    return BASE_IMAGE
+
+
+@pytest.fixture
+def project_name() -> Iterator[str]:
+    """A unique Compose project name; its containers, networks and images go afterwards."""
+    name = f"cfgt{uuid.uuid4().hex[:10]}"
+    yield name
+    subprocess.run(["docker", "compose", "-p", name, "down", "-v", "--remove-orphans", "-t", "0"],
+                   capture_output=True)
+    images = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter",
+         f"reference={name}*"], capture_output=True, text=True,
+    ).stdout.split()
+    if images:
+        subprocess.run(["docker", "rmi", "-f", *images], capture_output=True)

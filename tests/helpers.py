@@ -1,0 +1,76 @@
+"""Helpers shared by the tests: file trees, Compose projects, HTTP reads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+BASE_IMAGE = "cfgroll-test-base:latest"
+
+
+def build_file_tree(root: Path, spec: Mapping[str, str | bytes]) -> Path:
+    """Write `{relative path: content}` under `root` (text is dedented)."""
+    for rel, content in spec.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content))
+    return root
+
+
+def web_compose(name: str, extra_services: str = "", web_extra: str = "") -> str:
+    """A project whose `web` service serves the GREETING value of `.env` over HTTP."""
+    return f"""\
+name: {name}
+services:
+  web:
+    build: .
+    init: true
+    environment:
+      GREETING: ${{GREETING}}
+    ports: ["127.0.0.1::8080"]
+    command: ["sh", "-c", "echo \\"$$GREETING\\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
+{textwrap.indent(textwrap.dedent(web_extra), "    ") if web_extra else ""}{extra_services}"""
+
+
+DOCKERFILE = f"FROM {BASE_IMAGE}\nRUN mkdir -p /www\n"
+
+
+def git(store: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(store), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def host_port(project: str, service: str, port: int = 8080) -> int:
+    out = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
+         "--filter", f"label=com.docker.compose.service={service}"],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()
+    assert out, f"no running container for {project}/{service}"
+    info = json.loads(
+        subprocess.run(["docker", "inspect", out[0]], check=True, capture_output=True, text=True).stdout
+    )[0]
+    return int(info["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"])
+
+
+def http_get(project: str, service: str = "web", tries: int = 25) -> str:
+    """What the service serves at / (retrying briefly while httpd starts)."""
+    last: Exception | None = None
+    for _ in range(tries):
+        try:
+            url = f"http://127.0.0.1:{host_port(project, service)}/"
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+                return resp.read().decode().strip()
+        except Exception as exc:  # noqa: BLE001
+            last = exc
+            time.sleep(0.2)
+    raise AssertionError(f"{project}/{service} serves nothing: {last}")
