@@ -1,1 +1,1 @@
-"""cfgroll's command line: a thin typer layer over `cfgroll.ops` (one module per command)."""
+"""cfgroll's command line: a thin typer layer over the core (one module per command)."""

@@ -21,12 +21,15 @@ def checkout(
 
     Project files that differ from the live release are saved first as a draft.
     """
-    from cfgroll.ops.rollback import checkout as run_checkout
+    from cfgroll.rollback import checkout as run_checkout
 
     result = run_checkout(context(project_dir, file, project_name, store, lock_timeout), tag)
     if result.draft:
         out(f"your edits were saved as {result.draft.tag}")
     if result.written:
-        out(f"wrote {', '.join(result.written)} from {result.entry.tag}; deploy with `cfgroll deploy`")
+        out(
+            f"wrote {', '.join(result.written)} from {result.entry.tag}; "
+            "deploy them with `cfgroll deploy`"
+        )
     else:
         out(f"the project files already are those of {result.entry.tag}")

@@ -12,19 +12,22 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 if TYPE_CHECKING:
-    from cfgroll.ops.context import Context
+    from cfgroll.context import Context
 
 ProjectDir = Annotated[
     Optional[Path],
     typer.Option(
-        "--project-dir", "-C", help="Run as if started in this folder (the Compose project).",
+        "--project-dir",
+        "-C",
+        help="Run as if started in this folder (the Compose project).",
         file_okay=False,
     ),
 ]
 Files = Annotated[
     Optional[list[str]],
     typer.Option(
-        "--file", "-f",
+        "--file",
+        "-f",
         help="Compose file, relative to the project folder; repeat for several, as with "
         "`docker compose -f` (default: compose.yaml or docker-compose.yml and its override).",
     ),
@@ -52,14 +55,16 @@ Timeout = Annotated[
 Settle = Annotated[
     float,
     typer.Option(
-        "--settle", min=0,
+        "--settle",
+        min=0,
         help="Seconds a service without a healthcheck must keep running to pass.",
     ),
 ]
 LockTimeout = Annotated[
     float,
     typer.Option(
-        "--lock-timeout", min=0,
+        "--lock-timeout",
+        min=0,
         help="Seconds to wait for another cfgroll run on the same store to finish.",
     ),
 ]
@@ -72,7 +77,7 @@ def context(
     store: Path | None,
     lock_timeout: float = 0.0,
 ) -> Context:
-    from cfgroll.ops.context import Context
+    from cfgroll.context import Context
 
     return Context.create(
         project_dir, files or (), project_name, store, TerminalReporter(), lock_timeout
@@ -115,7 +120,7 @@ def print_json(data: Any) -> None:
 
 def table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
 class TerminalReporter:

@@ -34,7 +34,7 @@ def deploy(
     .env, env_files and a services manifest to the store with an annotated tag, and puts the
     same tag on every service image. Asks no questions (--yes is accepted for scripts).
     """
-    from cfgroll.ops.deploy import deploy as run_deploy
+    from cfgroll.deploy import deploy as run_deploy
 
     ctx = context(project_dir, file, project_name, store, lock_timeout)
     result = run_deploy(ctx, timeout=timeout, settle=settle)

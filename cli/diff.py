@@ -32,8 +32,8 @@ def diff(
     Values in .env-style files are masked (keys that were added, removed or changed are
     shown, values as ***) unless --show-secrets is given.
     """
-    from cfgroll.ops.history import diff as run_diff
-    from cfgroll.ops.history import sides
+    from cfgroll.history import diff as run_diff
+    from cfgroll.history import sides
 
     ctx = context(project_dir, file, project_name, store)
     old, new = sides(ctx, ctx.open_store(), a, b)

@@ -15,7 +15,7 @@ def init(
 
     Inside a git work tree, `.cfgroll/` is added to the project's .gitignore.
     """
-    from cfgroll.ops.init import ensure_store
+    from cfgroll.init import ensure_store
 
     result = ensure_store(context(project_dir, file, project_name, store))
     verb = "created" if result.created else "already exists:"

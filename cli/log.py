@@ -34,7 +34,7 @@ def log(
     store: StorePath = None,
 ) -> None:
     """List the releases, newest first, with what each one changed."""
-    from cfgroll.ops.history import log as read_log
+    from cfgroll.history import log as read_log
 
     ctx = context(project_dir, file, project_name, store)
     lines = read_log(ctx.open_store(), number, include_side=all_)
@@ -53,16 +53,22 @@ def log(
             changed.append("files: " + ", ".join(line.files_changed))
         if line.images_changed:
             changed.append("images: " + ", ".join(line.images_changed))
-        rows.append([
-            m.tag, local_time(m.created_at), action, m.result.split(":")[0],
-            ", ".join(m.services_changed) or "-", "; ".join(changed) or "-",
-        ])
+        rows.append(
+            [
+                m.tag,
+                local_time(m.created_at),
+                action,
+                m.result.split(":")[0],
+                ", ".join(m.services_changed) or "-",
+                "; ".join(changed) or "-",
+            ]
+        )
     for text in table(rows):
         out(text)
 
 
 def _json(line: object) -> dict[str, object]:
-    from cfgroll.ops.history import LogLine
+    from cfgroll.history import LogLine
 
     assert isinstance(line, LogLine)
     m = line.entry.manifest

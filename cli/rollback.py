@@ -41,7 +41,8 @@ def rollback(
     were never deployed are saved first as a draft), runs `docker compose up -d` without build
     or pull, waits until healthy, and records the rollback as a new release.
     """
-    from cfgroll.ops.rollback import plan, rollback as run_rollback
+    from cfgroll.rollback import plan
+    from cfgroll.rollback import rollback as run_rollback
 
     ctx = context(project_dir, file, project_name, store, lock_timeout)
     planned = plan(ctx, tag)

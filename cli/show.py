@@ -34,7 +34,7 @@ def show(
     store: StorePath = None,
 ) -> None:
     """Show a release: its manifest and its files (or one file's content with PATH)."""
-    from cfgroll.ops.history import short, show_file
+    from cfgroll.history import short, show_file
 
     ctx = context(project_dir, file, project_name, store)
     st = ctx.open_store()
@@ -56,9 +56,7 @@ def show(
     out("services:")
     rows = [["  SERVICE", "IMAGE", "IMAGE ID", "BACKUP", "CONTAINERS"]]
     for name, svc in sorted(m.services.items()):
-        states = ", ".join(
-            f"{c.state}{'/' + c.health if c.health else ''}" for c in svc.containers
-        )
+        states = ", ".join(f"{c.state}{'/' + c.health if c.health else ''}" for c in svc.containers)
         rows.append([f"  {name}", svc.image, short(svc.image_id), svc.backup_ref, states])
     for text in table(rows):
         out(text)

@@ -94,9 +94,7 @@ class Compose:
     name: str | None = None
 
     @classmethod
-    def locate(
-        cls, directory: Path, files: Sequence[str] = (), name: str | None = None
-    ) -> Compose:
+    def locate(cls, directory: Path, files: Sequence[str] = (), name: str | None = None) -> Compose:
         """The project in `directory` with the compose files Compose would read there."""
         directory = directory.resolve()
         if not directory.is_dir():
@@ -131,7 +129,9 @@ class Compose:
             argv += ["-p", self.name]
         return argv + list(args)
 
-    def run(self, *args: str, on_line: Callable[[str], None] | None = None, what: str = "") -> Result:
+    def run(
+        self, *args: str, on_line: Callable[[str], None] | None = None, what: str = ""
+    ) -> Result:
         return run(self.argv(*args), self.directory, on_line, what or f"docker compose {args[0]}")
 
     def config(self) -> dict[str, Any]:
@@ -140,8 +140,8 @@ class Compose:
             out = self.run("config", "--format", "json", what="reading the compose files").stdout
         except CommandFailed as exc:
             raise ProjectError(
-                f"Compose cannot read this project: {exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else exc}; "
-                "fix the compose files (`docker compose config` shows the problem)"
+                f"Compose cannot read this project ({exc.last_line}); fix the compose files "
+                "(`docker compose config` shows the problem)"
             ) from exc
         model: dict[str, Any] = json.loads(out)
         return model

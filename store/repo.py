@@ -31,6 +31,7 @@ from cfgroll.store.names import (
 MAIN_REF = "refs/heads/main"
 _TREE_MODE = 0o040000
 _FILE_MODE = 0o100644
+_Node = dict[str, "bytes | _Node"]  # a folder: name -> blob id or sub-folder
 
 
 @dataclass(frozen=True)
@@ -156,23 +157,18 @@ class Store:
                 found.append(self._entry(ref.commit))
         return found
 
+    def _blobs(self, entry: Entry) -> Iterator[git.Blob]:
+        for item in self._repo.commit(entry.commit).tree.traverse():
+            if isinstance(item, git.Blob) and item.path != MANIFEST_PATH:
+                yield item
+
     def file_ids(self, entry: Entry) -> dict[str, str]:
         """Project-relative path -> blob id of every project file of `entry`."""
-        tree = self._repo.commit(entry.commit).tree
-        return {
-            item.path: item.hexsha
-            for item in tree.traverse()
-            if item.type == "blob" and item.path != MANIFEST_PATH  # type: ignore[union-attr]
-        }
+        return {str(blob.path): blob.hexsha for blob in self._blobs(entry)}
 
     def files(self, entry: Entry) -> dict[str, bytes]:
         """Project-relative path -> content of every project file of `entry`."""
-        tree = self._repo.commit(entry.commit).tree
-        return {
-            item.path: item.data_stream.read()  # type: ignore[union-attr]
-            for item in tree.traverse()
-            if item.type == "blob" and item.path != MANIFEST_PATH  # type: ignore[union-attr]
-        }
+        return {str(blob.path): bytes(blob.data_stream.read()) for blob in self._blobs(entry)}
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -221,20 +217,23 @@ class Store:
         return Entry(commit.hexsha, parent, manifest)
 
     def _store_object(self, kind: str, data: bytes) -> bytes:
-        return self._repo.odb.store(IStream(kind, len(data), io.BytesIO(data))).binsha
+        stored = self._repo.odb.store(IStream(kind, len(data), io.BytesIO(data)))
+        return bytes(stored.binsha)
 
     def _write_tree(self, files: Mapping[str, bytes]) -> bytes:
-        root: dict[str, object] = {}
+        root: _Node = {}
         for path, data in files.items():
             *folders, name = path.split("/")
             node = root
             for folder in folders:
-                node = node.setdefault(folder, {})  # type: ignore[assignment]
+                child = node.setdefault(folder, {})
+                assert isinstance(child, dict), f"{path}: a file and a folder of the same name"
+                node = child
             node[name] = self._store_object("blob", data)
         return self._write_node(root)
 
-    def _write_node(self, node: dict[str, object]) -> bytes:
-        entries = []
+    def _write_node(self, node: _Node) -> bytes:
+        entries: list[tuple[bytes, int, str]] = []
         for name, child in node.items():
             if isinstance(child, dict):
                 entries.append((self._write_node(child), _TREE_MODE, name))
@@ -243,11 +242,14 @@ class Store:
         # git's order: by name bytes, a folder sorting as if its name ended in "/"
         entries.sort(key=lambda e: e[2].encode() + (b"/" if e[1] == _TREE_MODE else b""))
         buf = io.BytesIO()
-        tree_to_stream(entries, buf.write)  # type: ignore[arg-type]
+        tree_to_stream(entries, buf.write)
         return self._store_object("tree", buf.getvalue())
 
     def _update_refs(self, commands: str, actor: git.Actor) -> None:
-        env = {"GIT_COMMITTER_NAME": actor.name or "cfgroll", "GIT_COMMITTER_EMAIL": actor.email or ""}
+        env = {
+            "GIT_COMMITTER_NAME": actor.name or "cfgroll",
+            "GIT_COMMITTER_EMAIL": actor.email or "",
+        }
         with tempfile.TemporaryFile() as fh:
             fh.write(commands.encode())
             fh.seek(0)

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 MASK = "***"
 
 _ENV_LINE = re.compile(r"^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_.-]*)(\s*=\s*)(.*)$")
-_SECRET_NAME = r"[A-Za-z0-9_]*(?:PASSWORD|PASSWD|PASS|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)[A-Za-z0-9_]*"
+_SECRET_NAME = (
+    r"[A-Za-z0-9_]*"
+    r"(?:PASSWORD|PASSWD|PASS|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)"
+    r"[A-Za-z0-9_]*"
+)
 # `KEY: value`, `- KEY=value`, `"KEY": "value"` in YAML, where KEY looks like a secret.
 _COMPOSE_SECRET = re.compile(
     r"^(\s*-?\s*[\"']?" + _SECRET_NAME + r"[\"']?\s*[:=]\s*)(\S.*)$", re.IGNORECASE

@@ -24,14 +24,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    home = tmp_path / "home"
-    home.mkdir()
+def isolated(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for var in ("CFGROLL_STORE", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_PATH_SEPARATOR",
-                "GIT_DIR", "GIT_WORK_TREE"):
+    for var in (
+        "CFGROLL_STORE",
+        "COMPOSE_FILE",
+        "COMPOSE_PROJECT_NAME",
+        "COMPOSE_PATH_SEPARATOR",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     before = (REPO_ROOT / ".cfgroll").exists()
@@ -46,8 +53,12 @@ _engine_error: list[str] = []
 def _engine_problem() -> str | None:
     if not _engine_error:
         try:
-            out = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                                 capture_output=True, text=True, timeout=30)
+            out = subprocess.run(
+                ["docker", "info", "--format", "{{.ServerVersion}}"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             ok = out.returncode == 0 and out.stdout.strip()
             _engine_error.append("" if ok else (out.stderr.strip() or "docker info failed"))
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -69,7 +80,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def base_image() -> str:
     """A tiny image made from the machine's static busybox; nothing is pulled."""
-    if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode == 0:
+    if (
+        subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode
+        == 0
+    ):
         return BASE_IMAGE
     busybox = shutil.which("busybox")
     assert busybox, "busybox-static is needed for the engine tests (apt-get install busybox-static)"
@@ -86,8 +100,9 @@ def base_image() -> str:
                 link = tarfile.TarInfo(f"bin/{applet}")
                 link.type, link.linkname = tarfile.SYMTYPE, "busybox"
                 tar.addfile(link)
-    subprocess.run(["docker", "import", "-", BASE_IMAGE], input=buf.getvalue(),
-                   capture_output=True, check=True)
+    subprocess.run(
+        ["docker", "import", "-", BASE_IMAGE], input=buf.getvalue(), capture_output=True, check=True
+    )
     return BASE_IMAGE
 
 
@@ -96,11 +111,21 @@ def project_name() -> Iterator[str]:
     """A unique Compose project name; its containers, networks and images go afterwards."""
     name = f"cfgt{uuid.uuid4().hex[:10]}"
     yield name
-    subprocess.run(["docker", "compose", "-p", name, "down", "-v", "--remove-orphans", "-t", "0"],
-                   capture_output=True)
+    subprocess.run(
+        ["docker", "compose", "-p", name, "down", "-v", "--remove-orphans", "-t", "0"],
+        capture_output=True,
+    )
     images = subprocess.run(
-        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter",
-         f"reference={name}*"], capture_output=True, text=True,
+        [
+            "docker",
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "--filter",
+            f"reference={name}*",
+        ],
+        capture_output=True,
+        text=True,
     ).stdout.split()
     if images:
         subprocess.run(["docker", "rmi", "-f", *images], capture_output=True)

@@ -36,7 +36,10 @@ services:
     environment:
       GREETING: ${{GREETING}}
     ports: ["127.0.0.1::8080"]
-    command: ["sh", "-c", "echo \\"$$GREETING\\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    command:
+      - sh
+      - -c
+      - echo "$$GREETING" > /www/index.html && exec httpd -f -p 8080 -h /www
 {textwrap.indent(textwrap.dedent(web_extra), "    ") if web_extra else ""}{extra_services}"""
 
 
@@ -51,13 +54,24 @@ def git(store: Path, *args: str) -> str:
 
 def host_port(project: str, service: str, port: int = 8080) -> int:
     out = subprocess.run(
-        ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
-         "--filter", f"label=com.docker.compose.service={service}"],
-        check=True, capture_output=True, text=True,
+        [
+            "docker",
+            "ps",
+            "-q",
+            "--filter",
+            f"label=com.docker.compose.project={project}",
+            "--filter",
+            f"label=com.docker.compose.service={service}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     assert out, f"no running container for {project}/{service}"
     info = json.loads(
-        subprocess.run(["docker", "inspect", out[0]], check=True, capture_output=True, text=True).stdout
+        subprocess.run(
+            ["docker", "inspect", out[0]], check=True, capture_output=True, text=True
+        ).stdout
     )[0]
     return int(info["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"])
 

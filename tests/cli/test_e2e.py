@@ -21,11 +21,14 @@ def tags_of(store: Path) -> list[str]:
 def test_deploy_change_env_deploy_rollback(
     tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    proj = build_file_tree(tmp_path / "shop", {
-        "compose.yaml": web_compose(project_name),
-        "Dockerfile": DOCKERFILE,
-        ".env": "GREETING=v1#not-a-comment\nDB_PASSWORD=hunter2-secret\n",
-    })
+    proj = build_file_tree(
+        tmp_path / "shop",
+        {
+            "compose.yaml": web_compose(project_name),
+            "Dockerfile": DOCKERFILE,
+            ".env": "GREETING=v1#not-a-comment\nDB_PASSWORD=hunter2-secret\n",
+        },
+    )
     store = proj / ".cfgroll" / "store.git"
 
     assert main(["deploy", "-C", str(proj), *FAST]) == 0
@@ -51,16 +54,20 @@ def test_deploy_change_env_deploy_rollback(
     assert git(store, "cat-file", "-t", tags[2]).strip() == "tag"  # annotated
     oneline = git(store, "log", "--oneline", "--decorate")
     assert f"tag: {tags[2]}" in oneline and "rollback to " + v1 in oneline
-    subprocess.run(["git", "--git-dir", str(store), "fsck", "--strict"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "--git-dir", str(store), "fsck", "--strict"], check=True, capture_output=True
+    )
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(store), str(clone)], check=True)
     assert (clone / ".cfgroll" / "manifest.yaml").is_file()
 
     # every release tagged its images: <repository>:<tag>
     for tag in tags:
-        subprocess.run(["docker", "image", "inspect", f"{project_name}-web:{tag}"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["docker", "image", "inspect", f"{project_name}-web:{tag}"],
+            check=True,
+            capture_output=True,
+        )
 
     # diffs never show a secret value unless asked
     capsys.readouterr()
@@ -83,11 +90,14 @@ def test_log_show_json_and_aliases(
 ) -> None:
     import json
 
-    proj = build_file_tree(tmp_path / "p", {
-        "compose.yaml": web_compose(project_name),
-        "Dockerfile": DOCKERFILE,
-        ".env": "GREETING=one\n",
-    })
+    proj = build_file_tree(
+        tmp_path / "p",
+        {
+            "compose.yaml": web_compose(project_name),
+            "Dockerfile": DOCKERFILE,
+            ".env": "GREETING=one\n",
+        },
+    )
     assert main(["deploy", "-C", str(proj), *FAST]) == 0
     (proj / ".env").write_text("GREETING=two\n")
     assert main(["deploy", "-C", str(proj), *FAST]) == 0

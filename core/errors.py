@@ -30,7 +30,7 @@ class UsageError(CfgrollError):
 
 
 class ProjectError(CfgrollError):
-    """The Compose project cannot be read (no compose file, invalid file, file outside the project)."""
+    """The Compose project cannot be read: no compose file, an invalid one, a file outside it."""
 
 
 class StoreError(CfgrollError):
@@ -73,9 +73,13 @@ class CommandFailed(CfgrollError):
         self.argv = list(argv)
         self.returncode = returncode
         self.stderr = stderr
-        last = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
         action = what or " ".join(self.argv[:3])
-        super().__init__(f"{action} failed (exit {returncode}): {last}")
+        super().__init__(f"{action} failed (exit {returncode}): {self.last_line}")
+
+    @property
+    def last_line(self) -> str:
+        lines = self.stderr.strip().splitlines()
+        return lines[-1] if lines else "no output"
 
 
 class LockHeld(CfgrollError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cfgroll import gate
+from cfgroll.context import Context
 from cfgroll.errors import (
     CfgrollError,
     DeployFailed,
@@ -11,9 +13,7 @@ from cfgroll.errors import (
     RollbackFailed,
     UsageError,
 )
-from cfgroll.ops import gate
-from cfgroll.ops.context import Context
-from cfgroll.ops.release import (
+from cfgroll.release import (
     Undo,
     capture,
     compose_of,
@@ -23,7 +23,7 @@ from cfgroll.ops.release import (
     save_draft,
     write_files,
 )
-from cfgroll.ops.snapshot import project_files
+from cfgroll.snapshot import project_files
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry
@@ -95,12 +95,22 @@ def rollback(
             before = gate.baseline(ctx.daemon, target.manifest.project)
             ctx.reporter.step("restarting (docker compose up -d --remove-orphans --no-build)")
             compose.run(
-                "up", "-d", "--remove-orphans", "--no-build", "--pull", "never",
+                "up",
+                "-d",
+                "--remove-orphans",
+                "--no-build",
+                "--pull",
+                "never",
                 on_line=ctx.reporter.output,
             )
             ctx.reporter.step("waiting for services to be healthy")
             gate.wait_healthy(
-                ctx.daemon, target.manifest.project, planned.images, timeout, settle, before,
+                ctx.daemon,
+                target.manifest.project,
+                planned.images,
+                timeout,
+                settle,
+                before,
                 ctx.reporter.states,
             )
         except BaseException as exc:
@@ -143,11 +153,21 @@ def _restore_live(
         compose = compose_of(ctx, live)
         before = gate.baseline(ctx.daemon, live.manifest.project)
         compose.run(
-            "up", "-d", "--remove-orphans", "--no-build", "--pull", "never",
+            "up",
+            "-d",
+            "--remove-orphans",
+            "--no-build",
+            "--pull",
+            "never",
             on_line=ctx.reporter.output,
         )
         gate.wait_healthy(
-            ctx.daemon, live.manifest.project, live.manifest.services, timeout, settle, before,
+            ctx.daemon,
+            live.manifest.project,
+            live.manifest.services,
+            timeout,
+            settle,
+            before,
             ctx.reporter.states,
         )
     except (CfgrollError, KeyboardInterrupt) as exc:

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cfgroll import __version__
+from cfgroll.context import Context, now, who
 from cfgroll.engine.compose import Compose
-from cfgroll.ops.context import Context, now, who
-from cfgroll.ops.snapshot import ProjectFiles, disk_files, service_records
+from cfgroll.snapshot import ProjectFiles, disk_files, service_records
 from cfgroll.store.files import write_atomic
 from cfgroll.store.manifest import (
     COMPOSE,

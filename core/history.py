@@ -7,9 +7,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 
+from cfgroll.context import Context
 from cfgroll.errors import UsageError
-from cfgroll.ops.context import Context
-from cfgroll.ops.snapshot import disk_files, project_files
+from cfgroll.snapshot import disk_files, project_files
 from cfgroll.store.manifest import ENV, Manifest, ServiceRecord
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import env_changes, is_env_path, mask_compose, mask_env
@@ -25,8 +25,10 @@ class LogLine:
 def log(store: Store, limit: int | None = None, include_side: bool = False) -> list[LogLine]:
     """The releases newest first, each with what changed since the one before it."""
     entries = list(islice(store.releases(), None if limit is None else limit + 1))
-    lines = [_line(store, e, entries[i + 1] if i + 1 < len(entries) else None)
-             for i, e in enumerate(entries[:limit])]
+    lines = [
+        _line(store, e, entries[i + 1] if i + 1 < len(entries) else None)
+        for i, e in enumerate(entries[:limit])
+    ]
     if include_side:
         for side in store.side_entries():
             parent = store.entry(side.parent) if side.parent else None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cfgroll.ops import gate
-from cfgroll.ops.context import Context
-from cfgroll.ops.init import Initialised, ensure_store
-from cfgroll.ops.release import record_release
-from cfgroll.ops.snapshot import project_files
+from cfgroll import gate
+from cfgroll.context import Context
+from cfgroll.init import Initialised, ensure_store
+from cfgroll.release import record_release
+from cfgroll.snapshot import project_files
 from cfgroll.store.lock import store_lock
 from cfgroll.store.repo import Entry
 

@@ -78,11 +78,11 @@ def wait_healthy(
         if now - start >= timeout:
             waiting = ", ".join(f"{n} ({s})" for n, s in states.items() if s not in _DONE)
             first = next(n for n, s in states.items() if s not in _DONE)
-            c = (by_service.get(first) or [None])[0]
+            pending = by_service.get(first)
             raise GateFailed(
                 first,
                 f"was not healthy after {timeout:g}s; still waiting for {waiting}",
-                _excerpt(daemon, c) if c else "",
+                _excerpt(daemon, pending[0]) if pending else "",
             )
         time.sleep(POLL)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cfgroll.ops.context import STORE_DIR, Context
+from cfgroll.context import STORE_DIR, Context
 from cfgroll.store.files import write_atomic
 from cfgroll.store.repo import Store
 

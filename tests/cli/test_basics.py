@@ -1,0 +1,92 @@
+"""Command-line behaviour that needs no engine: help, usage errors, init, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cfgroll.cli.main import main
+from tests.helpers import build_file_tree
+
+COMMANDS = ["init", "deploy", "rollback", "log", "show", "diff", "checkout"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert f"Usage: cfgroll {command}" in text and "--project-dir" in text
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["log", "--bogus"]) == 2
+    assert main(["rollback"]) == 2
+    assert main([]) == 2
+
+
+def test_no_compose_file_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["log", "-C", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no compose file in") and "\n" not in err
+
+
+def test_log_without_store_says_how_to_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_file_tree(tmp_path, {"compose.yaml": "services: {}\n"})
+    assert main(["log"]) == 1
+    assert "cfgroll init" in capsys.readouterr().err
+
+
+def test_init_is_idempotent_private_and_ignored_by_git(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = build_file_tree(
+        tmp_path / "proj", {"compose.yaml": "services: {}\n", ".gitignore": "node_modules"}
+    )
+    subprocess.run(["git", "init", "-q", str(proj)], check=True)
+    assert main(["init", "-C", str(proj)]) == 0
+    out = capsys.readouterr().out
+    assert "store created" in out and ".gitignore" in out
+    assert (
+        (proj / ".gitignore")
+        .read_text()
+        .endswith(
+            "node_modules\n# cfgroll's store: release history, including .env copies\n/.cfgroll/\n"
+        )
+    )
+    assert ((proj / ".cfgroll" / "store.git").stat().st_mode & 0o777) == 0o700
+    status = subprocess.run(
+        ["git", "-C", str(proj), "status", "--porcelain", "--ignored"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "!! .cfgroll/" in status
+    assert main(["init", "-C", str(proj)]) == 0
+    assert "already exists" in capsys.readouterr().out
+    assert (proj / ".gitignore").read_text().count("/.cfgroll/") == 1
+
+
+def test_store_option_and_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_file_tree(tmp_path, {"compose.yaml": "services: {}\n"})
+    assert main(["init", "--store", str(tmp_path / "elsewhere.git")]) == 0
+    assert (tmp_path / "elsewhere.git" / "HEAD").is_file()
+    monkeypatch.setenv("CFGROLL_STORE", str(tmp_path / "env.git"))
+    assert main(["init"]) == 0
+    assert (tmp_path / "env.git" / "HEAD").is_file()
+    assert not (tmp_path / ".cfgroll").exists()
+
+
+def test_python_dash_m_and_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "cfgroll", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.startswith("cfgroll ")

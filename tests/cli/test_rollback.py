@@ -1,0 +1,158 @@
+"""Rollback on a real engine: what it refuses, what it keeps, how it undoes itself."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cfgroll.cli.main import main
+from tests.helpers import DOCKERFILE, build_file_tree, git, http_get, web_compose
+
+pytestmark = pytest.mark.docker
+FAST = ["--settle", "0.5", "--timeout", "30"]
+
+
+def two_releases(tmp_path: Path, name: str, web_extra: str = "") -> tuple[Path, str, str]:
+    proj = build_file_tree(
+        tmp_path / "p",
+        {
+            "compose.yaml": web_compose(name, web_extra=web_extra),
+            "Dockerfile": DOCKERFILE,
+            ".env": "GREETING=v1\n",
+        },
+    )
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    (proj / ".env").write_text("GREETING=v2\n")
+    (proj / "Dockerfile").write_text(DOCKERFILE + "RUN touch /v2\n")  # a new image too
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    tags = git(proj / ".cfgroll" / "store.git", "tag", "--sort=creatordate").split()
+    return proj, tags[0], tags[1]
+
+
+def container_ids(name: str) -> str:
+    return subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_missing_image_changes_nothing(
+    tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj, v1, v2 = two_releases(tmp_path, project_name)
+    image_id = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", f"{project_name}-web:{v1}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(["docker", "rmi", "-f", image_id], check=True, capture_output=True)
+    before = container_ids(project_name)
+    capsys.readouterr()
+    assert main(["rollback", v1, "--yes", "-C", str(proj)]) == 1
+    err = capsys.readouterr().err
+    assert f"release {v1} can no longer be restored" in err and "web" in err
+    assert "nothing was changed" in err
+    assert container_ids(project_name) == before
+    assert (proj / ".env").read_text() == "GREETING=v2\n"
+    assert git(proj / ".cfgroll" / "store.git", "describe", "--tags", "main").strip() == v2
+    assert http_get(project_name) == "v2"
+
+
+def test_unsaved_edits_are_kept_as_a_draft(
+    tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj, v1, _v2 = two_releases(tmp_path, project_name)
+    (proj / ".env").write_text("GREETING=v3-not-deployed\n")
+    capsys.readouterr()
+    assert main(["rollback", "previous", "--yes", "-C", str(proj), *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "saved as draft_" in out
+    draft = out.split("saved as ")[1].split(";")[0]
+    assert http_get(project_name) == "v1"
+    assert main(["checkout", draft, "-C", str(proj)]) == 0
+    assert (proj / ".env").read_text() == "GREETING=v3-not-deployed\n"
+    assert main(["log", "--all", "-C", str(proj)]) == 0
+    assert draft in capsys.readouterr().out
+
+
+def test_failed_rollback_puts_the_live_release_back(
+    tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # web refuses to start when /flag/<its greeting> exists: v1 can be made to fail, not v2
+    extra = """\
+        volumes: ["./flag:/flag"]
+        entrypoint: ["sh", "-c", "test ! -e /flag/$$GREETING || exit 3; exec \\"$$@\\"", "--"]
+        """
+    proj, v1, v2 = two_releases(tmp_path, project_name, web_extra=extra)
+    (proj / "flag").mkdir(exist_ok=True)
+    (proj / "flag" / "v1").write_text("")
+    store = proj / ".cfgroll" / "store.git"
+    capsys.readouterr()
+    assert main(["rollback", v1, "--yes", "-C", str(proj), *FAST]) == 3
+    err = capsys.readouterr().err
+    assert f"rollback to {v1} failed" in err and "exited with code 3" in err
+    assert f"{v2} is running again" in err
+    assert http_get(project_name) == "v2"
+    assert (proj / ".env").read_text() == "GREETING=v2\n"
+    assert git(store, "describe", "--tags", "main").strip() == v2
+    assert len(git(store, "tag").split()) == 2
+    live_image = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", f"{project_name}-web"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    v2_image = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", f"{project_name}-web:{v2}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert live_image == v2_image
+
+
+def test_failed_build_records_nothing(
+    tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj, _v1, v2 = two_releases(tmp_path, project_name)
+    (proj / "Dockerfile").write_text(DOCKERFILE + "RUN exit 7\n")
+    capsys.readouterr()
+    assert main(["deploy", "-C", str(proj), *FAST]) != 0
+    err = capsys.readouterr().err
+    assert "docker compose build failed" in err
+    assert git(proj / ".cfgroll" / "store.git", "describe", "--tags", "main").strip() == v2
+    assert http_get(project_name) == "v2"
+
+
+def test_rollback_removes_files_the_release_did_not_have(
+    tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = build_file_tree(
+        tmp_path / "p",
+        {
+            "compose.yaml": web_compose(project_name),
+            "Dockerfile": DOCKERFILE,
+            ".env": "GREETING=a\n",
+        },
+    )
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    build_file_tree(
+        proj,
+        {
+            "compose.override.yaml": "services:\n  web:\n    environment:\n"
+            "      GREETING: from-override\n"
+        },
+    )
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    assert http_get(project_name) == "from-override"
+    capsys.readouterr()
+    assert main(["show", "live", "--json", "-C", str(proj)]) == 0
+    assert '"compose.override.yaml"' in capsys.readouterr().out
+    assert main(["rollback", "previous", "--yes", "-C", str(proj), *FAST]) == 0
+    assert not (proj / "compose.override.yaml").exists()
+    assert http_get(project_name) == "a"
