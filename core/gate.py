@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from cfgroll.engine.daemon import Container, Daemon
 from cfgroll.errors import CfgrollError
@@ -114,7 +115,18 @@ def _progress(
     if c.health == "healthy":
         return "healthy"
     first = seen_running.setdefault((c.id, c.started_at), now)
-    return "running" if now - first >= settle else "settling"
+    # A container that was already running long before (not recreated) has settled already.
+    running_for = max(now - first, _age(c.started_at))
+    return "running" if running_for >= settle else "settling"
+
+
+def _age(started_at: str) -> float:
+    """Seconds since the engine's StartedAt (`2026-11-26T22:06:17.123456789Z`), 0 if unknown."""
+    try:
+        whole = datetime.strptime(started_at[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return 0.0
+    return max(0.0, time.time() - whole.timestamp() - 1)  # -1: the fraction we cut off
 
 
 def _excerpt(daemon: Daemon, c: Container) -> str:
