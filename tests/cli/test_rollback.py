@@ -156,3 +156,25 @@ def test_rollback_removes_files_the_release_did_not_have(
     assert main(["rollback", "previous", "--yes", "-C", str(proj), *FAST]) == 0
     assert not (proj / "compose.override.yaml").exists()
     assert http_get(project_name) == "a"
+
+
+def test_rollback_asks_on_a_terminal_and_no_changes_nothing(
+    tmp_path: Path, base_image: str, project_name: str
+) -> None:
+    import os
+    import pty
+    import sys
+
+    proj, v1, v2 = two_releases(tmp_path, project_name)
+    main_fd, tty_fd = pty.openpty()
+    os.write(main_fd, b"n\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "cfgroll", "rollback", v1, "-C", str(proj)],
+        stdin=tty_fd, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    os.close(main_fd)
+    os.close(tty_fd)
+    assert result.returncode == 1
+    assert f"to {v1}" in result.stderr and "cancelled; nothing was changed" in result.stderr
+    assert git(proj / ".cfgroll" / "store.git", "describe", "--tags", "main").strip() == v2
+    assert http_get(project_name) == "v2"

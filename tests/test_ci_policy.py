@@ -1,0 +1,30 @@
+"""Engine tests fail, not skip, under CI=true when no engine answers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO_ROOT
+
+
+def run_engine_test(ci: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CI": ci, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/cli/test_e2e.py::test_log_show_json_and_aliases"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_engine_tests_fail_under_ci_without_engine() -> None:
+    result = run_engine_test("true")
+    assert result.returncode == 1, result.stdout
+    assert "no Docker engine reachable" in result.stdout
+
+
+def test_engine_tests_skip_elsewhere_without_engine() -> None:
+    result = run_engine_test("")
+    assert result.returncode == 0, result.stdout
+    assert "1 skipped" in result.stdout
