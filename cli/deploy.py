@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from cfgroll.cli.common import (
     Files,
     LockTimeout,
@@ -25,6 +29,14 @@ def deploy(
     timeout: Timeout = 120.0,
     settle: Settle = 3.0,
     lock_timeout: LockTimeout = 0.0,
+    no_rollback: Annotated[
+        bool,
+        typer.Option(
+            "--no-rollback",
+            help="On failure, leave the failed state in place for debugging (exit 4); the "
+            "attempt is still recorded.",
+        ),
+    ] = False,
     yes: Yes = False,
 ) -> None:
     """Build, start and health-check the stack, then record it as a new release.
@@ -32,12 +44,17 @@ def deploy(
     Runs `docker compose build` and `docker compose up -d --remove-orphans`, waits until every
     service runs (and is healthy where it has a healthcheck), then commits the compose files,
     .env, env_files and a services manifest to the store with an annotated tag, and puts the
-    same tag on every service image. Asks no questions (--yes is accepted for scripts).
+    same tag on every service image. If the build, the start or the health gate fails (or on
+    Ctrl-C), the attempt is kept as a failed_… tag and the live release is put back (exit 3).
+    Asks no questions (--yes is accepted for scripts).
     """
     from cfgroll.deploy import deploy as run_deploy
+    from cfgroll.gate import Limits
 
     ctx = context(project_dir, file, project_name, store, lock_timeout)
-    result = run_deploy(ctx, timeout=timeout, settle=settle)
+    result = run_deploy(ctx, Limits(timeout, settle), no_rollback=no_rollback)
+    if result.baseline:
+        err(f"recorded what was running before as {result.baseline.tag} (action baseline)")
     if result.init.created:
         err(f"created the store {result.init.store.path}")
     if result.init.gitignore:

@@ -19,6 +19,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = app(args=args, prog_name="cfgroll", standalone_mode=False)
     except CfgrollError as exc:
         _error(str(exc))
+        if exc.details:
+            print("\n".join("  " + line for line in exc.details.splitlines()), file=sys.stderr)
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors: typer prints them its own way
         show = getattr(exc, "show", None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -12,20 +12,34 @@ from cfgroll.cli.common import (
     ProjectDir,
     ProjectName,
     Settle,
+    ShowSecrets,
     StorePath,
     Timeout,
     Yes,
     confirm,
     context,
+    err,
+    is_tty,
+    local_time,
     out,
+    table,
 )
+from cfgroll.errors import UsageError
 
 
 def rollback(
     tag: Annotated[
-        str, typer.Argument(help="Release tag, its timestamp (20261126_221530), or `previous`.")
-    ],
+        Optional[str],
+        typer.Argument(
+            help="Release tag, its timestamp (20261126_221530), or `previous`. Without it, "
+            "the releases are listed and you are asked which (on a terminal only)."
+        ),
+    ] = None,
     yes: Yes = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
+    ] = False,
+    show_secrets: ShowSecrets = False,
     project_dir: ProjectDir = None,
     file: Files = None,
     project_name: ProjectName = None,
@@ -39,23 +53,59 @@ def rollback(
     Checks that every image of the release still exists (else changes nothing), retags them
     under the references Compose uses, writes the release's files into the project (edits that
     were never deployed are saved first as a draft), runs `docker compose up -d` without build
-    or pull, waits until healthy, and records the rollback as a new release.
+    or pull, passes the health gate, and records the rollback as a new release. If that fails,
+    the release that was live is put back (exit 3; exit 4 if that fails too).
     """
-    from cfgroll.rollback import plan
+    from cfgroll.gate import Limits
+    from cfgroll.rollback import plan, preview
     from cfgroll.rollback import rollback as run_rollback
 
     ctx = context(project_dir, file, project_name, store, lock_timeout)
-    planned = plan(ctx, tag)
+    planned = plan(ctx, tag if tag is not None else _choose(ctx))
     t = planned.target.manifest
+    if dry_run:
+        out(f"rollback of {t.project} from {planned.live.tag} to {t.tag} would change:")
+        for line in preview(ctx, planned, show_secrets):
+            out(line)
+        return
     confirm(
-        f"roll {t.project} back from {planned.live.tag} to {t.tag} "
-        f"({len(planned.images)} service(s))?",
+        f"roll {t.project} back from {planned.live.tag} to {t.tag} ({len(t.services)} service(s))?",
         yes,
     )
-    result = run_rollback(ctx, planned, timeout=timeout, settle=settle)
+    result = run_rollback(ctx, planned, Limits(timeout, settle))
     if result.draft:
         out(
             f"your edits were saved as {result.draft.tag}; `cfgroll checkout "
             f"{result.draft.tag}` writes them back"
         )
     out(f"rolled back to {t.tag}; recorded as {result.entry.tag}")
+
+
+def _choose(ctx: object) -> str:
+    """List the releases and ask which one; only on a terminal."""
+    from cfgroll.context import Context
+    from cfgroll.rollback import choices
+
+    assert isinstance(ctx, Context)
+    if not is_tty():
+        raise UsageError(
+            "which release? give a TAG (`cfgroll log` lists them, `previous` is the one "
+            "before the live one); without a terminal cfgroll cannot ask"
+        )
+    options = choices(ctx)
+    if not options:
+        raise UsageError("the store has no release yet; run `cfgroll deploy` first")
+    rows = [["#", "TAG", "TIME", "ACTION", "SERVICES", "RESTORABLE"]]
+    for i, c in enumerate(options, 1):
+        m = c.entry.manifest
+        action = f"{m.action} to {m.target}" if m.target else m.action
+        rows.append([
+            str(i), m.tag + (" (live)" if c.live else ""), local_time(m.created_at), action,
+            ", ".join(m.services_changed) or "-", "yes" if c.restorable else "no: image gone",
+        ])  # fmt: skip
+    for line in table(rows):
+        err(line)
+    number = typer.prompt("roll back to which release (number)", type=int, err=True)
+    if not 1 <= number <= len(options):
+        raise UsageError(f"there is no release number {number}; nothing was changed")
+    return options[number - 1].entry.tag

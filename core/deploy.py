@@ -1,30 +1,50 @@
-"""`cfgroll deploy`: build, start, wait for health, record the release."""
+"""`cfgroll deploy`: build, start, pass the health gate, record the release; on any failure
+(or Ctrl-C) keep the attempt and put the live release back."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cfgroll import gate
 from cfgroll.context import Context
+from cfgroll.engine.compose import Compose
+from cfgroll.engine.daemon import Container
+from cfgroll.errors import CommandFailed, DeployFailed, RollbackFailed
 from cfgroll.init import Initialised, ensure_store
-from cfgroll.release import record_release
-from cfgroll.snapshot import project_files
+from cfgroll.release import (
+    Failure,
+    record_attempt,
+    record_release,
+    recover,
+    running,
+    start,
+    why,
+)
+from cfgroll.snapshot import ProjectFiles, project_files
 from cfgroll.store.lock import store_lock
-from cfgroll.store.repo import Entry
+from cfgroll.store.repo import Entry, Store
+from cfgroll.store.secrets import parse_env, redact
 
 
 @dataclass(frozen=True)
 class Deployed:
     entry: Entry
     init: Initialised
+    baseline: Entry | None  # what was running before the first deploy, recorded first
 
 
-def deploy(ctx: Context, timeout: float = 120.0, settle: float = 3.0) -> Deployed:
+def deploy(
+    ctx: Context, limits: gate.Limits = gate.DEFAULT_LIMITS, no_rollback: bool = False
+) -> Deployed:
     """Build and start the Compose project, wait until it is healthy, record the release.
 
     The release commits every file Compose read, tags every service image with the release
-    name, and becomes the live release. A failed build, start or health check raises and
-    records no release.
+    name, and becomes the live release. When the build, the start or the health gate fails, or
+    the run is interrupted, the attempt is kept as a `failed_…` commit and the live release is
+    put back (`DeployFailed`, exit 3; `RollbackFailed`, exit 4, if that fails too). A stack
+    that ran before cfgroll's first deploy is first recorded as a `baseline` release.
     """
     config = ctx.compose.config()
     project = str(config["name"])
@@ -35,18 +55,104 @@ def deploy(ctx: Context, timeout: float = 120.0, settle: float = 3.0) -> Deploye
     store = init.store
     with store_lock(store.path, "deploy", ctx.lock_timeout, ctx.reporter.warn):
         live = store.live()
-        before = gate.baseline(ctx.daemon, project)
-        if any("build" in svc for svc in (config.get("services") or {}).values()):
-            ctx.reporter.step("building images (docker compose build)")
-            compose.run("build", on_line=ctx.reporter.output, what="docker compose build")
-        ctx.reporter.step("starting services (docker compose up -d --remove-orphans)")
-        compose.run("up", "-d", "--remove-orphans", on_line=ctx.reporter.output)
-        ctx.reporter.step(f"waiting for {len(services)} service(s) to be healthy")
-        gate.wait_healthy(
-            ctx.daemon, project, services, timeout, settle, before, ctx.reporter.states
+        existing = ctx.daemon.containers(project)
+        baseline = None
+        if live is None and existing:
+            baseline = live = _record_baseline(ctx, store, compose, files, existing)
+        try:
+            if any("build" in svc for svc in config["services"].values()):
+                ctx.reporter.step("building images (docker compose build)")
+                compose.run("build", on_line=ctx.reporter.output, what="docker compose build")
+            start(ctx, compose, services, limits, up=("up", "-d", "--remove-orphans"))
+            ctx.reporter.step("recording the release")
+            entry = record_release(
+                ctx, store, action="deploy", project=project, files=files, services=services,
+                live=live,
+            )  # fmt: skip
+        except (Exception, KeyboardInterrupt) as exc:
+            raise _failed(ctx, store, live, files, existing, exc, limits, no_rollback) from exc
+    return Deployed(entry, init, baseline)
+
+
+def _record_baseline(
+    ctx: Context, store: Store, compose: Compose, files: ProjectFiles, existing: list[Container]
+) -> Entry:
+    assert compose.name
+    ctx.reporter.step(f"recording the running stack as a baseline release (project {compose.name})")
+    hashes = compose.run("config", "--hash", "*", what="docker compose config --hash").stdout
+    expected = dict(line.split(None, 1) for line in hashes.splitlines() if line.strip())
+    if any(expected.get(c.service, "").strip() != c.config_hash for c in existing):
+        ctx.reporter.warn(
+            "the running containers were not created from the compose files as they are now; "
+            "the baseline records their images with the current files"
         )
-        ctx.reporter.step("recording the release")
-        entry = record_release(
-            ctx, store, action="deploy", project=project, files=files, services=services, live=live
+    return record_release(
+        ctx, store, action="baseline", project=compose.name, files=files,
+        services=sorted({c.service for c in existing}), live=None,
+    )  # fmt: skip
+
+
+def _failed(
+    ctx: Context,
+    store: Store,
+    live: Entry | None,
+    files: ProjectFiles,
+    existing: list[Container],
+    exc: BaseException,
+    limits: gate.Limits,
+    no_rollback: bool,
+) -> DeployFailed:
+    """Keep the attempt, then put back what ran before; the error to raise."""
+    project = ctx.compose.name or (live.manifest.project if live else "")
+    reason = why(exc)
+    details = redact(_details(exc), _secrets(files.content, files.roles))
+    ctx.reporter.warn(f"deploy failed: {reason}")
+    try:
+        attempt = record_attempt(
+            ctx, store, action="deploy", project=project, files=files, live=live, reason=reason,
+            excerpt=details,
+        )  # fmt: skip
+    except Exception as record_exc:  # noqa: BLE001 - without a copy, the files must stay
+        return RollbackFailed(
+            f"deploy failed ({reason}), and saving the attempt failed too ({why(record_exc)}); "
+            "nothing was rolled back, so that your files stay as they are; running now: "
+            f"{running(ctx, project)}",
+            details,
         )
-    return Deployed(entry, init)
+    kept = (
+        f"your files are kept as {attempt.tag}: `cfgroll checkout {attempt.tag}` writes them back"
+    )
+    if no_rollback:
+        return RollbackFailed(
+            f"deploy failed ({reason}); left as it is (--no-rollback), running now: "
+            f"{running(ctx, project)}; {kept}",
+            details,
+        )
+    if live is None:
+        before = {c.id for c in existing}
+        created = [c for c in ctx.daemon.containers(project) if c.id not in before]
+        for c in created:
+            ctx.daemon.remove_container(c.id)
+        removed = [c.name for c in created]
+        return DeployFailed(
+            f"deploy failed ({reason}); nothing ran before, so the container(s) this deploy "
+            f"created were removed ({', '.join(removed) or 'none'}); {kept}",
+            details,
+        )
+    paths = set(files.roles) | set(live.manifest.files)
+    return recover(ctx, store, live, paths, Failure("deploy", reason, details, kept), limits)
+
+
+def _details(exc: BaseException) -> str:
+    if isinstance(exc, CommandFailed):
+        return "\n".join(exc.stderr.strip().splitlines()[-15:])
+    return str(getattr(exc, "details", "") or "")
+
+
+def _secrets(content: Mapping[str, bytes], roles: Mapping[str, Any]) -> list[str]:
+    """Every value of the project's `.env`-style files, to be kept out of log excerpts."""
+    values: list[str] = []
+    for path, data in content.items():
+        if roles.get(path) == "env":
+            values += parse_env(data.decode(errors="replace")).values()
+    return values

@@ -18,9 +18,13 @@ EXIT_INTERRUPTED = 130
 
 
 class CfgrollError(Exception):
-    """Base of every error cfgroll reports; `str(err)` is the message for the user."""
+    """Base of every error cfgroll reports; `str(err)` is the message for the user.
+
+    `details` (log lines, a health check's output) is printed below the message.
+    """
 
     exit_code = EXIT_ERROR
+    details = ""
 
 
 class UsageError(CfgrollError):
@@ -87,12 +91,20 @@ class LockHeld(CfgrollError):
 
 
 class DeployFailed(CfgrollError):
-    """A deploy failed; what runs now depends on `exit_code` (3: the previous release is back)."""
+    """A deploy or rollback failed and the release that was live runs again (exit 3)."""
 
     exit_code = EXIT_ROLLED_BACK
 
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
 
 class RollbackFailed(CfgrollError):
-    """Putting a release back failed: the stack may not be what any release recorded."""
+    """A deploy or rollback failed and the stack is not what any release recorded (exit 4)."""
 
     exit_code = EXIT_ROLLBACK_FAILED
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details

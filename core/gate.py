@@ -21,13 +21,25 @@ LOG_LINES = 20
 
 
 class GateFailed(CfgrollError):
-    """A service did not become healthy; `service`, `reason` and `excerpt` say why."""
+    """A service did not become healthy; `service`, `reason` and `details` say why."""
 
     def __init__(self, service: str, reason: str, excerpt: str) -> None:
         self.service = service
         self.reason = reason
-        self.excerpt = excerpt
+        self.details = excerpt
         super().__init__(f"service {service} {reason}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long the gate waits in all (`timeout`), and how long a service without a
+    healthcheck must keep running (`settle`), in seconds."""
+
+    timeout: float = 120.0
+    settle: float = 3.0
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -45,13 +57,13 @@ def wait_healthy(
     daemon: Daemon,
     project: str,
     services: Iterable[str],
-    timeout: float,
-    settle: float,
+    limits: Limits,
     before: Baseline,
     on_states: Callable[[dict[str, str]], None] = lambda _s: None,
 ) -> None:
     """Return when every container of `services` passes; raise `GateFailed` otherwise."""
     wanted = sorted(services)
+    timeout, settle = limits.timeout, limits.settle
     start = time.monotonic()
     seen_running: dict[tuple[str, str], float] = {}  # (container id, StartedAt) -> first seen
     while True:

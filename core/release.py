@@ -1,27 +1,23 @@
-"""The machinery deploy, rollback and checkout share: recording a release, saving what the
-user wrote, and putting files and image references back exactly as they were."""
+"""The machinery deploy, rollback and checkout share: recording releases and attempts, saving
+what the user wrote, and making a recorded release live again."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from cfgroll import __version__
+from cfgroll import __version__, gate
 from cfgroll.context import Context, now, who
 from cfgroll.engine.compose import Compose
+from cfgroll.errors import DeployFailed, ImageMissing, RollbackFailed
 from cfgroll.snapshot import ProjectFiles, disk_files, service_records
 from cfgroll.store.files import write_atomic
-from cfgroll.store.manifest import (
-    COMPOSE,
-    DRAFT,
-    ENV,
-    RELEASE,
-    Manifest,
-    ServiceRecord,
-)
-from cfgroll.store.names import DRAFT_PREFIX, RELEASE_PREFIX, new_name
+from cfgroll.store.manifest import ATTEMPT, COMPOSE, DRAFT, ENV, RELEASE, Manifest, ServiceRecord
+from cfgroll.store.names import ATTEMPT_PREFIX, DRAFT_PREFIX, RELEASE_PREFIX, new_name
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import is_env_path
+
+UP_RELEASE = ("up", "-d", "--remove-orphans", "--no-build", "--pull", "never")
 
 
 def changed_services(
@@ -44,6 +40,11 @@ def subject(action: str, services: Iterable[str], target: str | None = None) -> 
     return f"{action} to {target}: {names}" if target else f"{action}: {names}"
 
 
+def _manifest(ctx: Context, tag: str, **fields: object) -> Manifest:
+    user, host = who()
+    return Manifest(tag=tag, host=host, user=user, cfgroll_version=__version__, **fields)  # type: ignore[arg-type]
+
+
 def record_release(
     ctx: Context,
     store: Store,
@@ -57,26 +58,24 @@ def record_release(
 ) -> Entry:
     """Record what runs now as the new live release: tag its images, commit, move `main`."""
     moment = now()
-    user, host = who()
     tag = new_name(RELEASE_PREFIX, moment, store.has_tag)
     records = service_records(ctx.daemon, project, services, tag)
     changed = changed_services(live.manifest.services if live else None, records)
-    manifest = Manifest(
-        tag=tag,
+    manifest = _manifest(
+        ctx,
+        tag,
         action=action,
         target=target,
         kind=RELEASE,
         services_changed=tuple(changed),
         project=project,
         created_at=moment,
-        host=host,
-        user=user,
-        cfgroll_version=__version__,
         result="ok",
         files=files.roles,
         compose_files=files.compose_files,
         services=records,
     )
+    user, host = manifest.user, manifest.host
     changed_files = _changed_files(store, live, files.content)
     body = [f"Release {tag} of Compose project {project}, by {user} on {host}."]
     if changed_files:
@@ -97,6 +96,43 @@ def record_release(
         raise
 
 
+def record_attempt(
+    ctx: Context,
+    store: Store,
+    *,
+    action: str,
+    project: str,
+    files: ProjectFiles,
+    live: Entry | None,
+    reason: str,
+    excerpt: str,
+) -> Entry:
+    """Keep a failed attempt: its files and what its containers did, as a `failed_…` side
+    commit on the live release. Its images are not tagged: it is not a release."""
+    moment = now()
+    tag = new_name(ATTEMPT_PREFIX, moment, store.has_tag)
+    records = service_records(ctx.daemon, project, None, "", require=False)
+    manifest = _manifest(
+        ctx,
+        tag,
+        action=action,
+        kind=ATTEMPT,
+        services_changed=tuple(changed_services(live.manifest.services if live else {}, records)),
+        project=project,
+        created_at=moment,
+        result=f"failed: {reason}",
+        files=files.roles,
+        compose_files=files.compose_files,
+        services=records,
+        log=excerpt or None,
+    )
+    message = (
+        f"failed {action}: {reason}\n\nAttempt {tag} of Compose project {project}: not a "
+        f"release. `cfgroll checkout {tag}` writes its files back.\n"
+    )
+    return store.record(files.content, manifest, message, live.commit if live else None, False)
+
+
 def _changed_files(store: Store, live: Entry | None, content: Mapping[str, bytes]) -> list[str]:
     if live is None:
         return sorted(content)
@@ -114,18 +150,15 @@ def save_draft(ctx: Context, store: Store, live: Entry, paths: Iterable[str]) ->
     if on_disk == recorded:
         return None
     moment = now()
-    user, host = who()
     tag = new_name(DRAFT_PREFIX, moment, store.has_tag)
     differing = sorted(p for p in set(on_disk) | set(recorded) if on_disk.get(p) != recorded.get(p))
-    manifest = Manifest(
-        tag=tag,
+    manifest = _manifest(
+        ctx,
+        tag,
         action="draft",
         kind=DRAFT,
         project=live.manifest.project,
         created_at=moment,
-        host=host,
-        user=user,
-        cfgroll_version=__version__,
         result="saved",
         files={p: live.manifest.files.get(p, ENV if is_env_path(p) else COMPOSE) for p in on_disk},
         compose_files=live.manifest.compose_files,
@@ -138,22 +171,6 @@ def save_draft(ctx: Context, store: Store, live: Entry, paths: Iterable[str]) ->
     return store.record(on_disk, manifest, message, live.commit, on_main=False)
 
 
-@dataclass
-class Undo:
-    """What was there before a change to files and image references, to put it back."""
-
-    directory_files: dict[str, bytes | None]
-    refs: dict[str, str | None]
-
-
-def capture(ctx: Context, paths: Iterable[str], refs: Iterable[str]) -> Undo:
-    files: dict[str, bytes | None] = {}
-    for rel in paths:
-        p = ctx.directory / rel
-        files[rel] = p.read_bytes() if p.is_file() else None
-    return Undo(files, {ref: ctx.daemon.image_id(ref) for ref in refs})
-
-
 def write_files(ctx: Context, wanted: Mapping[str, bytes | None], roles: Mapping[str, str]) -> None:
     """Make the project files read `wanted` (None: the file must not exist)."""
     for rel, data in sorted(wanted.items()):
@@ -164,21 +181,108 @@ def write_files(ctx: Context, wanted: Mapping[str, bytes | None], roles: Mapping
             write_atomic(path, data, private=roles.get(rel) == ENV)
 
 
-def retag(ctx: Context, refs: Mapping[str, str | None]) -> None:
-    """Point each image reference at the given image ID (None: remove the reference)."""
-    for ref, image_id in refs.items():
-        if image_id is None:
-            ctx.daemon.untag(ref)
-        else:
-            ctx.daemon.tag(image_id, ref)
-
-
-def put_back(ctx: Context, undo: Undo) -> None:
-    retag(ctx, undo.refs)
-    write_files(ctx, undo.directory_files, {})
-
-
 def compose_of(ctx: Context, entry: Entry) -> Compose:
     """The Compose project as `entry` ran it: its compose files in order, its project name."""
     files = tuple(ctx.directory / p for p in entry.manifest.compose_files)
     return Compose(ctx.directory, files, entry.manifest.project)
+
+
+def missing_images(ctx: Context, entry: Entry) -> list[tuple[str, str]]:
+    """(service, image ID) of every image of `entry` that is gone from the engine."""
+    return [
+        (name, svc.image_id)
+        for name, svc in sorted(entry.manifest.services.items())
+        if ctx.daemon.image_id(svc.image_id) is None
+    ]
+
+
+def start(
+    ctx: Context,
+    compose: Compose,
+    services: Iterable[str],
+    limits: gate.Limits,
+    up: Iterable[str] = UP_RELEASE,
+) -> None:
+    """`docker compose up` and the health gate on `services`."""
+    assert compose.name
+    wanted = sorted(services)
+    before = gate.baseline(ctx.daemon, compose.name)
+    ctx.reporter.step(f"starting services (docker compose {' '.join(up)})")
+    compose.run(*up, on_line=ctx.reporter.output, what="docker compose up")
+    ctx.reporter.step(f"waiting for {len(wanted)} service(s) to be healthy")
+    gate.wait_healthy(ctx.daemon, compose.name, wanted, limits, before, ctx.reporter.states)
+
+
+def restore(
+    ctx: Context, store: Store, entry: Entry, paths: Iterable[str], limits: gate.Limits
+) -> None:
+    """Make `entry` live: its images (by ID) under the references Compose uses, its files in the
+    project (files in `paths` it did not have are removed), its containers up and healthy."""
+    missing = missing_images(ctx, entry)
+    if missing:
+        raise ImageMissing(entry.tag, missing)
+    services = entry.manifest.services
+    ctx.reporter.step(f"retagging {len(services)} image(s) of {entry.tag}")
+    for svc in services.values():
+        ctx.daemon.tag(svc.image_id, svc.image)
+    files = store.files(entry)
+    ctx.reporter.step(f"writing the files of {entry.tag}")
+    write_files(ctx, {p: files.get(p) for p in set(paths) | set(files)}, entry.manifest.files)
+    start(ctx, compose_of(ctx, entry), services, limits)
+
+
+def why(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return str(exc) or type(exc).__name__
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed deploy or rollback: what went wrong and where the user's files are kept."""
+
+    what: str  # "deploy", "rollback to backup_…"
+    reason: str
+    details: str
+    kept: str  # a sentence saying where the user's files are, or ""
+
+
+def recover(
+    ctx: Context,
+    store: Store,
+    live: Entry,
+    paths: Iterable[str],
+    failure: Failure,
+    limits: gate.Limits,
+) -> DeployFailed:
+    """Put `live` back after `failure`; the error to raise says how that went (exit 3 or 4)."""
+    ctx.reporter.warn(f"{failure.what} failed: {failure.reason}; rolling back to {live.tag}")
+    kept = f"; {failure.kept}" if failure.kept else ""
+    try:
+        restore(ctx, store, live, paths, limits)
+    except (Exception, KeyboardInterrupt) as exc:
+        raise RollbackFailed(
+            f"{failure.what} failed ({failure.reason}), and rolling back to {live.tag} failed "
+            f"too ({why(exc)}); running now: {running(ctx, live.manifest.project)}{kept}; fix "
+            f"the cause, then `cfgroll rollback {live.tag} --yes` or `cfgroll deploy`",
+            failure.details,
+        ) from exc
+    return DeployFailed(
+        f"{failure.what} failed ({failure.reason}); rolled back: {live.tag} is running again{kept}",
+        failure.details,
+    )
+
+
+def running(ctx: Context, project: str) -> str:
+    """A one-line account of the project's containers, for messages."""
+    try:
+        containers = ctx.daemon.containers(project)
+    except Exception:  # noqa: BLE001 - a message must not fail because the engine is gone
+        return "unknown (the engine does not answer)"
+    if not containers:
+        return "no container"
+    parts = []
+    for c in containers:
+        state = f"exited {c.exit_code}" if c.state == "exited" else c.state
+        parts.append(f"{c.name} {state}{'/' + c.health if c.health else ''}")
+    return ", ".join(parts)

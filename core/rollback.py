@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from cfgroll import gate
 from cfgroll.context import Context
-from cfgroll.errors import (
-    CfgrollError,
-    DeployFailed,
-    ImageMissing,
-    RollbackFailed,
-    UsageError,
-)
+from cfgroll.errors import ImageMissing, UsageError
+from cfgroll.history import Side, diff, entry_side, short, working_side
 from cfgroll.release import (
-    Undo,
-    capture,
-    compose_of,
-    put_back,
+    Failure,
+    missing_images,
     record_release,
-    retag,
+    recover,
+    restore,
     save_draft,
+    why,
     write_files,
 )
-from cfgroll.snapshot import project_files
+from cfgroll.snapshot import ProjectFiles
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry
@@ -35,7 +32,6 @@ class Plan:
 
     target: Entry
     live: Entry
-    images: dict[str, tuple[str, str]]  # service -> (reference Compose uses, image ID)
 
 
 @dataclass(frozen=True)
@@ -45,7 +41,7 @@ class RolledBack:
 
 
 def plan(ctx: Context, ref: str) -> Plan:
-    """Resolve `ref` and check that everything the release needs still exists."""
+    """Resolve `ref` and check that every image the release needs still exists."""
     store = ctx.open_store()
     target = store.resolve(ref)
     if target.manifest.kind != RELEASE:
@@ -55,126 +51,80 @@ def plan(ctx: Context, ref: str) -> Plan:
         )
     live = store.live()
     assert live is not None  # target is a release, so main exists
-    images = {name: (svc.image, svc.image_id) for name, svc in target.manifest.services.items()}
-    missing = [(name, iid) for name, (_ref, iid) in images.items() if not ctx.daemon.image_id(iid)]
+    missing = missing_images(ctx, target)
     if missing:
         raise ImageMissing(target.tag, missing)
-    return Plan(target, live, images)
+    return Plan(target, live)
 
 
-def rollback(
-    ctx: Context, planned: Plan, timeout: float = 120.0, settle: float = 3.0
-) -> RolledBack:
+@dataclass(frozen=True)
+class Choice:
+    entry: Entry
+    restorable: bool
+    live: bool
+
+
+def choices(ctx: Context, limit: int = 20) -> list[Choice]:
+    """The newest releases, each with whether it can still be restored (all images exist)."""
+    store = ctx.open_store()
+    live = store.live()
+    return [
+        Choice(e, not missing_images(ctx, e), live is not None and e.commit == live.commit)
+        for e in islice(store.releases(), limit)
+    ]
+
+
+def preview(ctx: Context, planned: Plan, show_secrets: bool = False) -> Iterator[str]:
+    """What the rollback would change: the file diff (masked) and the image of each service."""
+    store = ctx.open_store()
+    current: Side = working_side(ctx, store, planned.live)
+    target = entry_side(store, planned.target)
+    yield from diff(current, target, show_secrets)
+    live_services = planned.live.manifest.services
+    for name, svc in sorted(planned.target.manifest.services.items()):
+        was = live_services.get(name)
+        now_id = short(was.image_id) if was else "none"
+        change = "unchanged" if was and was.image_id == svc.image_id else f"{now_id} ->"
+        yield f"service {name}: {change} {short(svc.image_id)} ({svc.image}, from {svc.backup_ref})"
+    for name in sorted(set(live_services) - set(planned.target.manifest.services)):
+        yield f"service {name}: removed (not in {planned.target.tag})"
+
+
+def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIMITS) -> RolledBack:
     """Bring the stack back to a recorded release, as a transaction.
 
     Retag the release's images (by ID) under the references Compose uses, write its files into
     the project atomically, `docker compose up -d --remove-orphans` with no build and no pull,
-    wait until healthy, and record the rollback as a new release. The user's unsaved edits are
-    kept first as a draft. On any failure or Ctrl-C the files and references are put back and
-    the release that was live is started again.
+    pass the health gate, and record the rollback as a new release. The user's unsaved edits
+    are kept first as a draft. On any failure or Ctrl-C the release that was live is put back
+    (`DeployFailed`, exit 3; `RollbackFailed`, exit 4, when that fails too).
     """
     store = ctx.open_store()
     with store_lock(store.path, "rollback", ctx.lock_timeout, ctx.reporter.warn):
-        live = store.live()
-        assert live is not None
-        # Re-check under the lock: another run may have changed things since the plan.
+        # Checked again under the lock: another run may have changed things since the plan.
         planned = plan(ctx, planned.target.tag)
-        target = planned.target
-        target_files = store.files(target)
-        paths = set(target_files) | set(live.manifest.files)
+        target, live = planned.target, planned.live
+        paths = set(target.manifest.files) | set(live.manifest.files)
         draft = save_draft(ctx, store, live, paths)
         if draft:
             ctx.reporter.step(f"saved your edits to the project files as {draft.tag}")
-        undo = capture(ctx, paths, [ref for ref, _id in planned.images.values()])
-        compose = compose_of(ctx, target)
         try:
-            ctx.reporter.step(f"retagging {len(planned.images)} image(s) of {target.tag}")
-            retag(ctx, {ref: iid for ref, iid in planned.images.values()})
-            ctx.reporter.step(f"writing the files of {target.tag}")
-            write_files(ctx, {p: target_files.get(p) for p in paths}, target.manifest.files)
-            before = gate.baseline(ctx.daemon, target.manifest.project)
-            ctx.reporter.step("restarting (docker compose up -d --remove-orphans --no-build)")
-            compose.run(
-                "up",
-                "-d",
-                "--remove-orphans",
-                "--no-build",
-                "--pull",
-                "never",
-                on_line=ctx.reporter.output,
+            restore(ctx, store, target, paths, limits)
+            ctx.reporter.step("recording the rollback")
+            files = ProjectFiles(
+                dict(target.manifest.files), store.files(target), target.manifest.compose_files
             )
-            ctx.reporter.step("waiting for services to be healthy")
-            gate.wait_healthy(
-                ctx.daemon,
-                target.manifest.project,
-                planned.images,
-                timeout,
-                settle,
-                before,
-                ctx.reporter.states,
+            entry = record_release(
+                ctx, store, action="rollback", project=target.manifest.project, files=files,
+                services=sorted(target.manifest.services), live=live, target=target.tag,
+            )  # fmt: skip
+        except (Exception, KeyboardInterrupt) as exc:
+            kept = f"your edits are kept as {draft.tag}" if draft else ""
+            failure = Failure(
+                f"rollback to {target.tag}", why(exc), str(getattr(exc, "details", "")), kept
             )
-        except BaseException as exc:
-            _restore_live(ctx, live, undo, timeout, settle, exc)
-            raise DeployFailed(
-                f"rollback to {target.tag} failed ({_why(exc)}); {live.tag} is running again, "
-                "as before"
-            ) from exc
-        ctx.reporter.step("recording the rollback")
-        config = compose.config()
-        entry = record_release(
-            ctx,
-            store,
-            action="rollback",
-            project=target.manifest.project,
-            files=project_files(compose, config),
-            services=sorted(config.get("services") or {}),
-            live=live,
-            target=target.tag,
-        )
+            raise recover(ctx, store, live, paths, failure, limits) from exc
     return RolledBack(entry, draft)
-
-
-def _why(exc: BaseException) -> str:
-    return "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-
-
-def _restore_live(
-    ctx: Context,
-    live: Entry,
-    undo: Undo,
-    timeout: float,
-    settle: float,
-    cause: BaseException,
-) -> None:
-    """Put back what was live; raise `RollbackFailed` when that fails too."""
-    ctx.reporter.warn(f"{_why(cause)}; putting {live.tag} back")
-    try:
-        put_back(ctx, undo)
-        compose = compose_of(ctx, live)
-        before = gate.baseline(ctx.daemon, live.manifest.project)
-        compose.run(
-            "up",
-            "-d",
-            "--remove-orphans",
-            "--no-build",
-            "--pull",
-            "never",
-            on_line=ctx.reporter.output,
-        )
-        gate.wait_healthy(
-            ctx.daemon,
-            live.manifest.project,
-            live.manifest.services,
-            timeout,
-            settle,
-            before,
-            ctx.reporter.states,
-        )
-    except (CfgrollError, KeyboardInterrupt) as exc:
-        raise RollbackFailed(
-            f"{_why(cause)}, and putting {live.tag} back failed too ({_why(exc)}); the stack "
-            f"may be half-way: run `cfgroll status`, then `cfgroll rollback {live.tag} --yes`"
-        ) from exc
 
 
 @dataclass(frozen=True)
@@ -185,7 +135,7 @@ class CheckedOut:
 
 
 def checkout(ctx: Context, ref: str) -> CheckedOut:
-    """Write a release's or attempt's files into the project folder without deploying.
+    """Write a release's, attempt's or draft's files into the project folder, without deploying.
 
     Project files that differ from the live release are saved first as a draft.
     """
@@ -196,7 +146,11 @@ def checkout(ctx: Context, ref: str) -> CheckedOut:
         wanted = store.files(entry)
         paths = set(wanted) | (set(live.manifest.files) if live else set())
         draft = save_draft(ctx, store, live, paths) if live else None
-        before = capture(ctx, paths, [])
+        written = sorted(
+            p
+            for p in paths
+            if (ctx.directory / p).is_file() != (p in wanted)
+            or (p in wanted and (ctx.directory / p).read_bytes() != wanted[p])
+        )
         write_files(ctx, {p: wanted.get(p) for p in paths}, entry.manifest.files)
-        written = sorted(p for p in paths if before.directory_files.get(p) != wanted.get(p))
     return CheckedOut(entry, draft, written)

@@ -52,15 +52,18 @@ def disk_files(directory: Path, paths: Iterable[str]) -> dict[str, bytes]:
 
 
 def service_records(
-    daemon: Daemon, project: str, services: Iterable[str], tag: str
+    daemon: Daemon, project: str, services: Iterable[str] | None, tag: str, require: bool = True
 ) -> dict[str, ServiceRecord]:
-    """The manifest entries of `services` from their running containers."""
+    """The manifest entries of `services` (None: all that have containers) from their
+    containers; with `tag`, the backup reference each image gets."""
     by_service: dict[str, list[Container]] = {}
     for c in daemon.containers(project):
         by_service.setdefault(c.service, []).append(c)
     records = {}
-    for name in services:
+    for name in sorted(by_service) if services is None else services:
         containers = by_service.get(name, [])
+        if not containers and not require:
+            continue
         if not containers:
             raise CfgrollError(
                 f"service {name} has no container in project {project}; run `docker compose "
@@ -70,7 +73,7 @@ def service_records(
         records[name] = ServiceRecord(
             image=newest.image_ref,
             image_id=newest.image_id,
-            backup_ref=backup_ref(newest.image_ref, tag),
+            backup_ref=backup_ref(newest.image_ref, tag) if tag else "",
             config_hash=newest.config_hash,
             containers=tuple(ContainerRecord(c.name, c.state, c.health) for c in containers),
         )

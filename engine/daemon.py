@@ -99,6 +99,12 @@ class Daemon:
         except _not_found():
             pass
 
+    def remove_container(self, container_id: str) -> None:
+        try:
+            self.api.remove_container(container_id, force=True, v=False)
+        except _not_found():
+            pass
+
     def logs(self, container_id: str, lines: int = 20) -> str:
         try:
             out = self.api.logs(container_id, tail=lines, stdout=True, stderr=True)

@@ -8,6 +8,7 @@ visible, values become `***`. In compose files, values of keys that look like se
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 MASK = "***"
@@ -103,6 +104,17 @@ def env_changes(old: str, new: str) -> EnvChanges:
         removed=tuple(sorted(a.keys() - b.keys())),
         changed=tuple(sorted(k for k in a.keys() & b.keys() if a[k] != b[k])),
     )
+
+
+def redact(text: str, values: Iterable[str]) -> str:
+    """`text` (a log excerpt, say) with every occurrence of a secret value replaced by `***`.
+
+    Values shorter than 4 characters are left alone: they would mask ordinary words.
+    """
+    for value in sorted({v.strip("'\"") for v in values}, key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, MASK)
+    return text
 
 
 def mask(path: str, text: str, role: str | None = None) -> str:

@@ -21,10 +21,13 @@ def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixtu
     assert f"Usage: cfgroll {command}" in text and "--project-dir" in text
 
 
-def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["log", "--bogus"]) == 2
-    assert main(["rollback"]) == 2
     assert main([]) == 2
+    build_file_tree(tmp_path, {"compose.yaml": "services: {}\n"})
+    capsys.readouterr()
+    assert main(["rollback"]) == 2  # stdin is no terminal here: cfgroll cannot ask which
+    assert "without a terminal cfgroll cannot ask" in capsys.readouterr().err
 
 
 def test_no_compose_file_is_one_clear_line(
