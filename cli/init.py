@@ -13,12 +13,16 @@ def init(
 ) -> None:
     """Create the store for this Compose project (private, 0700); safe to run again.
 
-    Inside a git work tree, `.cfgroll/` is added to the project's .gitignore.
+    Inside a git work tree, `.cfgroll/` is added to the project's .gitignore. When the
+    project's containers already run, they are recorded as a `baseline` release, so that the
+    first deploy can be rolled back: run `cfgroll init` before you edit the files.
     """
-    from cfgroll.init import ensure_store
+    from cfgroll.init import init as run_init
 
-    result = ensure_store(context(project_dir, file, project_name, store))
+    result = run_init(context(project_dir, file, project_name, store))
     verb = "created" if result.created else "already exists:"
     out(f"store {verb} {result.store.path}")
     if result.gitignore:
         out(f"added /.cfgroll/ to {result.gitignore}")
+    if result.baseline:
+        out(f"recorded the running stack as {result.baseline.tag} (action baseline)")

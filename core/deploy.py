@@ -9,10 +9,9 @@ from typing import Any
 
 from cfgroll import gate
 from cfgroll.context import Context
-from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, RollbackFailed
-from cfgroll.init import Initialised, ensure_store
+from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.release import (
     Failure,
     record_attempt,
@@ -58,7 +57,7 @@ def deploy(
         existing = ctx.daemon.containers(project)
         baseline = None
         if live is None and existing:
-            baseline = live = _record_baseline(ctx, store, compose, files, existing)
+            baseline = live = record_baseline(ctx, store, compose, files, existing)
         try:
             if any("build" in svc for svc in config["services"].values()):
                 ctx.reporter.step("building images (docker compose build)")
@@ -70,31 +69,16 @@ def deploy(
                 live=live,
             )  # fmt: skip
         except (Exception, KeyboardInterrupt) as exc:
-            raise _failed(ctx, store, live, files, existing, exc, limits, no_rollback) from exc
+            raise _failed(
+                ctx, store, project, live, files, existing, exc, limits, no_rollback
+            ) from exc
     return Deployed(entry, init, baseline)
-
-
-def _record_baseline(
-    ctx: Context, store: Store, compose: Compose, files: ProjectFiles, existing: list[Container]
-) -> Entry:
-    assert compose.name
-    ctx.reporter.step(f"recording the running stack as a baseline release (project {compose.name})")
-    hashes = compose.run("config", "--hash", "*", what="docker compose config --hash").stdout
-    expected = dict(line.split(None, 1) for line in hashes.splitlines() if line.strip())
-    if any(expected.get(c.service, "").strip() != c.config_hash for c in existing):
-        ctx.reporter.warn(
-            "the running containers were not created from the compose files as they are now; "
-            "the baseline records their images with the current files"
-        )
-    return record_release(
-        ctx, store, action="baseline", project=compose.name, files=files,
-        services=sorted({c.service for c in existing}), live=None,
-    )  # fmt: skip
 
 
 def _failed(
     ctx: Context,
     store: Store,
+    project: str,
     live: Entry | None,
     files: ProjectFiles,
     existing: list[Container],
@@ -103,7 +87,6 @@ def _failed(
     no_rollback: bool,
 ) -> DeployFailed:
     """Keep the attempt, then put back what ran before; the error to raise."""
-    project = ctx.compose.name or (live.manifest.project if live else "")
     reason = why(exc)
     details = redact(_details(exc), _secrets(files.content, files.roles))
     ctx.reporter.warn(f"deploy failed: {reason}")

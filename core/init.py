@@ -1,4 +1,4 @@
-"""Creating the store."""
+"""Creating the store, and adopting a stack that ran before cfgroll."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cfgroll.context import STORE_DIR, Context
+from cfgroll.engine.compose import Compose
+from cfgroll.engine.daemon import Container
+from cfgroll.errors import EngineUnreachable, ProjectError
+from cfgroll.release import record_release
+from cfgroll.snapshot import ProjectFiles, project_files
 from cfgroll.store.files import write_atomic
-from cfgroll.store.repo import Store
+from cfgroll.store.lock import store_lock
+from cfgroll.store.repo import Entry, Store
 
 
 @dataclass(frozen=True)
@@ -15,6 +21,7 @@ class Initialised:
     store: Store
     created: bool
     gitignore: Path | None  # the .gitignore that now names the store folder, if one was edited
+    baseline: Entry | None = None  # the running stack, recorded by `init`
 
 
 def ensure_store(ctx: Context) -> Initialised:
@@ -29,6 +36,52 @@ def ensure_store(ctx: Context) -> Initialised:
     if inside_project and _in_git_work_tree(ctx.directory):
         gitignore = _ignore(ctx.directory / ".gitignore", f"/{STORE_DIR}/")
     return Initialised(store, created, gitignore)
+
+
+def init(ctx: Context) -> Initialised:
+    """Create the store; when the project's containers already run and the store has no
+    release yet, record them as a `baseline` release, so the first deploy can be rolled back."""
+    result = ensure_store(ctx)
+    if result.store.live() is not None:
+        return result
+    try:
+        config = ctx.compose.config()
+        compose = ctx.compose.named(str(config["name"]))
+        assert compose.name
+        existing = ctx.daemon.containers(compose.name)
+    except (EngineUnreachable, ProjectError) as exc:
+        ctx.reporter.warn(f"could not look for running containers to record: {exc}")
+        return result
+    if not existing:
+        return result
+    with store_lock(result.store.path, "init", ctx.lock_timeout, ctx.reporter.warn):
+        if result.store.live() is not None:  # another run got there first
+            return result
+        files = project_files(compose, config)
+        baseline = record_baseline(ctx, result.store, compose, files, existing)
+    return Initialised(result.store, result.created, result.gitignore, baseline)
+
+
+def record_baseline(
+    ctx: Context, store: Store, compose: Compose, files: ProjectFiles, existing: list[Container]
+) -> Entry:
+    """Record the running containers (their images tagged) and the current files as a release
+    of action `baseline`. Warns when the files were edited since the containers were made:
+    the baseline then pairs the running images with the edited files."""
+    assert compose.name
+    ctx.reporter.step(f"recording the running stack as a baseline release ({compose.name})")
+    hashes = compose.run("config", "--hash", "*", what="docker compose config --hash").stdout
+    expected = dict(line.split(None, 1) for line in hashes.splitlines() if line.strip())
+    if any(expected.get(c.service, "").strip() != c.config_hash for c in existing):
+        ctx.reporter.warn(
+            "the running containers were not made from the compose files as they are now, so "
+            "the baseline pairs their images with the edited files; next time run `cfgroll "
+            "init` before editing"
+        )
+    return record_release(
+        ctx, store, action="baseline", project=compose.name, files=files,
+        services=sorted({c.service for c in existing}), live=None,
+    )  # fmt: skip
 
 
 def _in_git_work_tree(folder: Path) -> bool:

@@ -88,3 +88,23 @@ def http_get(project: str, service: str = "web", tries: int = 25) -> str:
             last = exc
             time.sleep(0.2)
     raise AssertionError(f"{project}/{service} serves nothing: {last}")
+
+
+def image_id(ref: str) -> str:
+    return subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", ref],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def live_tag(store: Path) -> str:
+    """The tag of the commit `main` points at."""
+    return git(store, "describe", "--tags", "--exact-match", "main").strip()
+
+
+def containers(project: str, *extra: str) -> list[str]:
+    """IDs of the project's containers (all states)."""
+    return subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}", *extra],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip

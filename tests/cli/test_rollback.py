@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from cfgroll.cli.main import main
-from tests.helpers import DOCKERFILE, build_file_tree, git, http_get, web_compose
+from tests.helpers import (
+    DOCKERFILE,
+    build_file_tree,
+    git,
+    http_get,
+    image_id,
+    live_tag,
+    web_compose,
+)
 
 pytestmark = pytest.mark.docker
 FAST = ["--settle", "0.5", "--timeout", "30"]
@@ -44,13 +52,8 @@ def test_missing_image_changes_nothing(
     tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     proj, v1, v2 = two_releases(tmp_path, project_name)
-    image_id = subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Id}}", f"{project_name}-web:{v1}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    subprocess.run(["docker", "rmi", "-f", image_id], check=True, capture_output=True)
+    v1_image = image_id(f"{project_name}-web:{v1}")
+    subprocess.run(["docker", "rmi", "-f", v1_image], check=True, capture_output=True)
     before = container_ids(project_name)
     capsys.readouterr()
     assert main(["rollback", v1, "--yes", "-C", str(proj)]) == 1
@@ -59,7 +62,7 @@ def test_missing_image_changes_nothing(
     assert "nothing was changed" in err
     assert container_ids(project_name) == before
     assert (proj / ".env").read_text() == "GREETING=v2\n"
-    assert git(proj / ".cfgroll" / "store.git", "describe", "--tags", "main").strip() == v2
+    assert live_tag(proj / ".cfgroll" / "store.git") == v2
     assert http_get(project_name) == "v2"
 
 
@@ -99,21 +102,9 @@ def test_failed_rollback_puts_the_live_release_back(
     assert f"{v2} is running again" in err
     assert http_get(project_name) == "v2"
     assert (proj / ".env").read_text() == "GREETING=v2\n"
-    assert git(store, "describe", "--tags", "main").strip() == v2
+    assert live_tag(store) == v2
     assert len(git(store, "tag").split()) == 2
-    live_image = subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Id}}", f"{project_name}-web"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    v2_image = subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Id}}", f"{project_name}-web:{v2}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert live_image == v2_image
+    assert image_id(f"{project_name}-web") == image_id(f"{project_name}-web:{v2}")
 
 
 def test_failed_build_records_nothing(
@@ -125,7 +116,7 @@ def test_failed_build_records_nothing(
     assert main(["deploy", "-C", str(proj), *FAST]) != 0
     err = capsys.readouterr().err
     assert "docker compose build failed" in err
-    assert git(proj / ".cfgroll" / "store.git", "describe", "--tags", "main").strip() == v2
+    assert live_tag(proj / ".cfgroll" / "store.git") == v2
     assert http_get(project_name) == "v2"
 
 
@@ -176,5 +167,47 @@ def test_rollback_asks_on_a_terminal_and_no_changes_nothing(
     os.close(tty_fd)
     assert result.returncode == 1
     assert f"to {v1}" in result.stderr and "cancelled; nothing was changed" in result.stderr
-    assert git(proj / ".cfgroll" / "store.git", "describe", "--tags", "main").strip() == v2
+    assert live_tag(proj / ".cfgroll" / "store.git") == v2
     assert http_get(project_name) == "v2"
+
+
+def test_dry_run_changes_nothing_and_masks(
+    tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj, v1, v2 = two_releases(tmp_path, project_name)
+    (proj / ".env").write_text("GREETING=v2\nSECRET_KEY=do-not-print\n")
+    capsys.readouterr()
+    assert main(["rollback", v1, "--dry-run", "-C", str(proj)]) == 0
+    out = capsys.readouterr().out
+    assert f"from {v2} to {v1} would change" in out
+    assert "-SECRET_KEY=***" in out and "do-not-print" not in out
+    assert "+GREETING=***  (value changed)" in out
+    assert f"service web: {image_id(f'{project_name}-web:{v2}')[7:19]} ->" in out
+    assert (proj / ".env").read_text() == "GREETING=v2\nSECRET_KEY=do-not-print\n"
+    assert live_tag(proj / ".cfgroll" / "store.git") == v2
+    assert http_get(project_name) == "v2"
+
+
+def test_rollback_without_tag_lists_releases_and_asks(
+    tmp_path: Path, base_image: str, project_name: str
+) -> None:
+    import os
+    import pty
+    import sys
+
+    proj, v1, v2 = two_releases(tmp_path, project_name)
+    main_fd, tty_fd = pty.openpty()
+    os.write(main_fd, b"2\ny\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "cfgroll", "rollback", "-C", str(proj), *FAST],
+        stdin=tty_fd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    os.close(main_fd)
+    os.close(tty_fd)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].split() == ["#", "TAG", "TIME", "ACTION", "SERVICES", "RESTORABLE"]
+    assert lines[1].split()[:3] == ["1", v2, "(live)"] and lines[1].endswith("yes")
+    assert lines[2].split()[:2] == ["2", v1]
+    assert f"rolled back to {v1}" in result.stdout
+    assert http_get(project_name) == "v1"
