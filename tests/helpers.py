@@ -108,3 +108,21 @@ def containers(project: str, *extra: str) -> list[str]:
         ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}", *extra],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
+
+
+def cfgroll_on_terminal(args: list[str], answers: bytes) -> subprocess.CompletedProcess[str]:
+    """Run the cfgroll CLI with a terminal on stdin that types `answers`."""
+    import os
+    import pty
+    import sys
+
+    main_fd, tty_fd = pty.openpty()
+    try:
+        os.write(main_fd, answers)
+        return subprocess.run(
+            [sys.executable, "-m", "cfgroll", *args],
+            stdin=tty_fd, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(main_fd)
+        os.close(tty_fd)

@@ -68,15 +68,20 @@ def make_v2(proj: Path, project: str, web_extra: str = "") -> None:
     (proj / "compose.yaml").write_text(web_compose(project, web_extra=web_extra))
 
 
+def failed_deploy(proj: Path, capsys: pytest.CaptureFixture[str], *args: str, code: int = 3) -> str:
+    """Run a deploy that must fail with `code`; what it printed on stderr."""
+    capsys.readouterr()
+    assert main(["deploy", "-C", str(proj), *(args or FAST)]) == code
+    return capsys.readouterr().err
+
+
 def test_build_failure(
     live: tuple[Path, str], project_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     proj, v1 = live
     make_v2(proj, project_name)
     (proj / "Dockerfile").write_text(DOCKERFILE + "RUN echo building-v2 && exit 7\n")
-    capsys.readouterr()
-    assert main(["deploy", "-C", str(proj), *FAST]) == 3
-    err = capsys.readouterr().err
+    err = failed_deploy(proj, capsys)
     assert "docker compose build failed" in err and f"{v1} is running again" in err
     assert "exit code: 7" in err  # the build's own last lines, shown
     tag = assert_back_to_v1(proj, v1, project_name, capsys, "docker compose build failed")
@@ -90,9 +95,7 @@ def test_container_exits_at_start(
 ) -> None:
     proj, v1 = live
     make_v2(proj, project_name, 'entrypoint: ["sh", "-c", "echo bad config >&2; exit 3"]\n')
-    capsys.readouterr()
-    assert main(["deploy", "-C", str(proj), *FAST]) == 3
-    err = capsys.readouterr().err
+    err = failed_deploy(proj, capsys)
     assert "service web exited with code 3" in err and "bad config" in err
     assert_back_to_v1(proj, v1, project_name, capsys, "exited with code 3")
 
@@ -102,9 +105,8 @@ def test_container_exits_after_a_few_seconds(
 ) -> None:
     proj, v1 = live
     make_v2(proj, project_name, 'entrypoint: ["sh", "-c", "sleep 1; exit 4"]\n')
-    capsys.readouterr()
-    assert main(["deploy", "-C", str(proj), "--settle", "4", "--timeout", "120"]) == 3
-    assert "exited with code 4" in capsys.readouterr().err
+    err = failed_deploy(proj, capsys, "--settle", "4", "--timeout", "120")
+    assert "exited with code 4" in err
     assert_back_to_v1(proj, v1, project_name, capsys, "exited with code 4")
 
 
@@ -118,10 +120,8 @@ def test_healthcheck_turns_unhealthy(
           interval: 1s
           retries: 1
         """)  # fmt: skip
-    capsys.readouterr()
     # A long timeout: the gate must fail on `unhealthy` at once, not when the timeout ends.
-    assert main(["deploy", "-C", str(proj), "--settle", "0.5", "--timeout", "600"]) == 3
-    err = capsys.readouterr().err
+    err = failed_deploy(proj, capsys, "--settle", "0.5", "--timeout", "600")
     assert "service web is unhealthy" in err and "probe says no" in err
     assert_back_to_v1(proj, v1, project_name, capsys, "is unhealthy")
 
@@ -136,9 +136,7 @@ def test_never_healthy_within_timeout(
           interval: 60s
           start_period: 60s
         """)  # fmt: skip
-    capsys.readouterr()
-    assert main(["deploy", "-C", str(proj), "--settle", "0.5", "--timeout", "2"]) == 3
-    err = capsys.readouterr().err
+    err = failed_deploy(proj, capsys, "--settle", "0.5", "--timeout", "2")
     assert "was not healthy after 2s; still waiting for web (starting)" in err
     assert_back_to_v1(proj, v1, project_name, capsys, "was not healthy after 2s")
 
@@ -154,9 +152,7 @@ def test_live_image_deleted_by_hand_rollback_cannot_work(
     subprocess.run(["docker", "rmi", "-f", v1_image], check=True, capture_output=True)
     make_v2(proj, project_name)
     (proj / "Dockerfile").write_text(DOCKERFILE + "RUN exit 7\n")
-    capsys.readouterr()
-    assert main(["deploy", "-C", str(proj), *FAST]) == 4
-    err = capsys.readouterr().err
+    err = failed_deploy(proj, capsys, code=4)
     assert f"rolling back to {v1} failed too" in err
     assert f"release {v1} can no longer be restored" in err and "web" in err
     assert "running now: no container" in err
@@ -171,9 +167,7 @@ def test_no_rollback_leaves_the_failure_in_place(
 ) -> None:
     proj, v1 = live
     make_v2(proj, project_name, 'entrypoint: ["sh", "-c", "exit 5"]\n')
-    capsys.readouterr()
-    assert main(["deploy", "--no-rollback", "-C", str(proj), *FAST]) == 4
-    err = capsys.readouterr().err
+    err = failed_deploy(proj, capsys, "--no-rollback", *FAST, code=4)
     assert "left as it is (--no-rollback)" in err and "exited 5" in err
     assert (proj / ".env").read_text().startswith("GREETING=v2")  # nothing put back
     assert live_tag(proj / ".cfgroll" / "store.git") == v1

@@ -11,6 +11,7 @@ from cfgroll.cli.main import main
 from tests.helpers import (
     DOCKERFILE,
     build_file_tree,
+    cfgroll_on_terminal,
     git,
     http_get,
     image_id,
@@ -152,19 +153,8 @@ def test_rollback_removes_files_the_release_did_not_have(
 def test_rollback_asks_on_a_terminal_and_no_changes_nothing(
     tmp_path: Path, base_image: str, project_name: str
 ) -> None:
-    import os
-    import pty
-    import sys
-
     proj, v1, v2 = two_releases(tmp_path, project_name)
-    main_fd, tty_fd = pty.openpty()
-    os.write(main_fd, b"n\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "cfgroll", "rollback", v1, "-C", str(proj)],
-        stdin=tty_fd, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    os.close(main_fd)
-    os.close(tty_fd)
+    result = cfgroll_on_terminal(["rollback", v1, "-C", str(proj)], b"n\n")
     assert result.returncode == 1
     assert f"to {v1}" in result.stderr and "cancelled; nothing was changed" in result.stderr
     assert live_tag(proj / ".cfgroll" / "store.git") == v2
@@ -191,19 +181,8 @@ def test_dry_run_changes_nothing_and_masks(
 def test_rollback_without_tag_lists_releases_and_asks(
     tmp_path: Path, base_image: str, project_name: str
 ) -> None:
-    import os
-    import pty
-    import sys
-
     proj, v1, v2 = two_releases(tmp_path, project_name)
-    main_fd, tty_fd = pty.openpty()
-    os.write(main_fd, b"2\ny\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "cfgroll", "rollback", "-C", str(proj), *FAST],
-        stdin=tty_fd, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    os.close(main_fd)
-    os.close(tty_fd)
+    result = cfgroll_on_terminal(["rollback", "-C", str(proj), *FAST], b"2\ny\n")
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert lines[0].split() == ["#", "TAG", "TIME", "ACTION", "SERVICES", "RESTORABLE"]
