@@ -89,7 +89,6 @@ def _failed(
     """Keep the attempt, then put back what ran before; the error to raise."""
     reason = why(exc)
     details = redact(_details(exc), _secrets(files.content, files.roles))
-    ctx.reporter.warn(f"deploy failed: {reason}")
     try:
         attempt = record_attempt(
             ctx, store, action="deploy", project=project, files=files, live=live, reason=reason,
