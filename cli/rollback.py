@@ -105,7 +105,7 @@ def _choose(ctx: object) -> str:
         ])  # fmt: skip
     for line in table(rows):
         err(line)
-    number = typer.prompt("roll back to which release (number)", type=int, err=True)
+    number = int(typer.prompt("roll back to which release (number)", type=int, err=True))
     if not 1 <= number <= len(options):
         raise UsageError(f"there is no release number {number}; nothing was changed")
     return options[number - 1].entry.tag

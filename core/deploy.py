@@ -85,7 +85,7 @@ def _failed(
     exc: BaseException,
     limits: gate.Limits,
     no_rollback: bool,
-) -> DeployFailed:
+) -> DeployFailed | RollbackFailed:
     """Keep the attempt, then put back what ran before; the error to raise."""
     reason = why(exc)
     details = redact(_details(exc), _secrets(files.content, files.roles))
