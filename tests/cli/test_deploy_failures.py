@@ -307,3 +307,28 @@ def test_ctrl_c_during_the_gate_rolls_back(
     assert "deploy failed (interrupted)" in err
     assert_back_to_v1(proj, v1, project_name, capsys, "interrupted")
     assert not (proj / ".cfgroll" / "store.git" / "cfgroll.lock.json").exists()
+
+
+def test_partial_build_tags_are_put_back(
+    tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = """\
+  api:
+    build: {context: ., dockerfile: api.Dockerfile}
+    init: true
+    command: ["sleep", "600"]
+"""
+    proj = build_file_tree(tmp_path / "p", {
+        "compose.yaml": web_compose(project_name, extra_services=api),
+        "Dockerfile": DOCKERFILE, "api.Dockerfile": DOCKERFILE, ".env": V1_ENV,
+    })  # fmt: skip
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    v1 = live_tag(proj / ".cfgroll" / "store.git")
+    (proj / "Dockerfile").write_text(DOCKERFILE + "RUN touch /web-v2\n")  # builds
+    (proj / "api.Dockerfile").write_text(DOCKERFILE + "RUN exit 9\n")  # does not
+    (proj / ".env").write_text("GREETING=v2\n")
+    err = failed_deploy(proj, capsys)
+    assert "docker compose build failed" in err
+    for service in ("web", "api"):
+        assert image_id(f"{project_name}-{service}") == image_id(f"{project_name}-{service}:{v1}")
+    assert http_get(project_name) == "v1"
