@@ -12,6 +12,8 @@ from cfgroll.cli.init import init
 from cfgroll.cli.log import log
 from cfgroll.cli.rollback import rollback
 from cfgroll.cli.show import show
+from cfgroll.cli.status import status
+from cfgroll.cli.update import update
 
 app = typer.Typer(
     name="cfgroll",
@@ -42,5 +44,5 @@ def _root(
     pass
 
 
-for command in (init, deploy, rollback, log, show, diff, checkout):
+for command in (init, deploy, update, rollback, status, log, show, diff, checkout):
     app.command()(command)

@@ -60,6 +60,18 @@ Settle = Annotated[
         help="Seconds a service without a healthcheck must keep running to pass.",
     ),
 ]
+NoRollback = Annotated[
+    bool,
+    typer.Option(
+        "--no-rollback",
+        help="On failure, leave the failed state in place for debugging (exit 4); the "
+        "attempt is still recorded.",
+    ),
+]
+ServicesOption = Annotated[
+    Optional[str],
+    typer.Option("--services", help="Comma-separated service names: `--services api,web`."),
+]
 LockTimeout = Annotated[
     float,
     typer.Option(
@@ -82,6 +94,10 @@ def context(
     return Context.create(
         project_dir, files or (), project_name, store, TerminalReporter(), lock_timeout
     )
+
+
+def split_services(value: str | None) -> list[str]:
+    return [s.strip() for s in (value or "").split(",") if s.strip()]
 
 
 def err(message: str = "", nl: bool = True) -> None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from cfgroll.cli.common import (
     Files,
     LockTimeout,
+    NoRollback,
     ProjectDir,
     ProjectName,
     Settle,
@@ -29,14 +26,7 @@ def deploy(
     timeout: Timeout = 120.0,
     settle: Settle = 3.0,
     lock_timeout: LockTimeout = 0.0,
-    no_rollback: Annotated[
-        bool,
-        typer.Option(
-            "--no-rollback",
-            help="On failure, leave the failed state in place for debugging (exit 4); the "
-            "attempt is still recorded.",
-        ),
-    ] = False,
+    no_rollback: NoRollback = False,
     yes: Yes = False,
 ) -> None:
     """Build, start and health-check the stack, then record it as a new release.

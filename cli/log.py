@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -19,8 +19,15 @@ from cfgroll.cli.common import (
     table,
 )
 
+if TYPE_CHECKING:
+    from cfgroll.context import Context
+    from cfgroll.history import LogLine
+
 
 def log(
+    service: Annotated[
+        Optional[str], typer.Argument(help="Only releases that changed this service.")
+    ] = None,
     number: Annotated[
         Optional[int], typer.Option("--number", "-n", min=1, help="Show at most N entries.")
     ] = None,
@@ -33,18 +40,21 @@ def log(
     project_name: ProjectName = None,
     store: StorePath = None,
 ) -> None:
-    """List the releases, newest first, with what each one changed."""
+    """List the releases, newest first, with what each one changed and whether it can still be
+    restored (all its images exist; `?` when the engine does not answer)."""
     from cfgroll.history import log as read_log
 
     ctx = context(project_dir, file, project_name, store)
-    lines = read_log(ctx.open_store(), number, include_side=all_)
+    lines = read_log(
+        ctx.open_store(), number, include_side=all_, service=service, images=_images(ctx)
+    )
     if json_:
         print_json([_json(line) for line in lines])
         return
     if not lines:
         out("no releases yet; run `cfgroll deploy`")
         return
-    rows = [["TAG", "TIME", "ACTION", "RESULT", "SERVICES", "CHANGED"]]
+    rows = [["TAG", "TIME", "ACTION", "RESULT", "RESTORABLE", "SERVICES", "CHANGED"]]
     for line in lines:
         m = line.entry.manifest
         action = f"{m.action} to {m.target}" if m.target else m.action
@@ -59,6 +69,7 @@ def log(
                 local_time(m.created_at),
                 action,
                 m.result.split(":")[0],
+                _restorable(line),
                 ", ".join(m.services_changed) or "-",
                 "; ".join(changed) or "-",
             ]
@@ -67,10 +78,7 @@ def log(
         out(text)
 
 
-def _json(line: object) -> dict[str, object]:
-    from cfgroll.history import LogLine
-
-    assert isinstance(line, LogLine)
+def _json(line: LogLine) -> dict[str, object]:
     m = line.entry.manifest
     return {
         "tag": m.tag,
@@ -83,4 +91,19 @@ def _json(line: object) -> dict[str, object]:
         "services_changed": list(m.services_changed),
         "files_changed": list(line.files_changed),
         "images_changed": list(line.images_changed),
+        "restorable": line.restorable,
     }
+
+
+def _restorable(line: LogLine) -> str:
+    if line.entry.manifest.kind != "release":
+        return "-"
+    return {True: "yes", False: "no", None: "?"}[line.restorable]
+
+
+def _images(ctx: Context) -> set[str] | None:
+    """The engine's image IDs, or None when it does not answer (log works without it)."""
+    try:
+        return ctx.daemon.image_ids()
+    except Exception:  # noqa: BLE001 - the history is readable without an engine
+        return None

@@ -11,6 +11,7 @@ from cfgroll.cli.common import (
     LockTimeout,
     ProjectDir,
     ProjectName,
+    ServicesOption,
     Settle,
     ShowSecrets,
     StorePath,
@@ -22,6 +23,7 @@ from cfgroll.cli.common import (
     is_tty,
     local_time,
     out,
+    split_services,
     table,
 )
 from cfgroll.errors import UsageError
@@ -35,6 +37,7 @@ def rollback(
             "the releases are listed and you are asked which (on a terminal only)."
         ),
     ] = None,
+    services: ServicesOption = None,
     yes: Yes = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
@@ -50,6 +53,9 @@ def rollback(
 ) -> None:
     """Put a recorded release back: its images, its files, its containers.
 
+    With `--services a,b` only those services go back to the release's images and are
+    recreated; the project files stay as they are.
+
     Checks that every image of the release still exists (else changes nothing), retags them
     under the references Compose uses, writes the release's files into the project (edits that
     were never deployed are saved first as a draft), runs `docker compose up -d` without build
@@ -61,23 +67,24 @@ def rollback(
     from cfgroll.rollback import rollback as run_rollback
 
     ctx = context(project_dir, file, project_name, store, lock_timeout)
-    planned = plan(ctx, tag if tag is not None else _choose(ctx))
+    only = split_services(services) or None
+    planned = plan(ctx, tag if tag is not None else _choose(ctx), only)
     t = planned.target.manifest
     if dry_run:
         out(f"rollback of {t.project} from {planned.live.tag} to {t.tag} would change:")
         for line in preview(ctx, planned, show_secrets):
             out(line)
         return
-    confirm(
-        f"roll {t.project} back from {planned.live.tag} to {t.tag} ({len(t.services)} service(s))?",
-        yes,
-    )
+    which = ", ".join(only) if only else f"all {len(t.services)} service(s)"
+    confirm(f"roll {t.project} back from {planned.live.tag} to {t.tag} ({which})?", yes)
     result = run_rollback(ctx, planned, Limits(timeout, settle))
     if result.draft:
         out(
             f"your edits were saved as {result.draft.tag}; `cfgroll checkout "
             f"{result.draft.tag}` writes them back"
         )
+    if only:
+        out(f"the project files were left as they are; only {', '.join(only)} changed")
     out(f"rolled back to {t.tag}; recorded as {result.entry.tag}")
 
 

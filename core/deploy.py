@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cfgroll import gate
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
-from cfgroll.errors import CommandFailed, DeployFailed, RollbackFailed
+from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed
 from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.release import (
     Failure,
@@ -45,32 +45,82 @@ def deploy(
     put back (`DeployFailed`, exit 3; `RollbackFailed`, exit 4, if that fails too). A stack
     that ran before cfgroll's first deploy is first recorded as a `baseline` release.
     """
+    return _roll_out(ctx, limits, no_rollback)
+
+
+def update(
+    ctx: Context,
+    services: Sequence[str],
+    limits: gate.Limits = gate.DEFAULT_LIMITS,
+    no_build: bool = False,
+    no_rollback: bool = False,
+) -> Deployed:
+    """Build and recreate only `services` (`up -d --no-deps`), gate them, record a release.
+
+    The release's manifest reads the updated services from their containers and carries the
+    other services' entries over from the live release. On failure only the updated services
+    are put back, as with a deploy. Unknown service names fail before anything happens.
+    """
+    return _roll_out(ctx, limits, no_rollback, only=services, no_build=no_build)
+
+
+def check_services(config: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    """`names` if every one is a service of the project; else an error naming those that are."""
+    known = sorted(config.get("services") or {})
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        what = f"no service named {', '.join(unknown)}" if unknown else "no service given"
+        raise ProjectError(f"{what}; the services of this project are: {', '.join(known)}")
+    return list(dict.fromkeys(names))
+
+
+def _roll_out(
+    ctx: Context,
+    limits: gate.Limits,
+    no_rollback: bool,
+    only: Sequence[str] | None = None,
+    no_build: bool = False,
+) -> Deployed:
     config = ctx.compose.config()
     project = str(config["name"])
     compose = ctx.compose.named(project)
+    everything = sorted(config.get("services") or {})
+    services = everything if only is None else check_services(config, only)
+    action = "deploy" if only is None else "update"
+    untouched = [s for s in everything if s not in services]
     files = project_files(compose, config)
-    services = sorted(config.get("services") or {})
     init = ensure_store(ctx)
     store = init.store
-    with store_lock(store.path, "deploy", ctx.lock_timeout, ctx.reporter.warn):
+    with store_lock(store.path, action, ctx.lock_timeout, ctx.reporter.warn):
         live = store.live()
         existing = ctx.daemon.containers(project)
         baseline = None
         if live is None and existing:
             baseline = live = record_baseline(ctx, store, compose, files, existing)
+        if live is None and only is not None:
+            raise ProjectError("nothing is deployed yet to update; run `cfgroll deploy` first")
         try:
-            if any("build" in svc for svc in config["services"].values()):
-                ctx.reporter.step("building images (docker compose build)")
-                compose.run("build", on_line=ctx.reporter.output, what="docker compose build")
-            start(ctx, compose, services, limits, up=("up", "-d", "--remove-orphans"))
+            builds = [s for s in services if "build" in config["services"][s]]
+            if builds and not no_build:
+                ctx.reporter.step(f"building images (docker compose build {' '.join(builds)})")
+                compose.run(
+                    "build", *([] if only is None else builds), on_line=ctx.reporter.output,
+                    what="docker compose build",
+                )  # fmt: skip
+            if only is None:
+                up: tuple[str, ...] = ("up", "-d", "--remove-orphans")
+            else:
+                recreate = ("--no-build", "--force-recreate") if no_build else ()
+                up = ("up", "-d", "--no-deps", *recreate, *services)
+            start(ctx, compose, services, limits, up=up)
             ctx.reporter.step("recording the release")
             entry = record_release(
-                ctx, store, action="deploy", project=project, files=files, services=services,
-                live=live,
+                ctx, store, action=action, project=project, files=files, services=services,
+                live=live, carry=untouched,
             )  # fmt: skip
         except (Exception, KeyboardInterrupt) as exc:
             raise _failed(
-                ctx, store, project, live, files, existing, exc, limits, no_rollback
+                ctx, store, project, live, files, existing, exc, limits, no_rollback, only
             ) from exc
     return Deployed(entry, init, baseline)
 
@@ -85,13 +135,15 @@ def _failed(
     exc: BaseException,
     limits: gate.Limits,
     no_rollback: bool,
+    only: Sequence[str] | None,
 ) -> DeployFailed | RollbackFailed:
     """Keep the attempt, then put back what ran before; the error to raise."""
     reason = why(exc)
     details = redact(_details(exc), _secrets(files.content, files.roles))
     try:
         attempt = record_attempt(
-            ctx, store, action="deploy", project=project, files=files, live=live, reason=reason,
+            ctx, store, action="deploy" if only is None else "update", project=project,
+            files=files, live=live, reason=reason,
             excerpt=details,
         )  # fmt: skip
     except Exception as record_exc:  # noqa: BLE001 - without a copy, the files must stay
@@ -122,7 +174,8 @@ def _failed(
             details,
         )
     paths = set(files.roles) | set(live.manifest.files)
-    return recover(ctx, store, live, paths, Failure("deploy", reason, details, kept), limits)
+    what = "deploy" if only is None else f"update of {', '.join(only)}"
+    return recover(ctx, store, live, paths, Failure(what, reason, details, kept), limits, only)
 
 
 def _details(exc: BaseException) -> str:

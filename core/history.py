@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 
 from cfgroll.context import Context
 from cfgroll.errors import UsageError
 from cfgroll.snapshot import disk_files, project_files
-from cfgroll.store.manifest import ENV, Manifest, ServiceRecord
+from cfgroll.store.manifest import ENV, RELEASE, Manifest, ServiceRecord
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import env_changes, is_env_path, mask_compose, mask_env
 
@@ -20,22 +20,61 @@ class LogLine:
     entry: Entry
     files_changed: tuple[str, ...]
     images_changed: tuple[str, ...]  # services whose image differs from the release before
+    restorable: bool | None = None  # all its images exist; None: not checked
 
 
-def log(store: Store, limit: int | None = None, include_side: bool = False) -> list[LogLine]:
-    """The releases newest first, each with what changed since the one before it."""
-    entries = list(islice(store.releases(), None if limit is None else limit + 1))
-    lines = [
-        _line(store, e, entries[i + 1] if i + 1 < len(entries) else None)
-        for i, e in enumerate(entries[:limit])
-    ]
+def log(
+    store: Store,
+    limit: int | None = None,
+    include_side: bool = False,
+    service: str | None = None,
+    images: set[str] | None = None,
+) -> list[LogLine]:
+    """The releases newest first, each with what changed since the one before it.
+
+    `service`: only releases that changed that service. `images`: the image IDs the engine
+    holds, to say which releases can still be restored.
+    """
+    releases = store.releases()
+    if service is not None:
+        pairs = _with_parents(releases)
+        matching = (p for p in pairs if service in p[0].manifest.services_changed)
+        chosen = list(islice(matching, limit))
+    else:
+        entries = list(islice(releases, None if limit is None else limit + 1))
+        chosen = [
+            (e, entries[i + 1] if i + 1 < len(entries) else None)
+            for i, e in enumerate(entries[:limit])
+        ]
+    lines = [_line(store, e, parent) for e, parent in chosen]
     if include_side:
         for side in store.side_entries():
+            if service is not None and service not in side.manifest.services_changed:
+                continue
             parent = store.entry(side.parent) if side.parent else None
             lines.append(_line(store, side, parent))
         lines.sort(key=lambda line: (line.entry.manifest.created_at, line.entry.tag), reverse=True)
         lines = lines[:limit] if limit is not None else lines
+    if images is not None:
+        lines = [
+            replace(
+                line,
+                restorable=line.entry.manifest.kind == RELEASE
+                and all(s.image_id in images for s in line.entry.manifest.services.values()),
+            )
+            for line in lines
+        ]
     return lines
+
+
+def _with_parents(releases: Iterator[Entry]) -> Iterator[tuple[Entry, Entry | None]]:
+    previous = next(releases, None)
+    for entry in releases:
+        if previous is not None:
+            yield previous, entry
+        previous = entry
+    if previous is not None:
+        yield previous, None
 
 
 def _line(store: Store, entry: Entry, parent: Entry | None) -> LogLine:

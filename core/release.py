@@ -4,7 +4,7 @@ what the user wrote, and making a recorded release live again."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cfgroll import __version__, gate
 from cfgroll.context import Context, now, who
@@ -13,7 +13,7 @@ from cfgroll.errors import DeployFailed, ImageMissing, RollbackFailed
 from cfgroll.snapshot import ProjectFiles, disk_files, service_records
 from cfgroll.store.files import write_atomic
 from cfgroll.store.manifest import ATTEMPT, COMPOSE, DRAFT, ENV, RELEASE, Manifest, ServiceRecord
-from cfgroll.store.names import ATTEMPT_PREFIX, DRAFT_PREFIX, RELEASE_PREFIX, new_name
+from cfgroll.store.names import ATTEMPT_PREFIX, DRAFT_PREFIX, RELEASE_PREFIX, backup_ref, new_name
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import is_env_path
 
@@ -55,11 +55,21 @@ def record_release(
     services: Iterable[str],
     live: Entry | None,
     target: str | None = None,
+    carry: Iterable[str] = (),
 ) -> Entry:
-    """Record what runs now as the new live release: tag its images, commit, move `main`."""
+    """Record what runs now as the new live release: tag its images, commit, move `main`.
+
+    `services` are read from their containers; the entries of the services in `carry` are
+    taken over from the live release unchanged (a partial update did not touch them)."""
     moment = now()
     tag = new_name(RELEASE_PREFIX, moment, store.has_tag)
     records = service_records(ctx.daemon, project, services, tag)
+    if live:
+        for name in carry:
+            if name in live.manifest.services and name not in records:
+                old = live.manifest.services[name]
+                records[name] = replace(old, backup_ref=backup_ref(old.image, tag))
+    records = dict(sorted(records.items()))
     changed = changed_services(live.manifest.services if live else None, records)
     manifest = _manifest(
         ctx,
@@ -214,21 +224,33 @@ def start(
 
 
 def restore(
-    ctx: Context, store: Store, entry: Entry, paths: Iterable[str], limits: gate.Limits
+    ctx: Context,
+    store: Store,
+    entry: Entry,
+    paths: Iterable[str] | None,
+    limits: gate.Limits,
+    only: Iterable[str] | None = None,
 ) -> None:
     """Make `entry` live: its images (by ID) under the references Compose uses, its files in the
-    project (files in `paths` it did not have are removed), its containers up and healthy."""
-    missing = missing_images(ctx, entry)
+    project (files in `paths` it did not have are removed; None: leave the files alone), its
+    containers up and healthy. `only`: just those services, recreated without their deps."""
+    chosen = sorted(entry.manifest.services if only is None else only)
+    missing = [m for m in missing_images(ctx, entry) if m[0] in chosen]
     if missing:
         raise ImageMissing(entry.tag, missing)
-    services = entry.manifest.services
-    ctx.reporter.step(f"retagging {len(services)} image(s) of {entry.tag}")
-    for svc in services.values():
+    ctx.reporter.step(f"retagging {len(chosen)} image(s) of {entry.tag}")
+    for name in chosen:
+        svc = entry.manifest.services[name]
         ctx.daemon.tag(svc.image_id, svc.image)
-    files = store.files(entry)
-    ctx.reporter.step(f"writing the files of {entry.tag}")
-    write_files(ctx, {p: files.get(p) for p in set(paths) | set(files)}, entry.manifest.files)
-    start(ctx, compose_of(ctx, entry), services, limits)
+    if paths is not None:
+        files = store.files(entry)
+        ctx.reporter.step(f"writing the files of {entry.tag}")
+        write_files(ctx, {p: files.get(p) for p in set(paths) | set(files)}, entry.manifest.files)
+        compose = compose_of(ctx, entry)
+    else:
+        compose = ctx.compose.named(entry.manifest.project)
+    up = UP_RELEASE if only is None else (*UP_RELEASE, "--no-deps", *chosen)
+    start(ctx, compose, chosen, limits, up=up)
 
 
 def why(exc: BaseException) -> str:
@@ -251,15 +273,19 @@ def recover(
     ctx: Context,
     store: Store,
     live: Entry,
-    paths: Iterable[str],
+    paths: Iterable[str] | None,
     failure: Failure,
     limits: gate.Limits,
+    only: Iterable[str] | None = None,
 ) -> DeployFailed:
-    """Put `live` back after `failure`; the error to raise says how that went (exit 3 or 4)."""
+    """Put `live` (or its services `only`) back after `failure`; the error to raise says how
+    that went (exit 3 or 4)."""
     ctx.reporter.warn(f"{failure.what} failed: {failure.reason}; rolling back to {live.tag}")
     kept = f"; {failure.kept}" if failure.kept else ""
+    if only is not None:
+        only = [s for s in only if s in live.manifest.services]
     try:
-        restore(ctx, store, live, paths, limits)
+        restore(ctx, store, live, paths, limits, only)
     except (Exception, KeyboardInterrupt) as exc:
         raise RollbackFailed(
             f"{failure.what} failed ({failure.reason}), and rolling back to {live.tag} failed "

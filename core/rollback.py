@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
 from cfgroll import gate
 from cfgroll.context import Context
-from cfgroll.errors import ImageMissing, UsageError
+from cfgroll.errors import ImageMissing, ProjectError, UsageError
 from cfgroll.history import Side, diff, entry_side, short, working_side
 from cfgroll.release import (
     Failure,
@@ -20,7 +20,7 @@ from cfgroll.release import (
     why,
     write_files,
 )
-from cfgroll.snapshot import ProjectFiles
+from cfgroll.snapshot import ProjectFiles, project_files
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry
@@ -32,6 +32,7 @@ class Plan:
 
     target: Entry
     live: Entry
+    only: tuple[str, ...] | None = None  # just these services; the files stay as they are
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ class RolledBack:
     draft: Entry | None  # the user's edits kept before the files were overwritten
 
 
-def plan(ctx: Context, ref: str) -> Plan:
-    """Resolve `ref` and check that every image the release needs still exists."""
+def plan(ctx: Context, ref: str, only: Sequence[str] | None = None) -> Plan:
+    """Resolve `ref` and check that every image the release needs (of the services `only`, if
+    given) still exists."""
     store = ctx.open_store()
     target = store.resolve(ref)
     if target.manifest.kind != RELEASE:
@@ -51,10 +53,19 @@ def plan(ctx: Context, ref: str) -> Plan:
         )
     live = store.live()
     assert live is not None  # target is a release, so main exists
-    missing = missing_images(ctx, target)
+    if only is not None:
+        known = sorted(target.manifest.services)
+        unknown = [s for s in only if s not in known]
+        if unknown or not only:
+            raise ProjectError(
+                f"release {target.tag} has no service {', '.join(unknown) or 'given'}; its "
+                f"services are: {', '.join(known)}"
+            )
+        only = tuple(dict.fromkeys(only))
+    missing = [m for m in missing_images(ctx, target) if only is None or m[0] in only]
     if missing:
         raise ImageMissing(target.tag, missing)
-    return Plan(target, live)
+    return Plan(target, live, only)
 
 
 @dataclass(frozen=True)
@@ -77,16 +88,22 @@ def choices(ctx: Context, limit: int = 20) -> list[Choice]:
 def preview(ctx: Context, planned: Plan, show_secrets: bool = False) -> Iterator[str]:
     """What the rollback would change: the file diff (masked) and the image of each service."""
     store = ctx.open_store()
-    current: Side = working_side(ctx, store, planned.live)
-    target = entry_side(store, planned.target)
-    yield from diff(current, target, show_secrets)
+    if planned.only is None:
+        current: Side = working_side(ctx, store, planned.live)
+        yield from diff(current, entry_side(store, planned.target), show_secrets)
+    else:
+        yield "the project files stay as they are (--services)"
     live_services = planned.live.manifest.services
     for name, svc in sorted(planned.target.manifest.services.items()):
+        if planned.only is not None and name not in planned.only:
+            continue
         was = live_services.get(name)
         now_id = short(was.image_id) if was else "none"
         change = "unchanged" if was and was.image_id == svc.image_id else f"{now_id} ->"
         yield f"service {name}: {change} {short(svc.image_id)} ({svc.image}, from {svc.backup_ref})"
     for name in sorted(set(live_services) - set(planned.target.manifest.services)):
+        if planned.only is not None:
+            break
         yield f"service {name}: removed (not in {planned.target.tag})"
 
 
@@ -102,28 +119,38 @@ def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIM
     store = ctx.open_store()
     with store_lock(store.path, "rollback", ctx.lock_timeout, ctx.reporter.warn):
         # Checked again under the lock: another run may have changed things since the plan.
-        planned = plan(ctx, planned.target.tag)
-        target, live = planned.target, planned.live
-        paths = set(target.manifest.files) | set(live.manifest.files)
-        draft = save_draft(ctx, store, live, paths)
-        if draft:
-            ctx.reporter.step(f"saved your edits to the project files as {draft.tag}")
+        planned = plan(ctx, planned.target.tag, planned.only)
+        target, live, only = planned.target, planned.live, planned.only
+        paths: set[str] | None = None
+        draft = None
+        if only is None:
+            paths = set(target.manifest.files) | set(live.manifest.files)
+            draft = save_draft(ctx, store, live, paths)
+            if draft:
+                ctx.reporter.step(f"saved your edits to the project files as {draft.tag}")
+        else:
+            ctx.reporter.step("the project files stay as they are (--services)")
         try:
-            restore(ctx, store, target, paths, limits)
+            restore(ctx, store, target, paths, limits, only)
             ctx.reporter.step("recording the rollback")
-            files = ProjectFiles(
-                dict(target.manifest.files), store.files(target), target.manifest.compose_files
-            )
+            if only is None:
+                files = ProjectFiles(
+                    dict(target.manifest.files), store.files(target), target.manifest.compose_files
+                )
+            else:
+                config = ctx.compose.config()
+                files = project_files(ctx.compose.named(str(config["name"])), config)
+            everything = set(target.manifest.services) | set(live.manifest.services)
             entry = record_release(
                 ctx, store, action="rollback", project=target.manifest.project, files=files,
-                services=sorted(target.manifest.services), live=live, target=target.tag,
+                services=sorted(target.manifest.services if only is None else only), live=live,
+                target=target.tag, carry=[] if only is None else sorted(everything - set(only)),
             )  # fmt: skip
         except (Exception, KeyboardInterrupt) as exc:
             kept = f"your edits are kept as {draft.tag}" if draft else ""
-            failure = Failure(
-                f"rollback to {target.tag}", why(exc), str(getattr(exc, "details", "")), kept
-            )
-            raise recover(ctx, store, live, paths, failure, limits) from exc
+            what = f"rollback to {target.tag}" + (f" of {', '.join(only)}" if only else "")
+            failure = Failure(what, why(exc), str(getattr(exc, "details", "")), kept)
+            raise recover(ctx, store, live, paths, failure, limits, only) from exc
     return RolledBack(entry, draft)
 
 

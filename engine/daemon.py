@@ -77,6 +77,10 @@ class Daemon:
             )
         return sorted(found, key=lambda c: c.name)
 
+    def image_ids(self) -> set[str]:
+        """The IDs of every image the engine holds (one request)."""
+        return {str(i) for i in self.api.images(all=True, quiet=True)}
+
     def image_id(self, ref: str) -> str | None:
         """The ID of the image `ref` names (a reference or an ID), None when there is none."""
         try:

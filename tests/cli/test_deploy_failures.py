@@ -286,7 +286,7 @@ def test_ctrl_c_during_the_gate_rolls_back(
     proj, v1 = live
     make_v2(proj, project_name)
     run = subprocess.Popen(
-        [sys.executable, "-m", "cfgroll", "deploy", "-C", str(proj), "--settle", "60"],
+        [sys.executable, "-m", "cfgroll", "deploy", "-C", str(proj), "--settle", "8"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -1,0 +1,63 @@
+"""`cfgroll update`"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from cfgroll.cli.common import (
+    Files,
+    LockTimeout,
+    NoRollback,
+    ProjectDir,
+    ProjectName,
+    ServicesOption,
+    Settle,
+    StorePath,
+    Timeout,
+    Yes,
+    confirm,
+    context,
+    err,
+    out,
+    split_services,
+)
+
+
+def update(
+    service: Annotated[
+        Optional[list[str]], typer.Argument(help="The services to update.", show_default=False)
+    ] = None,
+    services: ServicesOption = None,
+    no_build: Annotated[
+        bool, typer.Option("--no-build", help="Recreate the services without building them.")
+    ] = False,
+    yes: Yes = False,
+    no_rollback: NoRollback = False,
+    project_dir: ProjectDir = None,
+    file: Files = None,
+    project_name: ProjectName = None,
+    store: StorePath = None,
+    timeout: Timeout = 120.0,
+    settle: Settle = 3.0,
+    lock_timeout: LockTimeout = 0.0,
+) -> None:
+    """Update a few services without touching the rest of the stack.
+
+    Builds only SERVICE… (`--services a,b` works too), recreates only them
+    (`docker compose up -d --no-deps`), health-checks them, and records a release of action
+    `update`; the other services' entries carry over from the live release. If that fails,
+    only the updated services are put back (exit 3; exit 4 if that fails too).
+    """
+    from cfgroll.deploy import update as run_update
+    from cfgroll.gate import Limits
+
+    names = list(service or []) + split_services(services)
+    ctx = context(project_dir, file, project_name, store, lock_timeout)
+    confirm(f"update {', '.join(names) or 'no service'}?", yes)
+    result = run_update(ctx, names, Limits(timeout, settle), no_build, no_rollback)
+    if result.baseline:
+        err(f"recorded what was running before as {result.baseline.tag} (action baseline)")
+    out(f"updated {', '.join(names)} as {result.entry.tag}")
+    out(f"roll back with: cfgroll rollback previous --services {','.join(names)}")

@@ -1,0 +1,119 @@
+"""`cfgroll status`: the live release, and how the project has drifted from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cfgroll.context import Context
+from cfgroll.engine.daemon import Container
+from cfgroll.errors import CfgrollError
+from cfgroll.history import short
+from cfgroll.snapshot import disk_files, project_files
+from cfgroll.store.manifest import ENV
+from cfgroll.store.repo import Entry
+from cfgroll.store.secrets import EnvChanges, env_changes, is_env_path
+
+
+@dataclass(frozen=True)
+class FileDrift:
+    path: str
+    state: str  # modified | added | removed
+    env: EnvChanges | None = None  # key changes of a `.env`-style file (values never kept)
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    ok: bool
+    state: str  # a short phrase: "running, healthy", "stopped (exit 3)", "image differs", …
+    image_id: str | None = None  # what its containers run
+    recorded_id: str | None = None  # what the live release recorded
+
+
+@dataclass(frozen=True)
+class Status:
+    live: Entry | None
+    files: list[FileDrift] = field(default_factory=list)
+    services: list[ServiceState] = field(default_factory=list)
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.files) or any(not s.ok for s in self.services)
+
+
+def status(ctx: Context) -> Status:
+    """The live release, the project files that differ from it, and for each service whether
+    its containers run the image the release recorded, are running and healthy."""
+    store = ctx.open_store()
+    live = store.live()
+    if live is None:
+        return Status(None)
+    return Status(live, file_drift(ctx, live), service_states(ctx, live))
+
+
+def file_drift(ctx: Context, live: Entry) -> list[FileDrift]:
+    store = ctx.open_store()
+    recorded = store.files(live)
+    roles = dict(live.manifest.files)
+    try:
+        config = ctx.compose.config()
+        roles.update(project_files(ctx.compose.named(str(config["name"])), config).roles)
+    except CfgrollError:
+        pass  # a broken compose file: compare what the release had
+    on_disk = disk_files(ctx.directory, roles)
+    drift = []
+    for path in sorted(set(recorded) | set(on_disk)):
+        old, new = recorded.get(path), on_disk.get(path)
+        if old == new:
+            continue
+        state = "added" if old is None else "removed" if new is None else "modified"
+        env = None
+        if roles.get(path) == ENV or is_env_path(path):
+            env = env_changes(
+                (old or b"").decode(errors="replace"), (new or b"").decode(errors="replace")
+            )
+        drift.append(FileDrift(path, state, env))
+    return drift
+
+
+def service_states(ctx: Context, live: Entry) -> list[ServiceState]:
+    project = live.manifest.project
+    by_service: dict[str, list[Container]] = {}
+    for c in ctx.daemon.containers(project):
+        by_service.setdefault(c.service, []).append(c)
+    states = []
+    for name in sorted(set(live.manifest.services) | set(by_service)):
+        record = live.manifest.services.get(name)
+        containers = by_service.get(name, [])
+        recorded_id = record.image_id if record else None
+        if record is None:
+            states.append(
+                ServiceState(name, False, "not in the live release", containers[0].image_id)
+            )
+            continue
+        if not containers:
+            states.append(ServiceState(name, False, "no container", None, recorded_id))
+            continue
+        problems = []
+        for c in containers:
+            if c.state != "running":
+                problems.append(
+                    f"{c.name} {c.state} (exit {c.exit_code})"
+                    if c.state == "exited"
+                    else f"{c.name} {c.state}"
+                )
+            elif c.health == "unhealthy":
+                problems.append(f"{c.name} unhealthy")
+            if c.image_id != recorded_id:
+                problems.append(
+                    f"{c.name} runs image {short(c.image_id)}, "
+                    f"the release recorded {short(recorded_id or '')}"
+                )
+        health = {c.health for c in containers if c.health}
+        fine = "running" + (f", {'/'.join(sorted(health))}" if health else "")
+        states.append(
+            ServiceState(
+                name, not problems, "; ".join(problems) or fine, containers[0].image_id, recorded_id
+            )
+        )
+    return states
