@@ -89,6 +89,10 @@ class Store:
                 # Objects and refs that plain git writes later stay private too.
                 cfg.set_value("core", "sharedRepository", "0600")
                 cfg.set_value("core", "logAllRefUpdates", "true")
+                # A release adds a handful of small loose objects; pack them often (each loose
+                # object costs a file and a disk block) and in the foreground.
+                cfg.set_value("gc", "auto", "256")
+                cfg.set_value("gc", "autoDetach", "false")
             if description:
                 (path / "description").write_text(description + "\n")
         finally:
@@ -214,6 +218,7 @@ class Store:
         if on_main:
             commands += f"update {MAIN_REF} {commit.hexsha} {parent or zero}\n"
         self._update_refs(commands, actor)
+        self._repo.git.gc("--auto", "--quiet")  # packs only past gc.auto loose objects
         return Entry(commit.hexsha, parent, manifest)
 
     def _store_object(self, kind: str, data: bytes) -> bytes:
