@@ -84,15 +84,18 @@ class Store:
         try:
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(path, 0o700)
-            repo = git.Repo.init(path, bare=True, initial_branch="main")
+            # no template: no sample hooks, nothing but what git needs
+            repo = git.Repo.init(
+                path, bare=True, initial_branch="main", template="", allow_unsafe_options=True
+            )
             with repo.config_writer() as cfg:
                 # Objects and refs that plain git writes later stay private too.
                 cfg.set_value("core", "sharedRepository", "0600")
                 cfg.set_value("core", "logAllRefUpdates", "true")
-                # A release adds a handful of small loose objects; pack them often (each loose
-                # object costs a file and a disk block) and in the foreground.
-                cfg.set_value("gc", "auto", "256")
+                # Each release is packed as it is written (see `pack`); plain git's own gc must
+                # not detach from the command that triggered it, nor write dumb-HTTP info.
                 cfg.set_value("gc", "autoDetach", "false")
+                cfg.set_value("repack", "updateServerInfo", "false")
             if description:
                 (path / "description").write_text(description + "\n")
         finally:
@@ -183,12 +186,14 @@ class Store:
         message: str,
         parent: str | None,
         on_main: bool,
+        pack: bool = True,
     ) -> Entry:
         """Write `files` and `manifest` as one commit with the annotated tag `manifest.tag`.
 
         `on_main`: the commit becomes the live release (`main` moves from `parent` to it, or
         nothing is written if `main` moved meanwhile); otherwise it is a side commit on `parent`
-        reachable only by its tag.
+        reachable only by its tag. `pack=False` leaves the objects loose (for bulk imports that
+        call `pack()` once at the end).
         """
         if MANIFEST_PATH in files:
             raise StoreError(f"{MANIFEST_PATH} is cfgroll's own path; rename that project file")
@@ -218,8 +223,16 @@ class Store:
         if on_main:
             commands += f"update {MAIN_REF} {commit.hexsha} {parent or zero}\n"
         self._update_refs(commands, actor)
-        self._repo.git.gc("--auto", "--quiet")  # packs only past gc.auto loose objects
+        if pack:
+            self.pack()
         return Entry(commit.hexsha, parent, manifest)
+
+    def pack(self) -> None:
+        """Pack the loose objects and refs a release leaves (six objects and a tag: seven files
+        and seven disk blocks). Geometric repacking keeps a few packs whose sizes grow by
+        halves, so the work per release stays small however long the history is."""
+        self._repo.git.repack("-d", "-q", "--geometric=2")
+        self._repo.git.pack_refs("--all", "--prune")
 
     def _store_object(self, kind: str, data: bytes) -> bytes:
         stored = self._repo.odb.store(IStream(kind, len(data), io.BytesIO(data)))
