@@ -20,7 +20,6 @@ from cfgroll.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from cfgroll.context import Context
     from cfgroll.history import LogLine
 
 
@@ -42,12 +41,16 @@ def log(
 ) -> None:
     """List the releases, newest first, with what each one changed and whether it can still be
     restored (all its images exist; `?` when the engine does not answer)."""
+    from cfgroll.engine.daemon import ImageIdsLater
+
+    images = ImageIdsLater()  # asks the engine in parallel with reading the store
+
     from cfgroll.history import log as read_log
+    from cfgroll.history import with_restorable
 
     ctx = context(project_dir, file, project_name, store)
-    lines = read_log(
-        ctx.open_store(), number, include_side=all_, service=service, images=_images(ctx)
-    )
+    lines = read_log(ctx.open_store(), number, include_side=all_, service=service)
+    lines = with_restorable(lines, images.result())
     if json_:
         print_json([_json(line) for line in lines])
         return
@@ -99,11 +102,3 @@ def _restorable(line: LogLine) -> str:
     if line.entry.manifest.kind != "release":
         return "-"
     return {True: "yes", False: "no", None: "?"}[line.restorable]
-
-
-def _images(ctx: Context) -> set[str] | None:
-    """The engine's image IDs, or None when it does not answer (log works without it)."""
-    try:
-        return ctx.daemon.image_ids()
-    except Exception:  # noqa: BLE001 - the history is readable without an engine
-        return None

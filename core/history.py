@@ -28,12 +28,10 @@ def log(
     limit: int | None = None,
     include_side: bool = False,
     service: str | None = None,
-    images: set[str] | None = None,
 ) -> list[LogLine]:
     """The releases newest first, each with what changed since the one before it.
 
-    `service`: only releases that changed that service. `images`: the image IDs the engine
-    holds, to say which releases can still be restored.
+    `service`: only releases that changed that service.
     """
     releases = store.releases()
     if service is not None:
@@ -55,16 +53,22 @@ def log(
             lines.append(_line(store, side, parent))
         lines.sort(key=lambda line: (line.entry.manifest.created_at, line.entry.tag), reverse=True)
         lines = lines[:limit] if limit is not None else lines
-    if images is not None:
-        lines = [
-            replace(
-                line,
-                restorable=line.entry.manifest.kind == RELEASE
-                and all(s.image_id in images for s in line.entry.manifest.services.values()),
-            )
-            for line in lines
-        ]
     return lines
+
+
+def with_restorable(lines: list[LogLine], images: set[str] | None) -> list[LogLine]:
+    """The lines marked with whether each release can still be restored, given the image IDs
+    the engine holds (None: the engine did not answer, nothing is marked)."""
+    if images is None:
+        return lines
+    return [
+        replace(
+            line,
+            restorable=line.entry.manifest.kind == RELEASE
+            and all(s.image_id in images for s in line.entry.manifest.services.values()),
+        )
+        for line in lines
+    ]
 
 
 def _with_parents(releases: Iterator[Entry]) -> Iterator[tuple[Entry, Entry | None]]:

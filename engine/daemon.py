@@ -139,3 +139,52 @@ def _env_kwargs() -> dict[str, Any]:
     import docker
 
     return docker.utils.kwargs_from_env()  # type: ignore[no-any-return]
+
+
+class ImageIdsLater:
+    """The engine's image IDs, asked for by a child process started now.
+
+    Importing the Docker SDK alone takes about 0.15 s. `cfgroll log` only needs the image IDs
+    (to mark which releases can still be restored), so it starts this first and reads the
+    store meanwhile: on two cores the SDK's start-up then costs next to nothing. The child runs
+    this module (`python -m cfgroll.engine.daemon`), so the SDK is still used here only.
+    """
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "cfgroll.engine.daemon"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def result(self, timeout: float = 10.0) -> set[str] | None:
+        """The IDs, or None when the engine did not answer in time."""
+        import subprocess
+
+        try:
+            out, _ = self._proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.communicate()
+            return None
+        return set(out.split()) if self._proc.returncode == 0 else None
+
+
+def _print_image_ids() -> int:
+    try:
+        ids = Daemon().image_ids()
+    except Exception:  # noqa: BLE001 - the parent only needs to know it did not work
+        return 1
+    print("\n".join(sorted(ids)))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_print_image_ids())
