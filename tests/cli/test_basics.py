@@ -93,3 +93,18 @@ def test_python_dash_m_and_version() -> None:
         [sys.executable, "-m", "cfgroll", "--version"], capture_output=True, text=True, check=True
     ).stdout
     assert out.startswith("cfgroll ")
+
+
+def test_log_reads_history_without_an_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cfgroll.store.repo import Store
+    from tests.store.test_repo import add
+
+    build_file_tree(tmp_path, {"compose.yaml": "services: {}\n"})
+    store, _ = Store.create(tmp_path / ".cfgroll" / "store.git")
+    (v1,) = add(store, 1)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    assert main(["log"]) == 0
+    line = capsys.readouterr().out.splitlines()[1].split()
+    assert line[0] == v1 and line[4:6] == ["ok", "?"]
