@@ -12,15 +12,8 @@ from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed
 from cfgroll.init import Initialised, ensure_store, record_baseline
-from cfgroll.release import (
-    Failure,
-    record_attempt,
-    record_release,
-    recover,
-    running,
-    start,
-    why,
-)
+from cfgroll.release import record_attempt, record_release
+from cfgroll.restore import Failure, recover, running, start, why
 from cfgroll.snapshot import ProjectFiles, project_files
 from cfgroll.store.lock import store_lock
 from cfgroll.store.repo import Entry, Store

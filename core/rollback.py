@@ -10,16 +10,8 @@ from cfgroll import gate
 from cfgroll.context import Context
 from cfgroll.errors import ImageMissing, ProjectError, UsageError
 from cfgroll.history import Side, diff, entry_side, short, working_side
-from cfgroll.release import (
-    Failure,
-    missing_images,
-    record_release,
-    recover,
-    restore,
-    save_draft,
-    why,
-    write_files,
-)
+from cfgroll.release import record_release, save_draft
+from cfgroll.restore import Failure, missing_images, recover, restore, why, write_files
 from cfgroll.snapshot import ProjectFiles, project_files
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
