@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -27,6 +27,9 @@ from cfgroll.cli.common import (
     table,
 )
 from cfgroll.errors import UsageError
+
+if TYPE_CHECKING:
+    from cfgroll.context import Context
 
 
 def rollback(
@@ -88,12 +91,10 @@ def rollback(
     out(f"rolled back to {t.tag}; recorded as {result.entry.tag}")
 
 
-def _choose(ctx: object) -> str:
+def _choose(ctx: Context) -> str:
     """List the releases and ask which one; only on a terminal."""
-    from cfgroll.context import Context
     from cfgroll.rollback import choices
 
-    assert isinstance(ctx, Context)
     if not is_tty():
         raise UsageError(
             "which release? give a TAG (`cfgroll log` lists them, `previous` is the one "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -19,6 +19,9 @@ from cfgroll.cli.common import (
     print_json,
     table,
 )
+
+if TYPE_CHECKING:
+    from cfgroll.store.repo import Entry
 
 
 def show(
@@ -69,7 +72,7 @@ def show(
             out(f"  {text}")
 
 
-def _json(entry: Any) -> dict[str, Any]:
+def _json(entry: Entry) -> dict[str, Any]:
     m = entry.manifest
     return {
         "tag": m.tag,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,10 @@ from cfgroll.cli.common import (
     print_json,
     table,
 )
+
+if TYPE_CHECKING:
+    from cfgroll.status import Status
+    from cfgroll.store.secrets import EnvChanges
 
 
 def status(
@@ -62,10 +66,8 @@ def status(
         raise typer.Exit(1)
 
 
-def _keys(env: object) -> str:
-    from cfgroll.store.secrets import EnvChanges
-
-    if not isinstance(env, EnvChanges) or not env:
+def _keys(env: EnvChanges | None) -> str:
+    if not env:
         return ""
     parts = [
         f"{label} {', '.join(keys)}"
@@ -79,10 +81,7 @@ def _keys(env: object) -> str:
     return ": " + "; ".join(parts) + " (values masked)"
 
 
-def _json(result: object) -> dict[str, object]:
-    from cfgroll.status import Status
-
-    assert isinstance(result, Status)
+def _json(result: Status) -> dict[str, object]:
     live = result.live
     return {
         "live": None
