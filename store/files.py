@@ -23,8 +23,8 @@ def write_atomic(path: Path, data: bytes, private: bool = False) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)  # by path: os.fchmod does not exist on Windows
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
