@@ -85,6 +85,8 @@ def restore(
         compose = compose_of(ctx, entry)
     else:
         compose = ctx.compose.named(entry.manifest.project)
+    if only is not None and not chosen:
+        return  # no service of `entry` to put back (`up` without names would start them all)
     up = UP_RELEASE if only is None else (*UP_RELEASE, "--no-deps", *chosen)
     start(ctx, compose, chosen, limits, up=up)
 

@@ -206,3 +206,22 @@ def test_log_marks_releases_that_cannot_be_restored(
     assert main(["log", "--json", "-C", str(proj)]) == 0
     marks = {e["tag"]: e["restorable"] for e in json.loads(capsys.readouterr().out)}
     assert marks[v1] is False and list(marks.values()).count(True) == 1
+
+
+def test_failing_update_of_a_new_service_leaves_the_others_alone(
+    stack: tuple[Path, str], project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj, v1 = stack
+    before = {s: container_of(project_name, s) for s in ("web", "api", "worker")}
+    subprocess.run(["docker", "stop", "-t", "1", before["worker"]], check=True, capture_output=True)
+    extra = '  cron:\n    build: .\n    init: true\n    command: ["sh", "-c", "exit 8"]\n'
+    (proj / "compose.yaml").write_text((proj / "compose.yaml").read_text() + extra)
+    capsys.readouterr()
+    assert main(["update", "cron", "--yes", "-C", str(proj), *FAST]) == 3
+    assert "update of cron failed (service cron exited with code 8)" in capsys.readouterr().err
+    assert {s: container_of(project_name, s) for s in ("web", "api", "worker")} == before
+    state = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", before["worker"]],
+                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    assert state == "exited"  # a service the user stopped is not started by the rollback
+    assert live_tag(proj / ".cfgroll" / "store.git") == v1
+    assert "cron" not in (proj / "compose.yaml").read_text()  # the live files are back
