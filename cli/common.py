@@ -13,6 +13,7 @@ import typer
 
 if TYPE_CHECKING:
     from cfgroll.context import Context
+    from cfgroll.deploy import Deployed
 
 ProjectDir = Annotated[
     Optional[Path],
@@ -98,6 +99,16 @@ def context(
 
 def split_services(value: str | None) -> list[str]:
     return [s.strip() for s in (value or "").split(",") if s.strip()]
+
+
+def report_setup(result: Deployed) -> None:
+    """What a deploy or update set up on its way: the store, the .gitignore, a baseline."""
+    if result.baseline:
+        err(f"recorded what was running before as {result.baseline.tag} (action baseline)")
+    if result.init.created:
+        err(f"created the store {result.init.store.path}")
+    if result.init.gitignore:
+        err(f"added /.cfgroll/ to {result.init.gitignore}")
 
 
 def err(message: str = "", nl: bool = True) -> None:

@@ -13,8 +13,8 @@ from cfgroll.cli.common import (
     Timeout,
     Yes,
     context,
-    err,
     out,
+    report_setup,
 )
 
 
@@ -43,12 +43,7 @@ def deploy(
 
     ctx = context(project_dir, file, project_name, store, lock_timeout)
     result = run_deploy(ctx, Limits(timeout, settle), no_rollback=no_rollback)
-    if result.baseline:
-        err(f"recorded what was running before as {result.baseline.tag} (action baseline)")
-    if result.init.created:
-        err(f"created the store {result.init.store.path}")
-    if result.init.gitignore:
-        err(f"added /.cfgroll/ to {result.init.gitignore}")
+    report_setup(result)
     m = result.entry.manifest
     changed = ", ".join(m.services_changed) or "no image changed"
     out(f"deployed {m.tag} ({changed})")

@@ -19,8 +19,8 @@ from cfgroll.cli.common import (
     Yes,
     confirm,
     context,
-    err,
     out,
+    report_setup,
     split_services,
 )
 
@@ -57,7 +57,6 @@ def update(
     ctx = context(project_dir, file, project_name, store, lock_timeout)
     confirm(f"update {', '.join(names) or 'no service'}?", yes)
     result = run_update(ctx, names, Limits(timeout, settle), no_build, no_rollback)
-    if result.baseline:
-        err(f"recorded what was running before as {result.baseline.tag} (action baseline)")
+    report_setup(result)
     out(f"updated {', '.join(names)} as {result.entry.tag}")
     out(f"roll back with: cfgroll rollback previous --services {','.join(names)}")

@@ -14,10 +14,10 @@ from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFa
 from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.release import record_attempt, record_release
 from cfgroll.restore import Failure, recover, running, start, why
-from cfgroll.snapshot import ProjectFiles, project_files
+from cfgroll.snapshot import ProjectFiles, check_services, project_files
 from cfgroll.store.lock import store_lock
 from cfgroll.store.repo import Entry, Store
-from cfgroll.store.secrets import parse_env, redact
+from cfgroll.store.secrets import is_env, parse_env, redact
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,6 @@ def update(
     return _roll_out(ctx, limits, no_rollback, only=services, no_build=no_build)
 
 
-def check_services(config: Mapping[str, Any], names: Sequence[str]) -> list[str]:
-    """`names` if every one is a service of the project; else an error naming those that are."""
-    known = sorted(config.get("services") or {})
-    unknown = [n for n in names if n not in known]
-    if not names or unknown:
-        what = f"no service named {', '.join(unknown)}" if unknown else "no service given"
-        raise ProjectError(f"{what}; the services of this project are: {', '.join(known)}")
-    return list(dict.fromkeys(names))
-
-
 def _roll_out(
     ctx: Context,
     limits: gate.Limits,
@@ -78,7 +68,7 @@ def _roll_out(
     project = str(config["name"])
     compose = ctx.compose.named(project)
     everything = sorted(config.get("services") or {})
-    services = everything if only is None else check_services(config, only)
+    services = everything if only is None else check_services(everything, only, "this project")
     action = "deploy" if only is None else "update"
     untouched = [s for s in everything if s not in services]
     files = project_files(compose, config)
@@ -181,6 +171,6 @@ def _secrets(content: Mapping[str, bytes], roles: Mapping[str, Any]) -> list[str
     """Every value of the project's `.env`-style files, to be kept out of log excerpts."""
     values: list[str] = []
     for path, data in content.items():
-        if roles.get(path) == "env":
+        if is_env(path, roles.get(path)):
             values += parse_env(data.decode(errors="replace")).values()
     return values

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from itertools import islice
 
 from cfgroll.context import Context
-from cfgroll.errors import UsageError
+from cfgroll.errors import CfgrollError, UsageError
 from cfgroll.snapshot import disk_files, project_files
-from cfgroll.store.manifest import ENV, RELEASE, Manifest, ServiceRecord
+from cfgroll.store.manifest import RELEASE, Manifest, ServiceRecord, changed_keys
 from cfgroll.store.repo import Entry, Store
-from cfgroll.store.secrets import env_changes, is_env_path, mask_compose, mask_env
+from cfgroll.store.secrets import env_changes, is_env, mask, mask_compose, mask_env
 
 
 @dataclass(frozen=True)
@@ -33,24 +33,23 @@ def log(
 
     `service`: only releases that changed that service.
     """
-    releases = store.releases()
+    known: dict[str, dict[str, str]] = {}
+
+    def file_ids(entry: Entry) -> dict[str, str]:  # each release is a line and a parent
+        if entry.commit not in known:
+            known[entry.commit] = store.file_ids(entry)
+        return known[entry.commit]
+
+    pairs = _with_parents(store.releases())
     if service is not None:
-        pairs = _with_parents(releases)
-        matching = (p for p in pairs if service in p[0].manifest.services_changed)
-        chosen = list(islice(matching, limit))
-    else:
-        entries = list(islice(releases, None if limit is None else limit + 1))
-        chosen = [
-            (e, entries[i + 1] if i + 1 < len(entries) else None)
-            for i, e in enumerate(entries[:limit])
-        ]
-    lines = [_line(store, e, parent) for e, parent in chosen]
+        pairs = (p for p in pairs if service in p[0].manifest.services_changed)
+    lines = [_line(file_ids, e, parent) for e, parent in islice(pairs, limit)]
     if include_side:
         for side in store.side_entries():
             if service is not None and service not in side.manifest.services_changed:
                 continue
             parent = store.entry(side.parent) if side.parent else None
-            lines.append(_line(store, side, parent))
+            lines.append(_line(file_ids, side, parent))
         lines.sort(key=lambda line: (line.entry.manifest.created_at, line.entry.tag), reverse=True)
         lines = lines[:limit] if limit is not None else lines
     return lines
@@ -81,21 +80,13 @@ def _with_parents(releases: Iterator[Entry]) -> Iterator[tuple[Entry, Entry | No
         yield previous, None
 
 
-def _line(store: Store, entry: Entry, parent: Entry | None) -> LogLine:
-    new = store.file_ids(entry)
-    old = store.file_ids(parent) if parent else {}
-    files = tuple(sorted(p for p in set(new) | set(old) if new.get(p) != old.get(p)))
+def _line(
+    file_ids: Callable[[Entry], dict[str, str]], entry: Entry, parent: Entry | None
+) -> LogLine:
+    files = changed_keys(file_ids(parent) if parent else {}, file_ids(entry))
     before = parent.manifest.services if parent else {}
-    images = tuple(
-        sorted(
-            n
-            for n in set(entry.manifest.services) | set(before)
-            if n not in before
-            or n not in entry.manifest.services
-            or before[n].image_id != entry.manifest.services[n].image_id
-        )
-    )
-    return LogLine(entry, files, images)
+    images = changed_keys(before, entry.manifest.services, lambda s: s.image_id)
+    return LogLine(entry, tuple(files), tuple(images))
 
 
 @dataclass(frozen=True)
@@ -112,14 +103,14 @@ def entry_side(store: Store, entry: Entry, label: str = "") -> Side:
     return Side(label or entry.tag, store.files(entry), entry.manifest.files, entry.manifest)
 
 
-def working_side(ctx: Context, store: Store, live: Entry) -> Side:
+def working_side(ctx: Context, live: Entry) -> Side:
     """The project files on disk: the ones Compose reads now, and those the live release had."""
+    roles = dict(live.manifest.files)
     try:
         config = ctx.compose.config()
-        current = project_files(ctx.compose.named(str(config["name"])), config)
-        roles = {**live.manifest.files, **current.roles}
-    except Exception:  # noqa: BLE001 - a broken compose file is still worth diffing
-        roles = dict(live.manifest.files)
+        roles.update(project_files(ctx.compose.named(str(config["name"])), config).roles)
+    except CfgrollError:
+        pass  # a broken compose file: compare the files the release had
     return Side("working files", disk_files(ctx.directory, roles), roles, None)
 
 
@@ -129,7 +120,7 @@ def sides(ctx: Context, store: Store, a: str | None, b: str | None) -> tuple[Sid
     if live is None:
         raise UsageError("the store has no release yet; run `cfgroll deploy` first")
     if a is None:
-        return entry_side(store, live, f"{live.tag} (live)"), working_side(ctx, store, live)
+        return entry_side(store, live, f"{live.tag} (live)"), working_side(ctx, live)
     left = entry_side(store, store.resolve(a))
     if b is None:
         return left, entry_side(store, live, f"{live.tag} (live)")
@@ -146,7 +137,7 @@ def diff(old: Side, new: Side, show_secrets: bool = False) -> Iterator[str]:
         a_text = (a or b"").decode(errors="replace")
         b_text = (b or b"").decode(errors="replace")
         if not show_secrets:
-            if role == ENV or is_env_path(path):
+            if is_env(path, role):
                 changed = frozenset(env_changes(a_text, b_text).changed)
                 a_text, b_text = mask_env(a_text), mask_env(b_text, changed)
             else:
@@ -186,8 +177,4 @@ def show_file(store: Store, entry: Entry, path: str, show_secrets: bool) -> str:
             f"release {entry.tag} has no file {path!r}; it has: {', '.join(sorted(files))}"
         )
     text = files[path].decode(errors="replace")
-    if show_secrets:
-        return text
-    if entry.manifest.files.get(path) == ENV or is_env_path(path):
-        return mask_env(text)
-    return mask_compose(text)
+    return text if show_secrets else mask(path, text, entry.manifest.files.get(path))

@@ -3,31 +3,25 @@ what the user wrote (kept before cfgroll overwrites it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import replace
 
 from cfgroll import __version__
 from cfgroll.context import Context, now, who
 from cfgroll.snapshot import ProjectFiles, disk_files, service_records
-from cfgroll.store.manifest import ATTEMPT, COMPOSE, DRAFT, ENV, RELEASE, Manifest, ServiceRecord
+from cfgroll.store.manifest import (
+    ATTEMPT,
+    COMPOSE,
+    DRAFT,
+    ENV,
+    RELEASE,
+    Manifest,
+    changed_keys,
+    changed_services,
+)
 from cfgroll.store.names import ATTEMPT_PREFIX, DRAFT_PREFIX, RELEASE_PREFIX, backup_ref, new_name
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import is_env_path
-
-
-def changed_services(
-    old: Mapping[str, ServiceRecord] | None, new: Mapping[str, ServiceRecord]
-) -> list[str]:
-    """Services whose image or Compose configuration differs between two manifests (added and
-    removed ones too): the services Compose recreated."""
-    old = old or {}
-    return sorted(
-        n
-        for n in set(old) | set(new)
-        if n not in old
-        or n not in new
-        or (old[n].image_id, old[n].config_hash) != (new[n].image_id, new[n].config_hash)
-    )
 
 
 def subject(action: str, services: Iterable[str], target: str | None = None) -> str:
@@ -81,7 +75,7 @@ def record_release(
         services=records,
     )
     user, host = manifest.user, manifest.host
-    changed_files = _changed_files(store, live, files.content)
+    changed_files = changed_keys(store.files(live) if live else {}, files.content)
     body = [f"Release {tag} of Compose project {project}, by {user} on {host}."]
     if changed_files:
         body.append("Files changed: " + ", ".join(changed_files) + ".")
@@ -138,13 +132,6 @@ def record_attempt(
     return store.record(files.content, manifest, message, live.commit if live else None, False)
 
 
-def _changed_files(store: Store, live: Entry | None, content: Mapping[str, bytes]) -> list[str]:
-    if live is None:
-        return sorted(content)
-    old = store.files(live)
-    return sorted(p for p in set(old) | set(content) if old.get(p) != content.get(p))
-
-
 def save_draft(ctx: Context, store: Store, live: Entry, paths: Iterable[str]) -> Entry | None:
     """Keep the project files that differ from the live release as a `draft_…` side commit.
 
@@ -156,7 +143,7 @@ def save_draft(ctx: Context, store: Store, live: Entry, paths: Iterable[str]) ->
         return None
     moment = now()
     tag = new_name(DRAFT_PREFIX, moment, store.has_tag)
-    differing = sorted(p for p in set(on_disk) | set(recorded) if on_disk.get(p) != recorded.get(p))
+    differing = changed_keys(recorded, on_disk)
     manifest = _manifest(
         ctx,
         tag,

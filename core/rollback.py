@@ -8,11 +8,11 @@ from itertools import islice
 
 from cfgroll import gate
 from cfgroll.context import Context
-from cfgroll.errors import ImageMissing, ProjectError, UsageError
+from cfgroll.errors import ImageMissing, UsageError
 from cfgroll.history import Side, diff, entry_side, short, working_side
 from cfgroll.release import record_release, save_draft
 from cfgroll.restore import Failure, missing_images, recover, restore, why, write_files
-from cfgroll.snapshot import ProjectFiles, project_files
+from cfgroll.snapshot import ProjectFiles, check_services, project_files
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry
@@ -46,14 +46,7 @@ def plan(ctx: Context, ref: str, only: Sequence[str] | None = None) -> Plan:
     live = store.live()
     assert live is not None  # target is a release, so main exists
     if only is not None:
-        known = sorted(target.manifest.services)
-        unknown = [s for s in only if s not in known]
-        if unknown or not only:
-            raise ProjectError(
-                f"release {target.tag} has no service {', '.join(unknown) or 'given'}; its "
-                f"services are: {', '.join(known)}"
-            )
-        only = tuple(dict.fromkeys(only))
+        only = tuple(check_services(target.manifest.services, only, f"release {target.tag}"))
     missing = [m for m in missing_images(ctx, target) if only is None or m[0] in only]
     if missing:
         raise ImageMissing(target.tag, missing)
@@ -81,7 +74,7 @@ def preview(ctx: Context, planned: Plan, show_secrets: bool = False) -> Iterator
     """What the rollback would change: the file diff (masked) and the image of each service."""
     store = ctx.open_store()
     if planned.only is None:
-        current: Side = working_side(ctx, store, planned.live)
+        current: Side = working_side(ctx, planned.live)
         yield from diff(current, entry_side(store, planned.target), show_secrets)
     else:
         yield "the project files stay as they are (--services)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,3 +78,14 @@ def service_records(
             containers=tuple(ContainerRecord(c.name, c.state, c.health) for c in containers),
         )
     return records
+
+
+def check_services(known: Iterable[str], names: Sequence[str], owner: str) -> list[str]:
+    """`names`, once each, if every one is a service of `owner` ("this project", "release …");
+    else an error that names the services it has."""
+    known = sorted(known)
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        what = f"no service named {', '.join(unknown)}" if unknown else "no service given"
+        raise ProjectError(f"{what}; the services of {owner} are: {', '.join(known)}")
+    return list(dict.fromkeys(names))

@@ -6,12 +6,10 @@ from dataclasses import dataclass, field
 
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
-from cfgroll.errors import CfgrollError
-from cfgroll.history import short
-from cfgroll.snapshot import disk_files, project_files
-from cfgroll.store.manifest import ENV
-from cfgroll.store.repo import Entry
-from cfgroll.store.secrets import EnvChanges, env_changes, is_env_path
+from cfgroll.history import short, working_side
+from cfgroll.store.manifest import changed_keys
+from cfgroll.store.repo import Entry, Store
+from cfgroll.store.secrets import EnvChanges, env_changes, is_env
 
 
 @dataclass(frozen=True)
@@ -48,27 +46,19 @@ def status(ctx: Context) -> Status:
     live = store.live()
     if live is None:
         return Status(None)
-    return Status(live, file_drift(ctx, live), service_states(ctx, live))
+    return Status(live, file_drift(ctx, store, live), service_states(ctx, live))
 
 
-def file_drift(ctx: Context, live: Entry) -> list[FileDrift]:
-    store = ctx.open_store()
+def file_drift(ctx: Context, store: Store, live: Entry) -> list[FileDrift]:
     recorded = store.files(live)
-    roles = dict(live.manifest.files)
-    try:
-        config = ctx.compose.config()
-        roles.update(project_files(ctx.compose.named(str(config["name"])), config).roles)
-    except CfgrollError:
-        pass  # a broken compose file: compare what the release had
-    on_disk = disk_files(ctx.directory, roles)
+    working = working_side(ctx, live)
+    on_disk, roles = working.files, working.roles
     drift = []
-    for path in sorted(set(recorded) | set(on_disk)):
+    for path in changed_keys(recorded, on_disk):
         old, new = recorded.get(path), on_disk.get(path)
-        if old == new:
-            continue
         state = "added" if old is None else "removed" if new is None else "modified"
         env = None
-        if roles.get(path) == ENV or is_env_path(path):
+        if is_env(path, roles.get(path)):
             env = env_changes(
                 (old or b"").decode(errors="replace"), (new or b"").decode(errors="replace")
             )

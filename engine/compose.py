@@ -181,14 +181,3 @@ class Compose:
                     if path.is_file() and path not in found:
                         found.append(path)
         return found
-
-
-def check_cli() -> None:
-    """Fail with a clear message when `docker compose` v2 is missing."""
-    try:
-        run(["docker", "compose", "version", "--short"], Path.cwd(), what="docker compose version")
-    except CommandFailed as exc:
-        raise EngineUnreachable(
-            "`docker compose` (the Compose v2 plugin) does not work here "
-            f"({exc.stderr.strip() or exc}); install it"
-        ) from exc

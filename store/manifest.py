@@ -6,9 +6,10 @@ changed. The format is documented in the README ("Store format").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from cfgroll.errors import StoreError
 
@@ -16,6 +17,7 @@ from cfgroll.errors import StoreError
 # user's can collide with this path.
 MANIFEST_PATH = ".cfgroll/manifest.yaml"
 FORMAT = 1
+T = TypeVar("T")
 
 # Kinds of commit in the store: releases are on `main`; attempts (failed deploys) and drafts
 # (the user's unsaved edits, kept before an overwrite) are side commits reachable by tag only.
@@ -61,16 +63,6 @@ class Manifest:
     compose_files: tuple[str, ...] = ()  # the `-f` files, in Compose's merge order
     services: dict[str, ServiceRecord] = field(default_factory=dict)
     log: str | None = None  # failure excerpt of an attempt
-
-    def with_tag(self, tag: str) -> Manifest:
-        """The same manifest under another tag, with backup references renamed to match."""
-        from cfgroll.store.names import backup_ref
-
-        services = {
-            name: replace(svc, backup_ref=backup_ref(svc.image, tag))
-            for name, svc in self.services.items()
-        }
-        return replace(self, tag=tag, services=services)
 
     def to_yaml(self) -> str:
         import yaml
@@ -172,3 +164,22 @@ def _dumper() -> Any:
     import yaml
 
     return getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def changed_keys(
+    old: Mapping[str, T], new: Mapping[str, T], key: Callable[[T], object] = lambda v: v
+) -> list[str]:
+    """Keys added, removed, or whose value (as `key` sees it) differs between two mappings."""
+    return sorted(
+        k
+        for k in old.keys() | new.keys()
+        if k not in old or k not in new or key(old[k]) != key(new[k])
+    )
+
+
+def changed_services(
+    old: Mapping[str, ServiceRecord] | None, new: Mapping[str, ServiceRecord]
+) -> list[str]:
+    """Services whose image or Compose configuration differs between two manifests (added and
+    removed ones too): the services Compose recreated."""
+    return changed_keys(old or {}, new, lambda s: (s.image_id, s.config_hash))

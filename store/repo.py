@@ -115,13 +115,16 @@ class Store:
         parent = commit.parents[0].hexsha if commit.parents else None
         return Entry(commit.hexsha, parent, Manifest.from_yaml(blob.data_stream.read()))
 
-    def live(self) -> Entry | None:
-        """The release `main` points at: the one that is (or last was) deployed."""
+    def _main(self) -> git.Commit | None:
         try:
-            commit = self._repo.commit(MAIN_REF)
+            return self._repo.commit(MAIN_REF)
         except (git.BadName, ValueError):
             return None
-        return self._entry(commit)
+
+    def live(self) -> Entry | None:
+        """The release `main` points at: the one that is (or last was) deployed."""
+        commit = self._main()
+        return None if commit is None else self._entry(commit)
 
     def entry(self, commit: str) -> Entry:
         return self._entry(self._repo.commit(commit))
@@ -151,7 +154,7 @@ class Store:
 
     def releases(self) -> Iterator[Entry]:
         """The releases on `main`, newest first (lazily: stop reading when you have enough)."""
-        if self.live() is None:
+        if self._main() is None:
             return
         for commit in self._repo.iter_commits(MAIN_REF, first_parent=True):
             yield self._entry(commit)

@@ -25,6 +25,11 @@ _COMPOSE_SECRET = re.compile(
 )
 
 
+def is_env(path: str, role: str | None = None) -> bool:
+    """Whether a project file's values are secrets: recorded as `env`, or named like one."""
+    return role == "env" or is_env_path(path)
+
+
 def is_env_path(path: str) -> bool:
     """Whether a project file is `.env`-style by its name (`.env`, `app.env`, `.env.prod`)."""
     name = path.rsplit("/", 1)[-1]
@@ -119,6 +124,6 @@ def redact(text: str, values: Iterable[str]) -> str:
 
 def mask(path: str, text: str, role: str | None = None) -> str:
     """`text` of the project file `path` as it may be shown without `--show-secrets`."""
-    if role == "env" or (role is None and is_env_path(path)):
+    if is_env(path, role):
         return mask_env(text)
     return mask_compose(text)
