@@ -6,13 +6,23 @@ from typing import Annotated
 
 import typer
 
-from cfgroll.cli.common import Files, LockTimeout, ProjectDir, ProjectName, StorePath, context, out
+from cfgroll.cli.common import (
+    EnvFiles,
+    Files,
+    LockTimeout,
+    ProjectDir,
+    ProjectName,
+    StorePath,
+    context,
+    out,
+)
 
 
 def checkout(
     tag: Annotated[str, typer.Argument(help="Release, failed attempt (failed_…) or draft_….")],
     project_dir: ProjectDir = None,
     file: Files = None,
+    env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
     lock_timeout: LockTimeout = 0.0,
@@ -23,7 +33,9 @@ def checkout(
     """
     from cfgroll.rollback import checkout as run_checkout
 
-    result = run_checkout(context(project_dir, file, project_name, store, lock_timeout), tag)
+    result = run_checkout(
+        context(project_dir, file, project_name, store, lock_timeout, env_file), tag
+    )
     if result.draft:
         out(f"your edits were saved as {result.draft.tag}")
     if result.written:

@@ -33,6 +33,14 @@ Files = Annotated[
         "`docker compose -f` (default: compose.yaml or docker-compose.yml and its override).",
     ),
 ]
+EnvFiles = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--env-file",
+        help="Env file Compose reads instead of .env, relative to the project folder; repeat "
+        "for several, as with `docker compose --env-file`.",
+    ),
+]
 ProjectName = Annotated[
     Optional[str], typer.Option("--project-name", "-p", help="Compose project name.")
 ]
@@ -89,11 +97,18 @@ def context(
     project_name: str | None,
     store: Path | None,
     lock_timeout: float = 0.0,
+    env_files: list[str] | None = None,
 ) -> Context:
     from cfgroll.context import Context
 
     return Context.create(
-        project_dir, files or (), project_name, store, TerminalReporter(), lock_timeout
+        project_dir,
+        files or (),
+        project_name,
+        store,
+        TerminalReporter(),
+        lock_timeout,
+        env_files or (),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cfgroll.cli.common import (
+    EnvFiles,
     Files,
     LockTimeout,
     NoRollback,
@@ -21,6 +22,7 @@ from cfgroll.cli.common import (
 def deploy(
     project_dir: ProjectDir = None,
     file: Files = None,
+    env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
     timeout: Timeout = 120.0,
@@ -31,17 +33,20 @@ def deploy(
 ) -> None:
     """Build, start and health-check the stack, then record it as a new release.
 
-    Runs `docker compose build` and `docker compose up -d --remove-orphans`, waits until every
-    service runs (and is healthy where it has a healthcheck), then commits the compose files,
-    .env, env_files and a services manifest to the store with an annotated tag, and puts the
-    same tag on every service image. If the build, the start or the health gate fails (or on
+    Runs `docker compose build` and `docker compose up -d --remove-orphans` (and recreates the
+    services whose mounted files changed, which Compose alone leaves running), waits until every
+    service runs (and is healthy where it has a healthcheck), then commits every file of the
+    configuration (compose files and their includes, env files, mounted files and read-only
+    folders, configs, secrets, tracked files; see the README, "What cfgroll records") and a
+    services manifest to the store with an annotated tag, and puts the same tag on every
+    service image. If the build, the start or the health gate fails (or on
     Ctrl-C), the attempt is kept as a failed_… tag and the live release is put back (exit 3).
     Asks no questions (--yes is accepted for scripts).
     """
     from cfgroll.deploy import deploy as run_deploy
     from cfgroll.gate import Limits
 
-    ctx = context(project_dir, file, project_name, store, lock_timeout)
+    ctx = context(project_dir, file, project_name, store, lock_timeout, env_file)
     result = run_deploy(ctx, Limits(timeout, settle), no_rollback=no_rollback)
     report_setup(result)
     m = result.entry.manifest

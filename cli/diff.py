@@ -7,12 +7,14 @@ from typing import Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
+    EnvFiles,
     Files,
     ProjectDir,
     ProjectName,
     ShowSecrets,
     StorePath,
     context,
+    err,
     out,
 )
 
@@ -23,20 +25,26 @@ def diff(
     show_secrets: ShowSecrets = False,
     project_dir: ProjectDir = None,
     file: Files = None,
+    env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
 ) -> None:
     """Show what changed: no argument, the live release against the files on disk; A, that
     release against the live one; A B, between two releases.
 
-    Values in .env-style files are masked (keys that were added, removed or changed are
-    shown, values as ***) unless --show-secrets is given.
+    Covers every recorded file (compose files and includes, env files, mounted files and
+    folders, configs, secrets, tracked files) and, against the disk, files the stack reads
+    now that the release does not hold yet. Values in .env-style files are masked (keys that
+    were added, removed or changed are shown, values as ***); secrets: files show only
+    "changed"; binary files their sizes. --show-secrets shows everything.
     """
     from cfgroll.history import diff as run_diff
     from cfgroll.history import sides
 
-    ctx = context(project_dir, file, project_name, store)
+    ctx = context(project_dir, file, project_name, store, env_files=env_file)
     old, new = sides(ctx, ctx.open_store(), a, b)
+    if new.problem:
+        err(f"warning: comparing only the files the live release holds: {new.problem}")
     empty = True
     for line in run_diff(old, new, show_secrets):
         empty = False

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from cfgroll.cli.common import Files, ProjectDir, ProjectName, StorePath, context, out
+from cfgroll.cli.common import EnvFiles, Files, ProjectDir, ProjectName, StorePath, context, out
 
 
 def init(
     project_dir: ProjectDir = None,
     file: Files = None,
+    env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
 ) -> None:
@@ -19,7 +20,7 @@ def init(
     """
     from cfgroll.init import init as run_init
 
-    result = run_init(context(project_dir, file, project_name, store))
+    result = run_init(context(project_dir, file, project_name, store, env_files=env_file))
     verb = "created" if result.created else "already exists:"
     out(f"store {verb} {result.store.path}")
     if result.gitignore:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
+    EnvFiles,
     Files,
     Json,
     ProjectDir,
@@ -36,6 +37,7 @@ def log(
     json_: Json = False,
     project_dir: ProjectDir = None,
     file: Files = None,
+    env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
 ) -> None:
@@ -48,7 +50,7 @@ def log(
     from cfgroll.history import log as read_log
     from cfgroll.history import with_restorable
 
-    ctx = context(project_dir, file, project_name, store)
+    ctx = context(project_dir, file, project_name, store, env_files=env_file)
     lines = read_log(ctx.open_store(), number, include_side=all_, service=service)
     lines = with_restorable(lines, images.result())
     if json_:
@@ -63,7 +65,7 @@ def log(
         action = f"{m.action} to {m.target}" if m.target else m.action
         changed = []
         if line.files_changed:
-            changed.append("files: " + ", ".join(line.files_changed))
+            changed.append("files: " + _files(line))
         if line.images_changed:
             changed.append("images: " + ", ".join(line.images_changed))
         rows.append(
@@ -81,6 +83,16 @@ def log(
         out(text)
 
 
+def _files(line: LogLine, most: int = 6) -> str:
+    """The changed files, each with its role unless it is a compose file."""
+    named = [
+        p if line.roles.get(p) in (None, "compose") else f"{p} ({line.roles[p]})"
+        for p in line.files_changed
+    ]
+    more = len(named) - most
+    return ", ".join(named[:most]) + (f" and {more} more" if more > 0 else "")
+
+
 def _json(line: LogLine) -> dict[str, object]:
     m = line.entry.manifest
     return {
@@ -93,6 +105,7 @@ def _json(line: LogLine) -> dict[str, object]:
         "result": m.result,
         "services_changed": list(m.services_changed),
         "files_changed": list(line.files_changed),
+        "file_roles": dict(line.roles),
         "images_changed": list(line.images_changed),
         "restorable": line.restorable,
     }

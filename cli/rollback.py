@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
+    EnvFiles,
     Files,
     LockTimeout,
     ProjectDir,
@@ -48,6 +49,7 @@ def rollback(
     show_secrets: ShowSecrets = False,
     project_dir: ProjectDir = None,
     file: Files = None,
+    env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
     timeout: Timeout = 120.0,
@@ -69,7 +71,7 @@ def rollback(
     from cfgroll.rollback import plan, preview
     from cfgroll.rollback import rollback as run_rollback
 
-    ctx = context(project_dir, file, project_name, store, lock_timeout)
+    ctx = context(project_dir, file, project_name, store, lock_timeout, env_file)
     only = split_services(services) or None
     planned = plan(ctx, tag if tag is not None else _choose(ctx), only)
     t = planned.target.manifest

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from cfgroll.cli.common import (
+    EnvFiles,
     Files,
     Json,
     ProjectDir,
@@ -21,6 +22,7 @@ from cfgroll.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from cfgroll.store.manifest import FileUse
     from cfgroll.store.repo import Entry
 
 
@@ -33,13 +35,18 @@ def show(
     show_secrets: ShowSecrets = False,
     project_dir: ProjectDir = None,
     file: Files = None,
+    env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
 ) -> None:
-    """Show a release: its manifest and its files (or one file's content with PATH)."""
+    """Show a release: its manifest and its files (or one file's content with PATH).
+
+    Files are listed with their role (compose, env, secret, config, mount, tracked) and the
+    services that read them; then what the stack read that the release does not hold, and
+    why. Env values and secrets: files are masked unless --show-secrets is given."""
     from cfgroll.history import short, show_file
 
-    ctx = context(project_dir, file, project_name, store)
+    ctx = context(project_dir, file, project_name, store, env_files=env_file)
     st = ctx.open_store()
     entry = st.resolve(tag)
     if path is not None:
@@ -64,12 +71,31 @@ def show(
     for text in table(rows):
         out(text)
     out("files:")
+    users: dict[str, list[str]] = {}
+    for u in m.layout.uses:
+        users.setdefault(u.path, []).append(_use(u))
     for p, role in sorted(m.files.items()):
-        out(f"  {p}  ({role}{', masked' if role == 'env' else ''})")
+        masked = {"env": ", masked", "secret": ", hidden"}.get(role, "")
+        read_by = [text for folder, texts in users.items() for text in texts if _under(p, folder)]
+        out(f"  {p}  ({role}{masked})" + (f"  <- {'; '.join(read_by)}" if read_by else ""))
+    if m.layout.not_recorded:
+        out("not recorded:")
+        for nr in m.layout.not_recorded:
+            who = f" ({nr.service}, {nr.via})" if nr.service else (f" ({nr.via})" if nr.via else "")
+            out(f"  {nr.path}  {nr.reason}{who}")
     if m.log:
         out("failure:")
         for text in m.log.splitlines():
             out(f"  {text}")
+
+
+def _use(u: FileUse) -> str:
+    where = f" {u.target}" if u.target else ""
+    return f"{u.service} {u.via}{where}" + (" ro" if u.read_only and u.via == "bind" else "")
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/") or folder == ""
 
 
 def _json(entry: Entry) -> dict[str, Any]:
@@ -89,6 +115,21 @@ def _json(entry: Entry) -> dict[str, Any]:
         "services_changed": list(m.services_changed),
         "files": m.files,
         "compose_files": list(m.compose_files),
+        "env_files": list(m.layout.env_files),
+        "uses": [
+            {
+                "path": u.path,
+                "service": u.service,
+                "via": u.via,
+                "target": u.target,
+                "read_only": u.read_only,
+            }
+            for u in m.layout.uses
+        ],
+        "not_recorded": [
+            {"path": u.path, "reason": u.reason, "service": u.service, "via": u.via}
+            for u in m.layout.not_recorded
+        ],
         "services": {
             name: {
                 "image": s.image,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cfgroll.cli.common import (
+    EnvFiles,
     Files,
     Json,
     ProjectDir,
@@ -32,19 +33,23 @@ def status(
     json_: Json = False,
     project_dir: ProjectDir = None,
     file: Files = None,
+    env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
 ) -> None:
     """Show the live release and what drifted from it.
 
-    Files: project files that differ from the live release (for .env-style files, the keys
-    that were added, removed or changed; never their values). Containers: for each service,
-    whether its containers run the image the release recorded, are running and healthy, and
-    services found in one and not the other.
+    Files: every file the release records (compose files, env files, mounted files and folders,
+    configs, secrets, tracked files) that differs from the release, and files the stack reads
+    now that the release does not hold yet (for .env-style files, the keys that were added,
+    removed or changed; never their values). Not recorded: what the stack reads that no
+    release versions (outside the project, writable data folders, ignored), and why.
+    Containers: for each service, whether its containers run the image the release recorded,
+    are running and healthy, and services found in one and not the other.
     """
     from cfgroll.status import status as read_status
 
-    result = read_status(context(project_dir, file, project_name, store))
+    result = read_status(context(project_dir, file, project_name, store, env_files=env_file))
     if json_:
         print_json(_json(result))
     elif result.live is None:
@@ -52,9 +57,16 @@ def status(
     else:
         m = result.live.manifest
         out(f"live release {m.tag} ({m.action}, {local_time(m.created_at)})")
+        if result.problem:
+            out(f"warning: the project as it is now cannot be read: {result.problem}")
         out("files:" + ("" if result.files else " as recorded"))
         for f in result.files:
-            out(f"  {f.path}  {f.state}{_keys(f.env)}")
+            role = f" ({f.role})" if f.role not in (None, "compose", "env") else ""
+            out(f"  {f.path}{role}  {_STATES[f.state]}{_keys(f.env)}")
+        if result.not_recorded:
+            out("not recorded (cfgroll cannot put these back):")
+            for u in result.not_recorded:
+                out(f"  {u.path}  {u.reason}{_user(u.service, u.via)}")
         out("services:")
         rows = [["  SERVICE", "STATE", ""]]
         for s in result.services:
@@ -64,6 +76,20 @@ def status(
         out("drift: " + ("yes" if result.drifted else "none"))
     if check and result.drifted:
         raise typer.Exit(1)
+
+
+_STATES = {
+    "modified": "modified",
+    "added": "new, not in the release yet",
+    "removed": "removed",
+    "mode": "mode changed",
+}
+
+
+def _user(service: str, via: str) -> str:
+    if service:
+        return f" ({service}, {via})"
+    return f" ({via})" if via else ""
 
 
 def _keys(env: EnvChanges | None) -> str:
@@ -93,10 +119,16 @@ def _json(result: Status) -> dict[str, object]:
             "commit": live.commit,
         },
         "drifted": result.drifted,
+        "problem": result.problem or None,
+        "not_recorded": [
+            {"path": u.path, "reason": u.reason, "service": u.service, "via": u.via}
+            for u in result.not_recorded
+        ],
         "files": [
             {
                 "path": f.path,
                 "state": f.state,
+                "role": f.role,
                 "keys": None
                 if f.env is None
                 else {"added": f.env.added, "removed": f.env.removed, "changed": f.env.changed},

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
+    EnvFiles,
     Files,
     LockTimeout,
     NoRollback,
@@ -37,6 +38,7 @@ def update(
     no_rollback: NoRollback = False,
     project_dir: ProjectDir = None,
     file: Files = None,
+    env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
     timeout: Timeout = 120.0,
@@ -54,7 +56,7 @@ def update(
     from cfgroll.gate import Limits
 
     names = list(service or []) + split_services(services)
-    ctx = context(project_dir, file, project_name, store, lock_timeout)
+    ctx = context(project_dir, file, project_name, store, lock_timeout, env_file)
     confirm(f"update {', '.join(names) or 'no service'}?", yes)
     result = run_update(ctx, names, Limits(timeout, settle), no_build, no_rollback)
     report_setup(result)

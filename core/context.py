@@ -68,8 +68,11 @@ class Context:
         store: Path | None = None,
         reporter: Reporter | None = None,
         lock_timeout: float = 0.0,
+        env_files: Sequence[str] = (),
     ) -> Context:
-        compose = Compose.locate(project_dir or Path.cwd(), files, project_name)
+        from cfgroll.project import locate
+
+        compose = locate(project_dir or Path.cwd(), files, project_name, env_files)
         env_store = os.environ.get(STORE_ENV)
         store_path = store or (Path(env_store) if env_store else None)
         store_path = (store_path or default_store_path(compose.directory)).absolute()

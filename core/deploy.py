@@ -3,21 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from cfgroll import gate
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed
 from cfgroll.init import Initialised, ensure_store, record_baseline
-from cfgroll.release import record_attempt, record_release
+from cfgroll.project import ProjectFiles, resolve
+from cfgroll.release import names, record_attempt, record_release
 from cfgroll.restore import Failure, recover, running, start, why
-from cfgroll.snapshot import ProjectFiles, check_services, project_files
+from cfgroll.snapshot import check_services
 from cfgroll.store.lock import store_lock
+from cfgroll.store.manifest import changed_keys
 from cfgroll.store.repo import Entry, Store
-from cfgroll.store.secrets import is_env, parse_env, redact
+from cfgroll.store.secrets import redact, secret_values
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def _roll_out(
     services = everything if only is None else check_services(everything, only, "this project")
     action = "deploy" if only is None else "update"
     untouched = [s for s in everything if s not in services]
-    files = project_files(compose, config)
+    files = resolve(compose, config)  # refuses over-limit files before anything changes
     init = ensure_store(ctx)
     store = init.store
     with store_lock(store.path, action, ctx.lock_timeout, ctx.reporter.warn):
@@ -82,6 +83,7 @@ def _roll_out(
             baseline = live = record_baseline(ctx, store, compose, files, existing)
         if live is None and only is not None:
             raise ProjectError("nothing is deployed yet to update; run `cfgroll deploy` first")
+        remount = _mounted_changes(ctx, store, live, files, services)
         try:
             builds = [s for s in services if "build" in config["services"][s]]
             if builds and not no_build:
@@ -95,7 +97,7 @@ def _roll_out(
             else:
                 recreate = ("--no-build", "--force-recreate") if no_build else ()
                 up = ("up", "-d", "--no-deps", *recreate, *services)
-            start(ctx, compose, services, limits, up=up)
+            start(ctx, compose, services, limits, up=up, recreate=remount)
             ctx.reporter.step("recording the release")
             entry = record_release(
                 ctx, store, action=action, project=project, files=files, services=services,
@@ -122,7 +124,7 @@ def _failed(
 ) -> DeployFailed | RollbackFailed:
     """Keep the attempt, then put back what ran before; the error to raise."""
     reason = why(exc)
-    details = redact(_details(exc), _secrets(files.content, files.roles))
+    details = redact(_details(exc), secret_values(files.content, files.roles))
     try:
         attempt = record_attempt(
             ctx, store, action="deploy" if only is None else "update", project=project,
@@ -161,16 +163,26 @@ def _failed(
     return recover(ctx, store, live, paths, Failure(what, reason, details, kept), limits, only)
 
 
+def _mounted_changes(
+    ctx: Context, store: Store, live: Entry | None, files: ProjectFiles, services: Sequence[str]
+) -> set[str]:
+    """The services to deploy whose mounted files (bind, config, secret) differ from the live
+    release: Compose alone would leave their containers in place. Warns about services left
+    out of a partial update whose files changed."""
+    if live is None:
+        return set()
+    changed = changed_keys(store.files(live), files.content)
+    users = files.layout.services_using(changed)
+    left_out = sorted(users - set(services))
+    if left_out:
+        ctx.reporter.warn(
+            f"files mounted by {', '.join(left_out)} changed ({names(changed, 5)}), but they "
+            "are not part of this update; they keep the old files until they are deployed"
+        )
+    return users & set(services)
+
+
 def _details(exc: BaseException) -> str:
     if isinstance(exc, CommandFailed):
         return "\n".join(exc.stderr.strip().splitlines()[-15:])
     return str(getattr(exc, "details", "") or "")
-
-
-def _secrets(content: Mapping[str, bytes], roles: Mapping[str, Any]) -> list[str]:
-    """Every value of the project's `.env`-style files, to be kept out of log excerpts."""
-    values: list[str] = []
-    for path, data in content.items():
-        if is_env(path, roles.get(path)):
-            values += parse_env(data.decode(errors="replace")).values()
-    return values

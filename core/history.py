@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
+from cfgroll import project
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, UsageError
-from cfgroll.snapshot import disk_files, project_files
-from cfgroll.store.manifest import RELEASE, Manifest, ServiceRecord, changed_keys
+from cfgroll.store.files import FileData
+from cfgroll.store.manifest import RELEASE, Manifest, Role, ServiceRecord, Unrecorded, changed_keys
 from cfgroll.store.repo import Entry, Store
-from cfgroll.store.secrets import env_changes, is_env, mask, mask_compose, mask_env
+from cfgroll.store.secrets import env_changes, is_env, is_secret, mask, mask_compose, mask_env
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class LogLine:
     files_changed: tuple[str, ...]
     images_changed: tuple[str, ...]  # services whose image differs from the release before
     restorable: bool | None = None  # all its images exist; None: not checked
+    roles: Mapping[str, Role] = field(default_factory=dict)  # of the files changed
 
 
 def log(
@@ -86,17 +88,22 @@ def _line(
     files = changed_keys(file_ids(parent) if parent else {}, file_ids(entry))
     before = parent.manifest.services if parent else {}
     images = changed_keys(before, entry.manifest.services, lambda s: s.image_id)
-    return LogLine(entry, tuple(files), tuple(images))
+    known = {**(parent.manifest.files if parent else {}), **entry.manifest.files}
+    roles = {p: known[p] for p in files if p in known}
+    return LogLine(entry, tuple(files), tuple(images), roles=roles)
 
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a diff: a label and file contents."""
+    """One side of a diff: a label and file contents; for the files on disk, what the stack
+    reads that would not be recorded, and why the project could not be resolved (if so)."""
 
     label: str
-    files: dict[str, bytes]
-    roles: dict[str, str]
+    files: dict[str, FileData]
+    roles: dict[str, Role]
     manifest: Manifest | None
+    not_recorded: tuple[Unrecorded, ...] = ()
+    problem: str = ""
 
 
 def entry_side(store: Store, entry: Entry, label: str = "") -> Side:
@@ -104,14 +111,20 @@ def entry_side(store: Store, entry: Entry, label: str = "") -> Side:
 
 
 def working_side(ctx: Context, live: Entry) -> Side:
-    """The project files on disk: the ones Compose reads now, and those the live release had."""
+    """The project files on disk: the ones the stack reads now (new ones included), and those
+    the live release had."""
     roles = dict(live.manifest.files)
     try:
         config = ctx.compose.config()
-        roles.update(project_files(ctx.compose.named(str(config["name"])), config).roles)
-    except CfgrollError:
-        pass  # a broken compose file: compare the files the release had
-    return Side("working files", disk_files(ctx.directory, roles), roles, None)
+        now = project.resolve(ctx.compose.named(str(config["name"])), config)
+    except CfgrollError as exc:  # a broken compose file: compare the files the release had
+        files = project.read(ctx.directory, roles)
+        return Side(
+            "working files", files, roles, None, live.manifest.layout.not_recorded, str(exc)
+        )
+    roles.update(now.roles)
+    files = {**project.read(ctx.directory, set(roles) - set(now.content)), **now.content}
+    return Side("working files", files, roles, None, now.layout.not_recorded)
 
 
 def sides(ctx: Context, store: Store, a: str | None, b: str | None) -> tuple[Side, Side]:
@@ -134,8 +147,24 @@ def diff(old: Side, new: Side, show_secrets: bool = False) -> Iterator[str]:
         if a == b:
             continue
         role = new.roles.get(path) or old.roles.get(path)
-        a_text = (a or b"").decode(errors="replace")
-        b_text = (b or b"").decode(errors="replace")
+        header = [
+            f"--- a/{path}\t{old.label}" if a is not None else "--- /dev/null",
+            f"+++ b/{path}\t{new.label}" if b is not None else "+++ /dev/null",
+        ]
+        kind = [f"kind: {a.kind} -> {b.kind}"] if a and b and a.kind != b.kind else []
+        summary = None
+        if a and b and a.data == b.data:
+            summary = kind  # only the kind changed (`chmod +x`)
+        elif (a and a.binary) or (b and b.binary):
+            summary = [f"binary, {_size(a)} -> {_size(b)}, changed", *kind]
+        elif is_secret(role) and not show_secrets:
+            summary = ["a secrets: file, changed (content shown only with --show-secrets)", *kind]
+        if summary is not None:
+            yield from header
+            yield from summary
+            continue
+        a_text = (a.data if a else b"").decode(errors="replace")
+        b_text = (b.data if b else b"").decode(errors="replace")
         if not show_secrets:
             if is_env(path, role):
                 changed = frozenset(env_changes(a_text, b_text).changed)
@@ -149,6 +178,7 @@ def diff(old: Side, new: Side, show_secrets: bool = False) -> Iterator[str]:
             tofile=f"b/{path}\t{new.label}" if b is not None else "/dev/null",
             lineterm="",
         )
+        yield from kind
     if old.manifest and new.manifest:
         yield from image_changes(old.manifest.services, new.manifest.services)
 
@@ -166,6 +196,10 @@ def image_changes(
             yield f"service {name}: image {short(a.image_id)} -> {short(b.image_id)} ({b.image})"
 
 
+def _size(file: FileData | None) -> str:
+    return "none" if file is None else f"{len(file.data):,} bytes"
+
+
 def short(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
 
@@ -176,5 +210,13 @@ def show_file(store: Store, entry: Entry, path: str, show_secrets: bool) -> str:
         raise UsageError(
             f"release {entry.tag} has no file {path!r}; it has: {', '.join(sorted(files))}"
         )
-    text = files[path].decode(errors="replace")
+    file = files[path]
+    if file.kind == "link":
+        return f"(a link to {file.data.decode(errors='replace')})"
+    if file.binary:
+        return (
+            f"(binary, {len(file.data):,} bytes; `git --git-dir {store.path} show "
+            f"{entry.tag}:{path} > FILE` writes it out)"
+        )
+    text = file.data.decode(errors="replace")
     return text if show_secrets else mask(path, text, entry.manifest.files.get(path))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cfgroll import project
 from cfgroll.context import STORE_DIR, Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import EngineUnreachable, ProjectError
+from cfgroll.project import ProjectFiles
 from cfgroll.release import record_release
-from cfgroll.snapshot import ProjectFiles, project_files
 from cfgroll.store.files import write_atomic
 from cfgroll.store.lock import store_lock
 from cfgroll.store.repo import Entry, Store
@@ -57,7 +58,7 @@ def init(ctx: Context) -> Initialised:
     with store_lock(result.store.path, "init", ctx.lock_timeout, ctx.reporter.warn):
         if result.store.live() is not None:  # another run got there first
             return result
-        files = project_files(compose, config)
+        files = project.resolve(compose, config)
         baseline = record_baseline(ctx, result.store, compose, files, existing)
     return Initialised(result.store, result.created, result.gitignore, baseline)
 

@@ -3,30 +3,35 @@ what the user wrote (kept before cfgroll overwrites it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from cfgroll import __version__
+from cfgroll import __version__, project
 from cfgroll.context import Context, now, who
-from cfgroll.snapshot import ProjectFiles, disk_files, service_records
+from cfgroll.project import ProjectFiles
+from cfgroll.snapshot import service_records
 from cfgroll.store.manifest import (
     ATTEMPT,
-    COMPOSE,
     DRAFT,
-    ENV,
     RELEASE,
     Manifest,
+    Role,
     changed_keys,
     changed_services,
 )
 from cfgroll.store.names import ATTEMPT_PREFIX, DRAFT_PREFIX, RELEASE_PREFIX, backup_ref, new_name
 from cfgroll.store.repo import Entry, Store
-from cfgroll.store.secrets import is_env_path
 
 
 def subject(action: str, services: Iterable[str], target: str | None = None) -> str:
     names = ", ".join(services) or "configuration only"
     return f"{action} to {target}: {names}" if target else f"{action}: {names}"
+
+
+def names(paths: list[str], most: int = 10) -> str:
+    """`a, b, c` for a commit message, cut after `most` names."""
+    more = len(paths) - most
+    return ", ".join(paths[:most]) + (f" and {more} more" if more > 0 else "")
 
 
 def _manifest(ctx: Context, tag: str, **fields: object) -> Manifest:
@@ -70,15 +75,14 @@ def record_release(
         project=project,
         created_at=moment,
         result="ok",
-        files=files.roles,
-        compose_files=files.compose_files,
+        layout=files.layout,
         services=records,
     )
     user, host = manifest.user, manifest.host
     changed_files = changed_keys(store.files(live) if live else {}, files.content)
     body = [f"Release {tag} of Compose project {project}, by {user} on {host}."]
     if changed_files:
-        body.append("Files changed: " + ", ".join(changed_files) + ".")
+        body.append("Files changed: " + names(changed_files) + ".")
     message = subject(action, changed, target) + "\n\n" + "\n".join(body) + "\n"
     tagged: list[str] = []
     try:
@@ -120,8 +124,7 @@ def record_attempt(
         project=project,
         created_at=moment,
         result=f"failed: {reason}",
-        files=files.roles,
-        compose_files=files.compose_files,
+        layout=files.layout,
         services=records,
         log=excerpt or None,
     )
@@ -132,13 +135,15 @@ def record_attempt(
     return store.record(files.content, manifest, message, live.commit if live else None, False)
 
 
-def save_draft(ctx: Context, store: Store, live: Entry, paths: Iterable[str]) -> Entry | None:
-    """Keep the project files that differ from the live release as a `draft_…` side commit.
+def save_draft(ctx: Context, store: Store, live: Entry, roles: Mapping[str, Role]) -> Entry | None:
+    """Keep the project files (`roles`: the paths about to be overwritten, and their roles)
+    that differ from the live release as a `draft_…` side commit.
 
     Returns None when there is nothing of the user's to keep.
     """
     recorded = store.files(live)
-    on_disk = disk_files(ctx.directory, set(paths) | set(recorded))
+    roles = {**roles, **live.manifest.files}
+    on_disk = project.read(ctx.directory, roles)
     if on_disk == recorded:
         return None
     moment = now()
@@ -152,12 +157,11 @@ def save_draft(ctx: Context, store: Store, live: Entry, paths: Iterable[str]) ->
         project=live.manifest.project,
         created_at=moment,
         result="saved",
-        files={p: live.manifest.files.get(p, ENV if is_env_path(p) else COMPOSE) for p in on_disk},
-        compose_files=live.manifest.compose_files,
+        layout=replace(live.manifest.layout, roles={p: roles[p] for p in sorted(on_disk)}),
         services=live.manifest.services,
     )
     message = (
-        f"draft: edits to {', '.join(differing)}\n\nProject files as they were on disk before "
+        f"draft: edits to {names(differing)}\n\nProject files as they were on disk before "
         f"cfgroll overwrote them; `cfgroll checkout {tag}` writes them back.\n"
     )
     return store.record(on_disk, manifest, message, live.commit, on_main=False)

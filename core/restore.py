@@ -3,34 +3,30 @@ from a failed deploy or rollback by putting the live release back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
-from cfgroll import gate
+from cfgroll import gate, project
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import DeployFailed, ImageMissing, RollbackFailed
-from cfgroll.store.files import write_atomic
-from cfgroll.store.manifest import ENV
 from cfgroll.store.repo import Entry, Store
 
 UP_RELEASE = ("up", "-d", "--remove-orphans", "--no-build", "--pull", "never")
-
-
-def write_files(ctx: Context, wanted: Mapping[str, bytes | None], roles: Mapping[str, str]) -> None:
-    """Make the project files read `wanted` (None: the file must not exist)."""
-    for rel, data in sorted(wanted.items()):
-        path = ctx.directory / rel
-        if data is None:
-            path.unlink(missing_ok=True)
-        elif not path.is_file() or path.read_bytes() != data:
-            write_atomic(path, data, private=roles.get(rel) == ENV)
+# Compose does not recreate a container when only a file it mounts changed, and a file
+# replaced by rename stays the old inode inside a running container: recreate those services.
+UP_RECREATE = ("up", "-d", "--no-deps", "--force-recreate", "--no-build", "--pull", "never")
 
 
 def compose_of(ctx: Context, entry: Entry) -> Compose:
-    """The Compose project as `entry` ran it: its compose files in order, its project name."""
-    files = tuple(ctx.directory / p for p in entry.manifest.compose_files)
-    return Compose(ctx.directory, files, entry.manifest.project)
+    """The Compose project as `entry` ran it: its compose and env files, its project name."""
+    layout = entry.manifest.layout
+    files = tuple(ctx.directory / p for p in layout.compose_files)
+    env_files = tuple(
+        Path(p) if Path(p).is_absolute() else ctx.directory / p for p in layout.env_files
+    )
+    return Compose(ctx.directory, files, entry.manifest.project, env_files)
 
 
 def missing_images(ctx: Context, entry: Entry) -> list[tuple[str, str]]:
@@ -48,13 +44,23 @@ def start(
     services: Iterable[str],
     limits: gate.Limits,
     up: Iterable[str] = UP_RELEASE,
+    recreate: Collection[str] = (),
 ) -> None:
-    """`docker compose up` and the health gate on `services`."""
+    """`docker compose up` and the health gate on `services`. The services in `recreate`
+    (their mounted files changed) are recreated if `up` left their containers in place."""
     assert compose.name
     wanted = sorted(services)
     before = gate.baseline(ctx.daemon, compose.name)
     ctx.reporter.step(f"starting services (docker compose {' '.join(up)})")
     compose.run(*up, on_line=ctx.reporter.output, what="docker compose up")
+    if recreate:
+        kept = sorted(
+            {c.service for c in ctx.daemon.containers(compose.name) if c.id in before.restarts}
+            & set(recreate)
+        )
+        if kept:
+            ctx.reporter.step(f"recreating {', '.join(kept)}: files they mount changed")
+            compose.run(*UP_RECREATE, *kept, on_line=ctx.reporter.output, what="docker compose up")
     ctx.reporter.step(f"waiting for {len(wanted)} service(s) to be healthy")
     gate.wait_healthy(ctx.daemon, compose.name, wanted, limits, before, ctx.reporter.states)
 
@@ -78,17 +84,20 @@ def restore(
     for name in chosen:
         svc = entry.manifest.services[name]
         ctx.daemon.tag(svc.image_id, svc.image)
+    recreate: set[str] = set()
     if paths is not None:
         files = store.files(entry)
         ctx.reporter.step(f"writing the files of {entry.tag}")
-        write_files(ctx, {p: files.get(p) for p in set(paths) | set(files)}, entry.manifest.files)
+        wanted = {p: files.get(p) for p in set(paths) | set(files)}
+        written = project.write(ctx.directory, wanted, entry.manifest.files)
+        recreate = entry.manifest.layout.services_using(written) & set(chosen)
         compose = compose_of(ctx, entry)
     else:
         compose = ctx.compose.named(entry.manifest.project)
     if only is not None and not chosen:
         return  # no service of `entry` to put back (`up` without names would start them all)
     up = UP_RELEASE if only is None else (*UP_RELEASE, "--no-deps", *chosen)
-    start(ctx, compose, chosen, limits, up=up)
+    start(ctx, compose, chosen, limits, up=up, recreate=recreate)
 
 
 def why(exc: BaseException) -> str:

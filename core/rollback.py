@@ -6,13 +6,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from cfgroll import gate
+from cfgroll import gate, project
 from cfgroll.context import Context
 from cfgroll.errors import ImageMissing, UsageError
 from cfgroll.history import Side, diff, entry_side, short, working_side
+from cfgroll.project import ProjectFiles
 from cfgroll.release import record_release, save_draft
-from cfgroll.restore import Failure, missing_images, recover, restore, why, write_files
-from cfgroll.snapshot import ProjectFiles, check_services, project_files
+from cfgroll.restore import Failure, missing_images, recover, restore, why
+from cfgroll.snapshot import check_services
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry
@@ -110,7 +111,7 @@ def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIM
         draft = None
         if only is None:
             paths = set(target.manifest.files) | set(live.manifest.files)
-            draft = save_draft(ctx, store, live, paths)
+            draft = save_draft(ctx, store, live, target.manifest.files)
             if draft:
                 ctx.reporter.step(f"saved your edits to the project files as {draft.tag}")
         else:
@@ -119,12 +120,10 @@ def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIM
             restore(ctx, store, target, paths, limits, only)
             ctx.reporter.step("recording the rollback")
             if only is None:
-                files = ProjectFiles(
-                    dict(target.manifest.files), store.files(target), target.manifest.compose_files
-                )
+                files = ProjectFiles.recorded(target.manifest, store.files(target))
             else:
                 config = ctx.compose.config()
-                files = project_files(ctx.compose.named(str(config["name"])), config)
+                files = project.resolve(ctx.compose.named(str(config["name"])), config)
             everything = set(target.manifest.services) | set(live.manifest.services)
             entry = record_release(
                 ctx, store, action="rollback", project=target.manifest.project, files=files,
@@ -157,12 +156,8 @@ def checkout(ctx: Context, ref: str) -> CheckedOut:
         live = store.live()
         wanted = store.files(entry)
         paths = set(wanted) | (set(live.manifest.files) if live else set())
-        draft = save_draft(ctx, store, live, paths) if live else None
-        written = sorted(
-            p
-            for p in paths
-            if (ctx.directory / p).is_file() != (p in wanted)
-            or (p in wanted and (ctx.directory / p).read_bytes() != wanted[p])
+        draft = save_draft(ctx, store, live, entry.manifest.files) if live else None
+        written = project.write(
+            ctx.directory, {p: wanted.get(p) for p in paths}, entry.manifest.files
         )
-        write_files(ctx, {p: wanted.get(p) for p in paths}, entry.manifest.files)
     return CheckedOut(entry, draft, written)

@@ -1,54 +1,13 @@
-"""What is live right now: the project files Compose reads and the containers it runs."""
+"""What runs right now: the manifest entries of the project's containers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable, Sequence
 
-from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container, Daemon
 from cfgroll.errors import CfgrollError, ProjectError
-from cfgroll.store.manifest import COMPOSE, ENV, ContainerRecord, ServiceRecord
+from cfgroll.store.manifest import ContainerRecord, ServiceRecord
 from cfgroll.store.names import backup_ref
-from cfgroll.store.secrets import is_env_path
-
-
-@dataclass(frozen=True)
-class ProjectFiles:
-    roles: dict[str, str]  # project-relative path -> role (compose | env)
-    content: dict[str, bytes]
-    compose_files: tuple[str, ...]  # in Compose's merge order
-
-
-def project_files(compose: Compose, config: Mapping[str, Any]) -> ProjectFiles:
-    """Every file Compose reads for the project: compose files, `.env`, `env_file:`s."""
-    roles: dict[str, str] = {}
-    for f in compose.files:
-        roles[compose.relative(f)] = ENV if is_env_path(f.name) else COMPOSE
-    dot_env = compose.directory / ".env"
-    if dot_env.is_file():
-        roles[".env"] = ENV
-    for f in compose.env_files(list(config.get("services", {}))):
-        roles[compose.relative(f)] = ENV
-    content = {}
-    for rel in roles:
-        try:
-            content[rel] = (compose.directory / rel).read_bytes()
-        except OSError as exc:
-            raise ProjectError(f"cannot read project file {rel}: {exc.strerror}") from exc
-    return ProjectFiles(roles, content, tuple(compose.relative(f) for f in compose.files))
-
-
-def disk_files(directory: Path, paths: Iterable[str]) -> dict[str, bytes]:
-    """The current content of those project files that exist."""
-    found = {}
-    for rel in paths:
-        p = directory / rel
-        if p.is_file():
-            found[rel] = p.read_bytes()
-    return found
 
 
 def service_records(

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
-from cfgroll.history import short, working_side
-from cfgroll.store.manifest import changed_keys
+from cfgroll.history import Side, short, working_side
+from cfgroll.store.manifest import Role, Unrecorded, changed_keys
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import EnvChanges, env_changes, is_env
+
+# `added`: the stack reads a file now that the live release does not hold (a new bind source,
+# a new include); `mode`: only the executable bit or the link target kind changed.
+DriftState = Literal["modified", "added", "removed", "mode"]
 
 
 @dataclass(frozen=True)
 class FileDrift:
     path: str
-    state: str  # modified | added | removed
+    state: DriftState
+    role: Role | None = None
     env: EnvChanges | None = None  # key changes of a `.env`-style file (values never kept)
 
 
@@ -33,6 +39,8 @@ class Status:
     live: Entry | None
     files: list[FileDrift] = field(default_factory=list)
     services: list[ServiceState] = field(default_factory=list)
+    not_recorded: tuple[Unrecorded, ...] = ()  # read by the stack, not versioned, and why
+    problem: str = ""  # why the project as it is now could not be resolved
 
     @property
     def drifted(self) -> bool:
@@ -46,23 +54,32 @@ def status(ctx: Context) -> Status:
     live = store.live()
     if live is None:
         return Status(None)
-    return Status(live, file_drift(ctx, store, live), service_states(ctx, live))
-
-
-def file_drift(ctx: Context, store: Store, live: Entry) -> list[FileDrift]:
-    recorded = store.files(live)
     working = working_side(ctx, live)
+    return Status(
+        live,
+        file_drift(store, live, working),
+        service_states(ctx, live),
+        working.not_recorded,
+        working.problem,
+    )
+
+
+def file_drift(store: Store, live: Entry, working: Side) -> list[FileDrift]:
+    recorded = store.files(live)
     on_disk, roles = working.files, working.roles
     drift = []
     for path in changed_keys(recorded, on_disk):
         old, new = recorded.get(path), on_disk.get(path)
-        state = "added" if old is None else "removed" if new is None else "modified"
+        state: DriftState = "added" if old is None else "removed" if new is None else "modified"
+        if old and new and old.data == new.data:
+            state = "mode"
         env = None
-        if is_env(path, roles.get(path)):
+        if is_env(path, roles.get(path)) and not (old and old.binary) and not (new and new.binary):
             env = env_changes(
-                (old or b"").decode(errors="replace"), (new or b"").decode(errors="replace")
+                (old.data if old else b"").decode(errors="replace"),
+                (new.data if new else b"").decode(errors="replace"),
             )
-        drift.append(FileDrift(path, state, env))
+        drift.append(FileDrift(path, state, roles.get(path), env))
     return drift
 
 

@@ -1,16 +1,13 @@
 """Driving the real `docker compose` v2 CLI. All of cfgroll's subprocesses go through `run`.
 
 cfgroll never parses Compose's model itself: it asks `docker compose config --format json`.
-It does choose the compose files (as Compose would: `-f`, `COMPOSE_FILE`, or the default file
-and its override) and always passes them with `-f`, so that the files it records are exactly
-the files Compose reads. The one thing Compose's JSON does not say is which `env_file:`s a
-service reads (it inlines their values), so those paths are read from the compose files.
+It passes the compose files and env files explicitly (`-f`, `--env-file`; chosen by
+`cfgroll.project.locate` as Compose would), so the files it records are the files Compose reads.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -87,44 +84,22 @@ def run(
 
 @dataclass(frozen=True)
 class Compose:
-    """One Compose project: its folder, its compose files and (once known) its name."""
+    """One Compose project: its folder, its compose files, (once known) its name, and the
+    env files given with `--env-file` (none: Compose reads the folder's `.env`).
+
+    Which files these are is decided by `cfgroll.project.locate`."""
 
     directory: Path
     files: tuple[Path, ...]
     name: str | None = None
-
-    @classmethod
-    def locate(cls, directory: Path, files: Sequence[str] = (), name: str | None = None) -> Compose:
-        """The project in `directory` with the compose files Compose would read there."""
-        directory = directory.resolve()
-        if not directory.is_dir():
-            raise ProjectError(f"project directory {directory} does not exist")
-        chosen = [directory / f for f in files]
-        if not chosen and os.environ.get("COMPOSE_FILE"):
-            sep = os.environ.get("COMPOSE_PATH_SEPARATOR", os.pathsep)
-            chosen = [directory / f for f in os.environ["COMPOSE_FILE"].split(sep) if f]
-        if not chosen:
-            for base, override in DEFAULT_FILES:
-                if (directory / base).is_file():
-                    chosen = [directory / base]
-                    if (directory / override).is_file():
-                        chosen.append(directory / override)
-                    break
-        if not chosen:
-            raise ProjectError(
-                f"no compose file in {directory} (looked for compose.yaml, docker-compose.yml "
-                "and their variants); run cfgroll in the project folder, or pass -C DIR or -f FILE"
-            )
-        for f in chosen:
-            if not f.is_file():
-                raise ProjectError(f"compose file {f} does not exist")
-        name = name or os.environ.get("COMPOSE_PROJECT_NAME") or None
-        return cls(directory, tuple(f.resolve() for f in chosen), name)
+    env_files: tuple[Path, ...] = ()
 
     def argv(self, *args: str) -> list[str]:
         argv = ["docker", "compose", "--project-directory", str(self.directory)]
         for f in self.files:
             argv += ["-f", str(f)]
+        for f in self.env_files:
+            argv += ["--env-file", str(f)]
         if self.name:
             argv += ["-p", self.name]
         return argv + list(args)
@@ -147,7 +122,7 @@ class Compose:
         return model
 
     def named(self, name: str) -> Compose:
-        return Compose(self.directory, self.files, name)
+        return Compose(self.directory, self.files, name, self.env_files)
 
     def relative(self, path: Path) -> str:
         """`path` relative to the project folder, with `/`; an error when it is outside."""
@@ -158,26 +133,3 @@ class Compose:
                 f"{path} is outside the project folder {self.directory}; cfgroll versions only "
                 "files inside it: move the file into the project"
             ) from None
-
-    def env_files(self, services: Sequence[str]) -> list[Path]:
-        """The `env_file:`s the given services read (those that exist)."""
-        import yaml
-
-        found: list[Path] = []
-        for compose_file in self.files:
-            try:
-                doc = yaml.safe_load(compose_file.read_text()) or {}
-            except yaml.YAMLError:
-                continue  # Compose itself accepted the file; nothing of ours to add
-            for name, svc in (doc.get("services") or {}).items():
-                if name not in services or not isinstance(svc, dict):
-                    continue
-                entries = svc.get("env_file") or []
-                for e in [entries] if isinstance(entries, (str, dict)) else entries:
-                    raw = e.get("path") if isinstance(e, dict) else e
-                    if not isinstance(raw, str):
-                        continue
-                    path = Path(raw) if Path(raw).is_absolute() else self.directory / raw
-                    if path.is_file() and path not in found:
-                        found.append(path)
-        return found

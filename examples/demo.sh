@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The cfgroll quick tour on the example project: deploy v1, change .env, deploy v2, look at the
-# history, roll back to v1. Works on a copy of examples/shop (in a temporary folder, or in the
-# folder given as $1), so the repository itself is never changed. Needs `cfgroll` on PATH and a
-# Docker engine; nothing is pulled from a registry.
+# The cfgroll quick tour on the example project: deploy v1, change .env and a bind-mounted config
+# file, deploy v2, look at the history, roll back to v1. Works on a copy of examples/shop (in a
+# temporary folder, or in the folder given as $1), so the repository itself is never changed.
+# Needs `cfgroll` on PATH and a Docker engine; nothing is pulled from a registry.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/make-base-image.sh"
@@ -10,11 +10,14 @@ work=$(mktemp -d "${1:-${TMPDIR:-/tmp}}/cfgroll-demo.XXXXXX")
 cp -R "$here/shop/." "$work/"
 cd "$work"
 say() { printf '\n$ %s\n' "$*"; }
-serve() { docker compose exec -T web wget -q -O - http://localhost:8080/; }
+serve() {
+  for page in / /banner.txt; do docker compose exec -T web wget -q -O - "http://localhost:8080$page"; done
+}
 
 say cfgroll deploy;                     cfgroll deploy 2>/dev/null
 say serve;                              serve
 printf 'GREETING=hello from v2\nDB_PASSWORD=change-me-v2\n' > .env
+printf 'banner v2: winter sale\n' > conf/banner.txt
 say cfgroll diff;                       cfgroll diff
 say cfgroll deploy;                     cfgroll deploy 2>/dev/null
 say serve;                              serve

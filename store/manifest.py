@@ -6,17 +6,17 @@ changed. The format is documented in the README ("Store format").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from cfgroll.errors import StoreError
 
 # Inside the project, `.cfgroll/` belongs to cfgroll (the store lives there), so no file of the
 # user's can collide with this path.
 MANIFEST_PATH = ".cfgroll/manifest.yaml"
-FORMAT = 1
+FORMAT = 2  # 2 added `uses`, `not_recorded` and `env_files`; format 1 is still read
 T = TypeVar("T")
 
 # Kinds of commit in the store: releases are on `main`; attempts (failed deploys) and drafts
@@ -25,9 +25,61 @@ RELEASE = "release"
 ATTEMPT = "attempt"
 DRAFT = "draft"
 
-# File roles: `env` files hold secrets and are masked in every output.
-ENV = "env"
-COMPOSE = "compose"
+# What a project file is to the stack. `env` and `secret` files hold secrets: `env` values are
+# masked in every output (keys stay visible), `secret` files are never shown at all.
+Role = Literal["compose", "env", "secret", "config", "mount", "tracked"]
+ENV: Role = "env"
+COMPOSE: Role = "compose"
+SECRET: Role = "secret"
+# When a file has several roles, the one listed first wins (a secret stays a secret).
+ROLE_ORDER: tuple[Role, ...] = ("secret", "env", "compose", "config", "mount", "tracked")
+
+# How a service reads a file or folder.
+Via = Literal["env_file", "bind", "config", "secret"]
+# Why a file the stack reads is not in the release.
+Reason = Literal["outside the project", "writable folder", "ignored", "missing"]
+
+
+@dataclass(frozen=True)
+class FileUse:
+    """A service reads `path` (a project file or folder) through `via`, at `target` inside."""
+
+    path: str
+    service: str
+    via: Via
+    target: str = ""
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Unrecorded:
+    """Something the stack reads that the release does not hold, and why."""
+
+    path: str  # project-relative, or absolute outside the project
+    reason: Reason
+    service: str = ""
+    via: str = ""  # a `Via`, or "include", "extends", "env-file" for files of the project
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Everything a release says about the project's files except their content."""
+
+    roles: dict[str, Role] = field(default_factory=dict)  # project-relative path -> role
+    compose_files: tuple[str, ...] = ()  # the `-f` files, in Compose's merge order
+    env_files: tuple[str, ...] = ()  # the `--env-file`s (none: Compose reads `.env`)
+    uses: tuple[FileUse, ...] = ()
+    not_recorded: tuple[Unrecorded, ...] = ()
+
+    def services_using(self, paths: Iterable[str]) -> set[str]:
+        """The services that mount (bind, config, secret) one of `paths` or a folder holding
+        one: those Compose would not recreate when only the file changed."""
+        found = set()
+        for path in paths:
+            for use in self.uses:
+                if use.via != "env_file" and (path == use.path or path.startswith(use.path + "/")):
+                    found.add(use.service)
+        return found
 
 
 @dataclass(frozen=True)
@@ -59,10 +111,18 @@ class Manifest:
     kind: str = RELEASE
     target: str | None = None  # what a rollback went back to
     services_changed: tuple[str, ...] = ()
-    files: dict[str, str] = field(default_factory=dict)  # project-relative path -> role
-    compose_files: tuple[str, ...] = ()  # the `-f` files, in Compose's merge order
+    layout: Layout = field(default_factory=Layout)
     services: dict[str, ServiceRecord] = field(default_factory=dict)
     log: str | None = None  # failure excerpt of an attempt
+
+    @property
+    def files(self) -> dict[str, Role]:
+        """Project-relative path -> role of every file the release holds."""
+        return self.layout.roles
+
+    @property
+    def compose_files(self) -> tuple[str, ...]:
+        return self.layout.compose_files
 
     def to_yaml(self) -> str:
         import yaml
@@ -84,8 +144,23 @@ class Manifest:
                 "cfgroll_version": self.cfgroll_version,
                 "result": self.result,
                 "compose_files": list(self.compose_files),
+                "env_files": list(self.layout.env_files),
             },
             "files": dict(sorted(self.files.items())),
+            "uses": [
+                {
+                    "path": u.path,
+                    "service": u.service,
+                    "via": u.via,
+                    "target": u.target,
+                    "read_only": u.read_only,
+                }
+                for u in self.layout.uses
+            ],
+            "not_recorded": [
+                {"path": u.path, "reason": u.reason, "service": u.service, "via": u.via}
+                for u in self.layout.not_recorded
+            ],
             "services": {
                 name: {
                     "image": svc.image,
@@ -102,7 +177,7 @@ class Manifest:
         }
         if self.log is not None:
             doc["log"] = self.log
-        header = "# cfgroll release manifest (format 1); see the cfgroll README, 'Store format'\n"
+        header = f"# cfgroll release manifest (format {FORMAT}); see the README, 'Store format'\n"
         body = yaml.dump(
             doc, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=100
         )
@@ -114,6 +189,11 @@ class Manifest:
 
         try:
             doc = yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
+            if int(doc.get("format", 1)) > FORMAT:
+                raise StoreError(
+                    f"a release in the store was written by a newer cfgroll (manifest format "
+                    f"{doc['format']}); upgrade cfgroll to read it"
+                )
             rel = doc["release"]
             created = datetime.fromisoformat(rel["created_at"].replace("Z", "+00:00"))
             services = {
@@ -141,8 +221,25 @@ class Manifest:
                 user=rel["user"],
                 cfgroll_version=rel["cfgroll_version"],
                 result=rel["result"],
-                files=dict(doc.get("files") or {}),
-                compose_files=tuple(rel.get("compose_files") or ()),
+                layout=Layout(
+                    roles=dict(doc.get("files") or {}),
+                    compose_files=tuple(rel.get("compose_files") or ()),
+                    env_files=tuple(rel.get("env_files") or ()),
+                    uses=tuple(
+                        FileUse(
+                            u["path"],
+                            u["service"],
+                            u["via"],
+                            u.get("target", ""),
+                            bool(u.get("read_only")),
+                        )
+                        for u in doc.get("uses") or ()
+                    ),
+                    not_recorded=tuple(
+                        Unrecorded(u["path"], u["reason"], u.get("service", ""), u.get("via", ""))
+                        for u in doc.get("not_recorded") or ()
+                    ),
+                ),
                 services=services,
                 log=doc.get("log"),
             )

@@ -20,6 +20,7 @@ from git.objects.fun import tree_to_stream
 from gitdb import IStream
 
 from cfgroll.errors import StoreError, UnknownRelease
+from cfgroll.store.files import FileData, FileKind
 from cfgroll.store.manifest import MANIFEST_PATH, Manifest
 from cfgroll.store.names import (
     ATTEMPT_PREFIX,
@@ -30,8 +31,9 @@ from cfgroll.store.names import (
 
 MAIN_REF = "refs/heads/main"
 _TREE_MODE = 0o040000
-_FILE_MODE = 0o100644
-_Node = dict[str, "bytes | _Node"]  # a folder: name -> blob id or sub-folder
+_MODES: dict[FileKind, int] = {"file": 0o100644, "exec": 0o100755, "link": 0o120000}
+_KINDS = {mode: kind for kind, mode in _MODES.items()}
+_Node = dict[str, "tuple[bytes, int] | _Node"]  # a folder: name -> (blob id, mode) or sub-folder
 
 
 @dataclass(frozen=True)
@@ -173,18 +175,22 @@ class Store:
                 yield item
 
     def file_ids(self, entry: Entry) -> dict[str, str]:
-        """Project-relative path -> blob id of every project file of `entry`."""
-        return {str(blob.path): blob.hexsha for blob in self._blobs(entry)}
+        """Project-relative path -> blob id and mode of every project file of `entry` (equal
+        when the content and the kind are equal)."""
+        return {str(blob.path): f"{blob.mode:o} {blob.hexsha}" for blob in self._blobs(entry)}
 
-    def files(self, entry: Entry) -> dict[str, bytes]:
-        """Project-relative path -> content of every project file of `entry`."""
-        return {str(blob.path): bytes(blob.data_stream.read()) for blob in self._blobs(entry)}
+    def files(self, entry: Entry) -> dict[str, FileData]:
+        """Project-relative path -> content and kind of every project file of `entry`."""
+        return {
+            str(blob.path): FileData(bytes(blob.data_stream.read()), _KINDS.get(blob.mode, "file"))
+            for blob in self._blobs(entry)
+        }
 
     # -- writing ---------------------------------------------------------------------------
 
     def record(
         self,
-        files: Mapping[str, bytes],
+        files: Mapping[str, FileData],
         manifest: Manifest,
         message: str,
         parent: str | None,
@@ -200,7 +206,7 @@ class Store:
         """
         if MANIFEST_PATH in files:
             raise StoreError(f"{MANIFEST_PATH} is cfgroll's own path; rename that project file")
-        tree = self._write_tree({**files, MANIFEST_PATH: manifest.to_yaml().encode()})
+        tree = self._write_tree({**files, MANIFEST_PATH: FileData(manifest.to_yaml().encode())})
         actor = git.Actor(manifest.user, f"{manifest.user}@{manifest.host}")
         parents = [self._repo.commit(parent)] if parent else []
         commit = git.Commit.create_from_tree(
@@ -241,16 +247,16 @@ class Store:
         stored = self._repo.odb.store(IStream(kind, len(data), io.BytesIO(data)))
         return bytes(stored.binsha)
 
-    def _write_tree(self, files: Mapping[str, bytes]) -> bytes:
+    def _write_tree(self, files: Mapping[str, FileData]) -> bytes:
         root: _Node = {}
-        for path, data in files.items():
+        for path, file in files.items():
             *folders, name = path.split("/")
             node = root
             for folder in folders:
                 child = node.setdefault(folder, {})
                 assert isinstance(child, dict), f"{path}: a file and a folder of the same name"
                 node = child
-            node[name] = self._store_object("blob", data)
+            node[name] = (self._store_object("blob", file.data), _MODES[file.kind])
         return self._write_node(root)
 
     def _write_node(self, node: _Node) -> bytes:
@@ -259,7 +265,7 @@ class Store:
             if isinstance(child, dict):
                 entries.append((self._write_node(child), _TREE_MODE, name))
             else:
-                entries.append((child, _FILE_MODE, name))
+                entries.append((child[0], child[1], name))
         # git's order: by name bytes, a folder sorting as if its name ended in "/"
         entries.sort(key=lambda e: e[2].encode() + (b"/" if e[1] == _TREE_MODE else b""))
         buf = io.BytesIO()
@@ -281,3 +287,28 @@ class Store:
                     f"could not move the store's refs ({str(exc.stderr).strip()}); another "
                     "process wrote to the store at the same time; nothing was recorded, retry"
                 ) from exc
+
+
+# -- the project's own git repository -----------------------------------------------------------
+
+
+def tracked_paths(folder: Path) -> set[Path] | None:
+    """The files under `folder` that the git repository holding it tracks (its index), as
+    absolute paths; None when `folder` is not inside a git work tree."""
+    try:
+        repo = git.Repo(folder, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    if repo.bare or repo.working_tree_dir is None:
+        return None
+    top = Path(repo.working_tree_dir).resolve()
+    try:
+        under = folder.resolve().relative_to(top).as_posix()
+    except ValueError:
+        return None
+    prefix = "" if under == "." else under + "/"
+    try:
+        entries = repo.index.entries
+    except (OSError, ValueError, git.GitError):
+        return set()  # no index yet: nothing is tracked
+    return {top / path for path, _stage in entries if str(path).startswith(prefix)}

@@ -1,15 +1,18 @@
 """Masking of secret values in everything cfgroll shows.
 
 `.env`-style files (the project `.env` and every `env_file:`) are masked whole: keys stay
-visible, values become `***`. In compose files, values of keys that look like secrets
-(`*PASSWORD*`, `*SECRET*`, `*TOKEN*`, …) are masked; that part is a heuristic.
+visible, values become `***`. Files of `secrets:` are never shown at all. In other text files
+(compose files, mounted config files), values of keys that look like secrets (`*PASSWORD*`,
+`*SECRET*`, `*TOKEN*`, …) are masked; that part is a heuristic.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from cfgroll.store.files import FileData
 
 MASK = "***"
 
@@ -27,7 +30,25 @@ _COMPOSE_SECRET = re.compile(
 
 def is_env(path: str, role: str | None = None) -> bool:
     """Whether a project file's values are secrets: recorded as `env`, or named like one."""
-    return role == "env" or is_env_path(path)
+    return role == "env" or (role != "secret" and is_env_path(path))
+
+
+def is_secret(role: str | None) -> bool:
+    """Whether a project file is a `secrets:` file: its content is never shown."""
+    return role == "secret"
+
+
+def secret_values(files: Mapping[str, FileData], roles: Mapping[str, str]) -> list[str]:
+    """Every value of the project's `.env`-style files and the content of its `secrets:`
+    files, to be kept out of log excerpts."""
+    values: list[str] = []
+    for path, file in files.items():
+        text = file.data.decode(errors="replace")
+        if is_secret(roles.get(path)):
+            values += [text.strip(), *(line.strip() for line in text.splitlines())]
+        elif is_env(path, roles.get(path)):
+            values += parse_env(text).values()
+    return values
 
 
 def is_env_path(path: str) -> bool:
@@ -124,6 +145,8 @@ def redact(text: str, values: Iterable[str]) -> str:
 
 def mask(path: str, text: str, role: str | None = None) -> str:
     """`text` of the project file `path` as it may be shown without `--show-secrets`."""
+    if is_secret(role):
+        return f"{MASK} (a secrets: file; its content is shown only with --show-secrets)\n"
     if is_env(path, role):
         return mask_env(text)
     return mask_compose(text)

@@ -191,7 +191,7 @@ def test_status_reports_drift_and_check_exit_codes(
     assert data["drifted"] is True
     assert not states["api"]["ok"] and not states["worker"]["ok"] and states["web"]["ok"]
     keys = {"added": ["NEW_KEY"], "removed": [], "changed": ["GREETING"]}
-    assert data["files"] == [{"path": ".env", "state": "modified", "keys": keys}]
+    assert data["files"] == [{"path": ".env", "state": "modified", "role": "env", "keys": keys}]
 
 
 def test_log_marks_releases_that_cannot_be_restored(

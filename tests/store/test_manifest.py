@@ -5,7 +5,14 @@ from datetime import datetime, timezone
 import pytest
 
 from cfgroll.errors import StoreError
-from cfgroll.store.manifest import ContainerRecord, Manifest, ServiceRecord
+from cfgroll.store.manifest import (
+    ContainerRecord,
+    FileUse,
+    Layout,
+    Manifest,
+    ServiceRecord,
+    Unrecorded,
+)
 
 
 def test_round_trip_and_fixed_key_order() -> None:
@@ -20,8 +27,13 @@ def test_round_trip_and_fixed_key_order() -> None:
         cfgroll_version="0.1.0",
         result="ok",
         services_changed=("web",),
-        files={"compose.yaml": "compose", ".env": "env"},
-        compose_files=("compose.yaml",),
+        layout=Layout(
+            {"compose.yaml": "compose", ".env": "env", "conf/app.conf": "mount"},
+            ("compose.yaml",),
+            ("prod.env",),
+            (FileUse("conf", "web", "bind", "/etc/app", True),),
+            (Unrecorded("/etc/ssl", "outside the project", "web", "bind"),),
+        ),
         services={
             "web": ServiceRecord(
                 "shop-web",
@@ -48,3 +60,48 @@ def test_round_trip_and_fixed_key_order() -> None:
 def test_unreadable_manifest_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="fsck"):
         Manifest.from_yaml("release: {}\n")
+
+
+FORMAT_1 = """\
+format: 1
+release:
+  tag: backup_20261126_220000
+  kind: release
+  action: deploy
+  target: null
+  services_changed: [web]
+  project: shop
+  created_at: '2026-11-26T22:00:00Z'
+  host: h
+  user: u
+  cfgroll_version: 0.1.0
+  result: ok
+  compose_files: [compose.yaml]
+files: {.env: env, compose.yaml: compose}
+services: {}
+"""
+
+
+def test_format_1_manifests_still_read() -> None:
+    m = Manifest.from_yaml(FORMAT_1)
+    assert m.files == {".env": "env", "compose.yaml": "compose"}
+    assert m.layout.uses == () and m.layout.not_recorded == () and m.layout.env_files == ()
+
+
+def test_a_newer_format_says_to_upgrade() -> None:
+    with pytest.raises(StoreError, match="newer cfgroll"):
+        Manifest.from_yaml(FORMAT_1.replace("format: 1", "format: 99"))
+
+
+def test_services_using_a_changed_file_or_a_file_in_a_mounted_folder() -> None:
+    layout = Layout(
+        uses=(
+            FileUse("conf/app.conf", "web", "bind", "/app.conf"),
+            FileUse("site", "web", "bind", "/site", True),
+            FileUse("sec/db.txt", "api", "secret", "/run/secrets/db"),
+            FileUse("api.env", "api", "env_file"),  # Compose recreates on env changes itself
+        )
+    )
+    assert layout.services_using(["site/index.html"]) == {"web"}
+    assert layout.services_using(["sec/db.txt", "api.env"]) == {"api"}
+    assert layout.services_using(["api.env", "sitemap.xml"]) == set()

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from cfgroll.errors import StoreError, UnknownRelease
-from cfgroll.store.manifest import ATTEMPT, MANIFEST_PATH, Manifest, ServiceRecord
-from cfgroll.store.repo import Store
+from cfgroll.store.files import FileData
+from cfgroll.store.manifest import ATTEMPT, MANIFEST_PATH, Layout, Manifest, ServiceRecord
+from cfgroll.store.repo import Store, tracked_paths
 from tests.helpers import git
 
 T0 = datetime(2026, 11, 26, 22, 0, 0, tzinfo=timezone.utc)
@@ -26,24 +27,27 @@ def manifest(tag: str, moment: datetime = T0, **kw: object) -> Manifest:
         user="u",
         cfgroll_version="0",
         result="ok",
-        files={".env": "env", "compose.yaml": "compose"},
-        compose_files=("compose.yaml",),
+        layout=Layout({".env": "env", "compose.yaml": "compose"}, ("compose.yaml",)),
         services={"web": ServiceRecord("shop-web", "sha256:" + "a" * 64, f"shop-web:{tag}")},
     )
     base.update(kw)
     return Manifest(**base)  # type: ignore[arg-type]
 
 
-FILES = {"compose.yaml": b"services: {}\n", ".env": b"A=1\n", "conf/app.env": b"B=2\n"}
+FILES = {
+    "compose.yaml": FileData(b"services: {}\n"),
+    ".env": FileData(b"A=1\n"),
+    "conf/app.env": FileData(b"B=2\n"),
+}
 
 
-def add(store: Store, n: int, files: dict[str, bytes] = FILES) -> list[str]:
+def add(store: Store, n: int, files: dict[str, FileData] = FILES) -> list[str]:
     tags = []
     for i in range(n):
         live = store.live()
         tag = f"backup_20261126_2200{i:02d}"
         store.record(
-            {**files, ".env": f"A={i}\n".encode()},
+            {**files, ".env": FileData(f"A={i}\n".encode())},
             manifest(tag, T0 + timedelta(seconds=i)),
             f"deploy: web\n\nbody {i}\n",
             live.commit if live else None,
@@ -83,7 +87,7 @@ def test_release_is_one_commit_with_annotated_tag_and_files_at_their_paths(tmp_p
     subprocess.run(
         ["git", "--git-dir", str(store.path), "fsck", "--strict"], check=True, capture_output=True
     )
-    assert store.files(store.resolve(v1)) == {**FILES, ".env": b"A=0\n"}
+    assert store.files(store.resolve(v1)) == {**FILES, ".env": FileData(b"A=0\n")}
 
 
 def test_resolve_by_tag_stamp_and_alias(tmp_path: Path) -> None:
@@ -151,4 +155,39 @@ def test_refs_move_together_or_not_at_all(tmp_path: Path) -> None:
 def test_manifest_path_is_reserved(tmp_path: Path) -> None:
     store, _ = Store.create(tmp_path / "s.git")
     with pytest.raises(StoreError, match="cfgroll's own path"):
-        store.record({MANIFEST_PATH: b"x"}, manifest("backup_20261126_220000"), "x\n", None, True)
+        store.record(
+            {MANIFEST_PATH: FileData(b"x")}, manifest("backup_20261126_220000"), "x\n", None, True
+        )
+
+
+def test_executables_and_links_keep_their_kind(tmp_path: Path) -> None:
+    """git's own modes: plain git shows an executable as 100755 and a link as 120000."""
+    store, _ = Store.create(tmp_path / "s.git")
+    files = {
+        **FILES,
+        "scripts/entry.sh": FileData(b"#!/bin/sh\n", "exec"),
+        "conf/current.conf": FileData(b"v2.conf", "link"),
+        "geo.db": FileData(b"\0\1binary"),
+    }
+    (tag,) = add(store, 1, files)
+    got = store.files(store.resolve(tag))
+    assert got["scripts/entry.sh"] == FileData(b"#!/bin/sh\n", "exec")
+    assert got["conf/current.conf"] == FileData(b"v2.conf", "link")
+    assert got["geo.db"].binary and not got["compose.yaml"].binary
+    tree = git(store.path, "ls-tree", "-r", tag)
+    assert "100755 blob" in tree.split("scripts/entry.sh")[0].splitlines()[-1]
+    assert "120000 blob" in tree.split("conf/current.conf")[0].splitlines()[-1]
+    subprocess.run(
+        ["git", "--git-dir", str(store.path), "fsck", "--strict"], check=True, capture_output=True
+    )
+
+
+def test_tracked_paths_reads_the_work_trees_index(tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    (work / "prom").mkdir(parents=True)
+    (work / "prom" / "prometheus.yml").write_text("a\n")
+    (work / "prom" / "data.db").write_text("b\n")
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    subprocess.run(["git", "-C", str(work), "add", "prom/prometheus.yml"], check=True)
+    assert tracked_paths(work / "prom") == {(work / "prom" / "prometheus.yml").resolve()}
+    assert tracked_paths(tmp_path / "elsewhere") is None
