@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -116,20 +117,8 @@ def _json(entry: Entry) -> dict[str, Any]:
         "files": m.files,
         "compose_files": list(m.compose_files),
         "env_files": list(m.layout.env_files),
-        "uses": [
-            {
-                "path": u.path,
-                "service": u.service,
-                "via": u.via,
-                "target": u.target,
-                "read_only": u.read_only,
-            }
-            for u in m.layout.uses
-        ],
-        "not_recorded": [
-            {"path": u.path, "reason": u.reason, "service": u.service, "via": u.via}
-            for u in m.layout.not_recorded
-        ],
+        "uses": [asdict(u) for u in m.layout.uses],
+        "not_recorded": [asdict(u) for u in m.layout.not_recorded],
         "services": {
             name: {
                 "image": s.image,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -120,10 +121,7 @@ def _json(result: Status) -> dict[str, object]:
         },
         "drifted": result.drifted,
         "problem": result.problem or None,
-        "not_recorded": [
-            {"path": u.path, "reason": u.reason, "service": u.service, "via": u.via}
-            for u in result.not_recorded
-        ],
+        "not_recorded": [asdict(u) for u in result.not_recorded],
         "files": [
             {
                 "path": f.path,

@@ -7,7 +7,7 @@ changed. The format is documented in the README ("Store format").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
@@ -147,20 +147,8 @@ class Manifest:
                 "env_files": list(self.layout.env_files),
             },
             "files": dict(sorted(self.files.items())),
-            "uses": [
-                {
-                    "path": u.path,
-                    "service": u.service,
-                    "via": u.via,
-                    "target": u.target,
-                    "read_only": u.read_only,
-                }
-                for u in self.layout.uses
-            ],
-            "not_recorded": [
-                {"path": u.path, "reason": u.reason, "service": u.service, "via": u.via}
-                for u in self.layout.not_recorded
-            ],
+            "uses": [asdict(u) for u in self.layout.uses],
+            "not_recorded": [asdict(u) for u in self.layout.not_recorded],
             "services": {
                 name: {
                     "image": svc.image,

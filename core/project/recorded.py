@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -39,16 +39,6 @@ MAX_FILES = 2000
 MAX_TOTAL = 50 * MIB
 STORE_DIR = ".cfgroll"  # cfgroll's own folder in the project: never part of a release
 _GLOB = set("*?[")
-
-
-@dataclass(frozen=True)
-class _Use:
-    """How a service reads a source."""
-
-    service: str
-    via: Via
-    target: str = ""
-    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,12 +105,12 @@ class _Collector:
             self.source(source.path, "env", "include")
         for ref in found.env_files:
             if ref.required or ref.path.exists():
-                self.source(ref.path, "env", _Use(ref.service, "env_file"))
+                self.source(ref.path, "env", FileUse("", ref.service, "env_file"))
         for name, svc in sorted(services.items()):
             for vol in (svc or {}).get("volumes") or []:
                 if isinstance(vol, dict) and vol.get("type") == "bind" and vol.get("source"):
-                    use = _Use(name, "bind", str(vol.get("target", "")), bool(vol.get("read_only")))
-                    self.source(Path(vol["source"]), "mount", use)
+                    target, ro = str(vol.get("target", "")), bool(vol.get("read_only"))
+                    self.source(Path(vol["source"]), "mount", FileUse("", name, "bind", target, ro))
         self.configs_and_secrets(services)
         for pattern in self.settings.track:
             self.track(pattern)
@@ -160,14 +150,15 @@ class _Collector:
                 if not isinstance(entry, dict) or not entry.get("file"):
                     continue  # external, or from the environment or inline content
                 for service, target in users.get(key) or [("", "")]:
-                    self.source(Path(entry["file"]), role, _Use(service, via, target, True))
+                    self.source(Path(entry["file"]), role, FileUse("", service, via, target, True))
 
     # -- one source: a file or folder the stack reads --------------------------------------
 
-    def source(self, path: Path, role: Role, use: _Use | str = "") -> None:
-        """A file or folder the stack reads: `use` says which service reads it and how, or
-        (a string) how the project itself reads it ("include", "extends", "env-file")."""
-        service, via = (use.service, use.via) if isinstance(use, _Use) else ("", use)
+    def source(self, path: Path, role: Role, use: FileUse | str = "") -> None:
+        """A file or folder the stack reads: `use` says which service reads it and how (its
+        path is filled in here), or (a string) how the project itself reads it ("include",
+        "extends", "env-file")."""
+        service, via = (use.service, use.via) if isinstance(use, FileUse) else ("", use)
         rel, real_rel = self.rel(path), self.rel(path.resolve())
         if rel is None or real_rel is None:  # outside, or a link that leads outside
             self.skip(str(path) if rel is None else rel, "outside the project", service, via)
@@ -178,9 +169,9 @@ class _Collector:
         if not os.path.lexists(path):
             self.skip(rel, "missing", service, via)
             return
-        if isinstance(use, _Use) and use.service:
-            self.uses[FileUse(rel, use.service, use.via, use.target, use.read_only)] = None
-        read_only = isinstance(use, _Use) and use.read_only
+        if isinstance(use, FileUse) and use.service:
+            self.uses[replace(use, path=rel)] = None
+        read_only = isinstance(use, FileUse) and use.read_only
         if role in ("compose", "env"):  # the stack's own files: always recorded
             self.link_or_file(rel, role, strict=False)
             return

@@ -19,6 +19,16 @@ FAST = ["--settle", "0.5", "--timeout", "60"]
 SECRETS = ("s3cret-v1-value", "s3cret-v2-value")
 
 
+def sleepers(project: str, **services: str) -> str:
+    """A compose file whose services (name -> extra YAML lines) sleep, from the test image."""
+    text = f"name: {project}\nservices:\n"
+    for name, extra in services.items():
+        text += f"  {name}:\n    image: {BASE_IMAGE}\n    init: true\n"
+        text += '    command: ["sh", "-c", "exec sleep 3600"]\n'
+        text += "".join(f"    {line}\n" for line in extra.splitlines())
+    return text
+
+
 def exec_in(project: str, service: str, *argv: str) -> str:
     (cid,) = containers(project, "--filter", f"label=com.docker.compose.service={service}")
     return subprocess.run(
@@ -75,14 +85,7 @@ def project_tree(project: str) -> dict[str, str | bytes]:
         ".env": "COMPOSE_FILE=compose.yaml:compose.more.yaml\nMORE_VALUE=more1\n",
         "base.yaml": "services:\n  base:\n    env_file: base.env\n",
         "base.env": "BASE=base1\n",
-        "inc/compose.yaml": f"""\
-        services:
-          api:
-            image: {BASE_IMAGE}
-            init: true
-            env_file: api.env
-            command: ["sh", "-c", "exec sleep 3600"]
-        """,
+        "inc/compose.yaml": sleepers(project, api="env_file: api.env").split("\n", 1)[1],
         "inc/api.env": "API=api1\n",
         "Dockerfile": f"FROM {BASE_IMAGE}\nCOPY scripts/entry.sh /entry.sh\n",
         "scripts/entry.sh": "#!/bin/sh\n# v1\nexec sleep 3600\n",
@@ -227,19 +230,9 @@ def test_a_changed_mounted_file_reaches_the_container(
     proj = build_file_tree(
         tmp_path / "p",
         {
-            "compose.yaml": f"""\
-            name: {project_name}
-            services:
-              app:
-                image: {BASE_IMAGE}
-                init: true
-                command: ["sh", "-c", "exec sleep 3600"]
-                volumes: ["./app.conf:/app.conf:ro"]
-              other:
-                image: {BASE_IMAGE}
-                init: true
-                command: ["sh", "-c", "exec sleep 3600"]
-            """,
+            "compose.yaml": sleepers(
+                project_name, app='volumes: ["./app.conf:/app.conf:ro"]', other=""
+            ),
             "app.conf": "one\n",
         },
     )
@@ -265,15 +258,7 @@ def test_a_file_over_the_limit_is_refused_before_anything_changes(
     proj = build_file_tree(
         tmp_path / "p",
         {
-            "compose.yaml": f"""\
-            name: {project_name}
-            services:
-              app:
-                image: {BASE_IMAGE}
-                init: true
-                command: ["sh", "-c", "exec sleep 3600"]
-                volumes: ["./site:/site:ro"]
-            """,
+            "compose.yaml": sleepers(project_name, app='volumes: ["./site:/site:ro"]'),
             "site/index.html": "v1\n",
         },
     )
@@ -300,15 +285,7 @@ def test_env_file_flag_is_recorded_and_rolled_back(
     proj = build_file_tree(
         tmp_path / "p",
         {
-            "compose.yaml": f"""\
-            name: {project_name}
-            services:
-              app:
-                image: {BASE_IMAGE}
-                init: true
-                environment: ["STAGE=${{STAGE}}"]
-                command: ["sh", "-c", "exec sleep 3600"]
-            """,
+            "compose.yaml": sleepers(project_name, app='environment: ["STAGE=${STAGE}"]'),
             ".env": "STAGE=dev\n",
             "prod.env": "STAGE=prod1\n",
         },
