@@ -15,6 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cfgroll.cli.app import app
 
     args = list(sys.argv[1:] if argv is None else argv)
+    _interruptible()
     try:
         result = app(args=args, prog_name="cfgroll", standalone_mode=False)
     except CfgrollError as exc:
@@ -41,7 +42,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("".join(traceback.format_exception(exc)[-3:]).rstrip(), file=sys.stderr)
         print("please report this, with the command you ran", file=sys.stderr)
         return EXIT_ERROR
+    if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a silent exit 130
+        _error("interrupted")
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _interruptible() -> None:
+    """Make Ctrl-C interrupt cfgroll (and reach the Compose processes it starts) however it was
+    started. A shell's background job inherits SIGINT ignored; Python then installs no
+    handler, the deploy would run on through a Ctrl-C, and its children would ignore it too."""
+    import signal
+
+    try:
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave signals to whoever owns it
+        pass
 
 
 def _error(message: str) -> None:

@@ -51,6 +51,14 @@ def assert_back_to_v1(
 ) -> str:
     """The checks every failure path shares; returns the attempt's tag."""
     assert http_get(project) == "v1"
+    capsys.readouterr()
+    assert main(["show", v1, "--json", "-C", str(proj)]) == 0
+    recorded = json.loads(capsys.readouterr().out)["services"]["web"]["image_id"]
+    (web,) = containers(project, "--filter", "label=com.docker.compose.service=web")
+    running = subprocess.run(
+        ["docker", "inspect", "-f", "{{.Image}}", web], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert running == recorded, "web runs another image than the live release recorded"
     assert (proj / ".env").read_text() == V1_ENV
     assert (
         git(proj / ".cfgroll" / "store.git", "show", f"{v1}:compose.yaml")
@@ -64,6 +72,8 @@ def assert_back_to_v1(
 
 
 def make_v2(proj: Path, project: str, web_extra: str = "") -> None:
+    """v2 changes the image too, so every recovery must retag the live release's image."""
+    (proj / "Dockerfile").write_text(DOCKERFILE + "RUN touch /v2\n")
     (proj / ".env").write_text("GREETING=v2\nDB_PASSWORD=pw-two-secret\n")
     (proj / "compose.yaml").write_text(web_compose(project, web_extra=web_extra))
 
@@ -288,6 +298,8 @@ def test_ctrl_c_during_the_gate_rolls_back(
     run = subprocess.Popen(
         [sys.executable, "-m", "cfgroll", "deploy", "-C", str(proj), "--settle", "8"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as from a terminal, whatever pytest inherited (a background job ignores SIGINT)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )  # fmt: skip
     try:
         for _ in range(600):  # until v2 is up and the gate is waiting for it to settle

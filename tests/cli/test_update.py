@@ -225,3 +225,38 @@ def test_failing_update_of_a_new_service_leaves_the_others_alone(
     assert state == "exited"  # a service the user stopped is not started by the rollback
     assert live_tag(proj / ".cfgroll" / "store.git") == v1
     assert "cron" not in (proj / "compose.yaml").read_text()  # the live files are back
+
+
+def test_per_service_rollback_leaves_other_services_and_the_files_alone(
+    tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two services built from their own folders, both changed in v2; rolling back only `a`
+    puts a's v1 image back and leaves b's container, b's image and every file as they are."""
+
+    def dockerfile(v: str) -> str:
+        return f"FROM {BASE_IMAGE}\nRUN echo {v} > /version\n"
+
+    def version(service: str) -> str:
+        cid = container_of(project_name, service)
+        argv = ["docker", "exec", cid, "cat", "/version"]
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+
+    service = 'init: true\n    command: ["sh", "-c", "exec sleep 3600"]'
+    compose = f"name: {project_name}\nservices:\n"
+    compose += f"  a:\n    build: a\n    {service}\n  b:\n    build: b\n    {service}\n"
+    tree = {
+        "compose.yaml": compose,
+        "a/Dockerfile": dockerfile("a1"),
+        "b/Dockerfile": dockerfile("b1"),
+    }
+    proj = build_file_tree(tmp_path / "p", tree)
+    store = proj / ".cfgroll" / "store.git"
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    v1 = live_tag(store)
+    build_file_tree(proj, {"a/Dockerfile": dockerfile("a2"), "b/Dockerfile": dockerfile("b2")})
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    b_before = container_of(project_name, "b")
+    assert main(["rollback", v1, "--services", "a", "--yes", "-C", str(proj), *FAST]) == 0
+    assert version("a") == "a1"
+    assert version("b") == "b2" and container_of(project_name, "b") == b_before
+    assert (proj / "a/Dockerfile").read_text() == dockerfile("a2")  # files stay as they are

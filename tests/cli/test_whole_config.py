@@ -306,3 +306,44 @@ def test_env_file_flag_is_recorded_and_rolled_back(
     assert main(["rollback", v1, "--yes", "-C", str(proj), *FAST]) == 0
     assert exec_in(project_name, "app", "sh", "-c", "echo $STAGE") == "prod1\n"
     assert (proj / "prod.env").read_text() == "STAGE=prod1\n"
+
+
+@pytest.fixture
+def mounted(tmp_path: Path, base_image: str, project_name: str) -> tuple[Path, str]:
+    """`app` mounts app.conf; release v1 ("one") is live."""
+    compose = sleepers(project_name, app='volumes: ["./app.conf:/app.conf:ro"]')
+    proj = build_file_tree(tmp_path / "p", {"compose.yaml": compose, "app.conf": "one\n"})
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    return proj, live_tag(proj / ".cfgroll" / "store.git")
+
+
+def test_rollback_keeps_an_unsaved_mounted_file_as_a_draft(
+    mounted: tuple[Path, str], project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj, v1 = mounted
+    edit(proj, {"app.conf": "two\n"})
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    edit(proj, {"app.conf": "three, never deployed\n"})
+    capsys.readouterr()
+    assert main(["rollback", v1, "--yes", "-C", str(proj), *FAST]) == 0
+    out = capsys.readouterr().out
+    draft = out.split("your edits were saved as ")[1].split(";")[0]
+    assert exec_in(project_name, "app", "cat", "/app.conf") == "one\n"
+    assert main(["checkout", draft, "-C", str(proj)]) == 0
+    assert (proj / "app.conf").read_text() == "three, never deployed\n"
+
+
+def test_status_check_fails_on_a_drifted_mounted_file(
+    mounted: tuple[Path, str], project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj, _v1 = mounted
+    assert main(["status", "--check", "-C", str(proj)]) == 0
+    os.chmod(proj / "app.conf", 0o755)
+    assert main(["status", "--check", "-C", str(proj)]) == 1
+    assert "app.conf (mount)  mode changed" in capsys.readouterr().out
+    os.chmod(proj / "app.conf", 0o644)
+    (proj / "app.conf").write_text("edited in place\n")
+    assert main(["status", "--check", "-C", str(proj)]) == 1
+    assert "app.conf (mount)  modified" in capsys.readouterr().out
+    (proj / "app.conf").write_text("one\n")
+    assert main(["status", "--check", "-C", str(proj)]) == 0

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import errno
+import io
 import os
 from pathlib import Path
+
+import pytest
 
 from cfgroll.store.files import write_atomic
 
@@ -19,3 +23,32 @@ def test_atomic_write_keeps_mode_and_leaves_no_temp_files(tmp_path: Path) -> Non
 def test_new_private_file_is_0600(tmp_path: Path) -> None:
     write_atomic(tmp_path / "sub" / "app.env", b"A=1\n", private=True)
     assert ((tmp_path / "sub" / "app.env").stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace", "disk full"])
+def test_a_write_that_fails_midway_leaves_the_old_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """Readers see the old file or the new one, never a mix; no temporary file is left."""
+    target = tmp_path / ".env"
+    target.write_bytes(b"OLD=1\n" * 1000)
+
+    def boom(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if failing == "fsync":
+        monkeypatch.setattr(os, "fsync", boom)
+    elif failing == "replace":
+        monkeypatch.setattr(os, "replace", boom)
+    else:  # the data itself cannot be written
+        real_fdopen = os.fdopen
+
+        class Full(io.BufferedWriter):
+            def write(self, data: object) -> int:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, "wb", buffering=0)))
+    with pytest.raises(OSError, match="No space left"):
+        write_atomic(target, b"NEW=2\n")
+    assert target.read_bytes() == b"OLD=1\n" * 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]
