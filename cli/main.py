@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
-from cfgroll.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CfgrollError
+from cfgroll.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CfgrollError, os_error
+
+DEBUG_ENV = "CFGROLL_DEBUG"  # or `--debug` anywhere on the command line: show tracebacks
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,10 +18,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cfgroll.cli.app import app
 
     args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    args = [a for a in args if a != "--debug"]
     _interruptible()
     try:
         result = app(args=args, prog_name="cfgroll", standalone_mode=False)
     except CfgrollError as exc:
+        _traceback(exc, debug)
         _error(str(exc))
         if exc.details:
             print("\n".join("  " + line for line in exc.details.splitlines()), file=sys.stderr)
@@ -35,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # a full disk, a permission, a read-only file system: say which path
+        _traceback(exc, debug)
+        _error(os_error(exc))
+        return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - the last resort: a short report, not a traceback
         import traceback
 
@@ -45,6 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a silent exit 130
         _error("interrupted")
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _traceback(exc: BaseException, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
 
 
 def _interruptible() -> None:

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from cfgroll import gate
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
-from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed
+from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
 from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.project import ProjectFiles, resolve
 from cfgroll.release import names, record_attempt, record_release
-from cfgroll.restore import Failure, recover, running, start, why
+from cfgroll.restore import Failure, recover, running, start
 from cfgroll.snapshot import check_services
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import changed_keys
@@ -123,7 +123,7 @@ def _failed(
     only: Sequence[str] | None,
 ) -> DeployFailed | RollbackFailed:
     """Keep the attempt, then put back what ran before; the error to raise."""
-    reason = why(exc)
+    reason = one_line(exc)
     details = redact(_details(exc), secret_values(files.content, files.roles))
     try:
         attempt = record_attempt(
@@ -133,8 +133,9 @@ def _failed(
         )  # fmt: skip
     except Exception as record_exc:  # noqa: BLE001 - without a copy, the files must stay
         return RollbackFailed(
-            f"deploy failed ({reason}), and saving the attempt failed too ({why(record_exc)}); "
-            "nothing was rolled back, so that your files stay as they are; running now: "
+            f"deploy failed ({reason}), and saving the attempt failed too "
+            f"({one_line(record_exc)}); nothing was rolled back, so that your files stay as "
+            "they are; running now: "
             f"{running(ctx, project)}",
             details,
         )

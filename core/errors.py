@@ -6,6 +6,7 @@ what to do next. The CLI prints it as `error: <message>` and exits with `exit_co
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 
 # Exit codes, documented in the README.
@@ -108,3 +109,27 @@ class RollbackFailed(CfgrollError):
     def __init__(self, message: str, details: str = "") -> None:
         super().__init__(message)
         self.details = details
+
+
+def os_error(exc: OSError) -> str:
+    """One line for an operating-system error: what failed, on which path, what to do."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    what = exc.strerror or str(exc)
+    hint = {
+        errno.ENOSPC: "free some space on that file system, or keep the store elsewhere (--store)",
+        errno.EDQUOT: "free some space within your quota",
+        errno.EACCES: "check the permissions of that path for the user running cfgroll",
+        errno.EPERM: "check the permissions of that path for the user running cfgroll",
+        errno.EROFS: "that file system is mounted read-only",
+    }.get(exc.errno or 0, "run with --debug for the details")
+    return f"{what}{where}; {hint}"
+
+
+def one_line(exc: BaseException) -> str:
+    """What went wrong, in one line, for a message that goes on (a deploy's failure reason)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, OSError) and not isinstance(exc, CfgrollError):
+        return os_error(exc)
+    text = " ".join(str(exc).split())
+    return (text[:300] + "…" if len(text) > 300 else text) or type(exc).__name__

@@ -10,7 +10,7 @@ from pathlib import Path
 from cfgroll import gate, project
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
-from cfgroll.errors import DeployFailed, ImageMissing, RollbackFailed
+from cfgroll.errors import DeployFailed, ImageMissing, RollbackFailed, one_line
 from cfgroll.store.repo import Entry, Store
 
 UP_RELEASE = ("up", "-d", "--remove-orphans", "--no-build", "--pull", "never")
@@ -100,12 +100,6 @@ def restore(
     start(ctx, compose, chosen, limits, up=up, recreate=recreate)
 
 
-def why(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    return str(exc) or type(exc).__name__
-
-
 @dataclass(frozen=True)
 class Failure:
     """A failed deploy or rollback: what went wrong and where the user's files are kept."""
@@ -136,7 +130,7 @@ def recover(
     except (Exception, KeyboardInterrupt) as exc:
         raise RollbackFailed(
             f"{failure.what} failed ({failure.reason}), and rolling back to {live.tag} failed "
-            f"too ({why(exc)}); running now: {running(ctx, live.manifest.project)}{kept}; fix "
+            f"too ({one_line(exc)}); running now: {running(ctx, live.manifest.project)}{kept}; fix "
             f"the cause, then `cfgroll rollback {live.tag} --yes` or `cfgroll deploy`",
             failure.details,
         ) from exc

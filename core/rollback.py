@@ -8,11 +8,11 @@ from itertools import islice
 
 from cfgroll import gate, project
 from cfgroll.context import Context
-from cfgroll.errors import ImageMissing, UsageError
+from cfgroll.errors import ImageMissing, UsageError, one_line
 from cfgroll.history import Side, diff, entry_side, short, working_side
 from cfgroll.project import ProjectFiles
 from cfgroll.release import record_release, save_draft
-from cfgroll.restore import Failure, missing_images, recover, restore, why
+from cfgroll.restore import Failure, missing_images, recover, restore
 from cfgroll.snapshot import check_services
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
@@ -133,7 +133,7 @@ def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIM
         except (Exception, KeyboardInterrupt) as exc:
             kept = f"your edits are kept as {draft.tag}" if draft else ""
             what = f"rollback to {target.tag}" + (f" of {', '.join(only)}" if only else "")
-            failure = Failure(what, why(exc), str(getattr(exc, "details", "")), kept)
+            failure = Failure(what, one_line(exc), str(getattr(exc, "details", "")), kept)
             raise recover(ctx, store, live, paths, failure, limits, only) from exc
     return RolledBack(entry, draft)
 

@@ -114,6 +114,11 @@ class Compose:
         try:
             out = self.run("config", "--format", "json", what="reading the compose files").stdout
         except CommandFailed as exc:
+            if "is not a docker command" in exc.stderr:
+                raise EngineUnreachable(
+                    "the Docker Compose v2 plugin is not installed (`docker compose version` "
+                    "fails); install it (Docker Desktop and docker-ce include it)"
+                ) from exc
             raise ProjectError(
                 f"Compose cannot read this project ({exc.last_line}); fix the compose files "
                 "(`docker compose config` shows the problem)"

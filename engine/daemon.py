@@ -28,6 +28,41 @@ class Container:
     config_hash: str  # Compose's hash of the service's configuration
 
 
+class _Api:
+    """The SDK's low-level client, each call turning a lost or failing engine into one
+    readable `EngineUnreachable` (what the SDK raises is a stack of transport errors)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            import docker
+            import requests
+
+            try:
+                return method(*args, **kwargs)
+            except docker.errors.NotFound:
+                raise
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise EngineUnreachable(
+                    f"the Docker engine did not answer ({_short(exc)}); check that it runs "
+                    "(`docker info`), then run the command again"
+                ) from exc
+
+        return call
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    for marker in ("Connection refused", "No such file or directory", "Read timed out"):
+        if marker in text:
+            return marker.lower()
+    return text[:160] or type(exc).__name__
+
+
 class Daemon:
     """A connection to the engine, opened on first use."""
 
@@ -41,12 +76,18 @@ class Daemon:
 
             try:
                 # "auto": speak the engine's API version, old engines included
-                self._client = docker.APIClient(version="auto", **_env_kwargs())
+                client = docker.APIClient(version="auto", **_env_kwargs())
             except docker.errors.DockerException as exc:
                 raise EngineUnreachable(
-                    f"cannot reach the Docker engine ({exc}); start Docker, or set DOCKER_HOST"
+                    f"cannot reach the Docker engine ({_short(exc)}); start Docker, or set "
+                    "DOCKER_HOST"
                 ) from exc
+            self._client = _Api(client)
         return self._client
+
+    def ping(self) -> None:
+        """Raise `EngineUnreachable` unless the engine answers."""
+        self.api.ping()
 
     def containers(self, project: str, service: str | None = None) -> list[Container]:
         """Every container of the Compose project (one-off `run` containers left out)."""

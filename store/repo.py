@@ -19,6 +19,7 @@ import git
 from git.objects.fun import tree_to_stream
 from gitdb import IStream
 
+from cfgroll import faults
 from cfgroll.errors import StoreError, UnknownRelease
 from cfgroll.store.files import FileData, FileKind
 from cfgroll.store.manifest import MANIFEST_PATH, Manifest
@@ -33,6 +34,11 @@ MAIN_REF = "refs/heads/main"
 _TREE_MODE = 0o040000
 _MODES: dict[FileKind, int] = {"file": 0o100644, "exec": 0o100755, "link": 0o120000}
 _KINDS = {mode: kind for kind, mode in _MODES.items()}
+# Durability: git syncs the objects, packs and refs it writes itself; cfgroll syncs the loose
+# objects it writes in-process before any ref points at them (see `record`).
+DURABLE = {"fsync": "objects,reference", "fsyncMethod": "fsync"}
+# What GitPython and gitdb raise for a damaged or unreadable repository.
+_DAMAGE = (git.GitError, ValueError, KeyError, IndexError, AssertionError)
 _Node = dict[str, "tuple[bytes, int] | _Node"]  # a folder: name -> (blob id, mode) or sub-folder
 
 
@@ -55,6 +61,7 @@ class Store:
     def __init__(self, path: Path, repo: git.Repo) -> None:
         self.path = path
         self._repo = repo
+        self._written: list[bytes] = []  # objects written by the current `record`
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -71,9 +78,30 @@ class Store:
                 "in the project first, or point --store / CFGROLL_STORE at the store"
             )
         try:
-            return cls(path, git.Repo(path))
+            store = cls(path, git.Repo(path))
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-            raise StoreError(f"{path} is not a readable git repository ({exc})") from exc
+            raise StoreError(
+                f"{path} is not a readable git repository ({type(exc).__name__}); run "
+                "`cfgroll doctor` to check it"
+            ) from exc
+        if not store.durable():
+            try:
+                store.make_durable()  # a store made by an older cfgroll
+            except OSError:
+                pass  # read-only: reading works; `cfgroll doctor` reports it
+        return store
+
+    def durable(self) -> bool:
+        """Whether git is told to sync what it writes (objects, packs, refs)."""
+        reader = self._repo.config_reader("repository")
+        return all(
+            str(reader.get_value("core", key, "")) == value for key, value in DURABLE.items()
+        )
+
+    def make_durable(self) -> None:
+        with self._repo.config_writer() as cfg:
+            for key, value in DURABLE.items():
+                cfg.set_value("core", key, value)
 
     @classmethod
     def create(cls, path: Path, description: str = "") -> tuple[Store, bool]:
@@ -98,6 +126,8 @@ class Store:
                 # not detach from the command that triggered it, nor write dumb-HTTP info.
                 cfg.set_value("gc", "autoDetach", "false")
                 cfg.set_value("repack", "updateServerInfo", "false")
+                for key, value in DURABLE.items():
+                    cfg.set_value("core", key, value)
             if description:
                 (path / "description").write_text(description + "\n")
         finally:
@@ -114,8 +144,14 @@ class Store:
                 f"commit {commit.hexsha[:12]} in {self.path} has no {MANIFEST_PATH}; "
                 "it was not written by cfgroll"
             ) from None
+        except _DAMAGE as exc:
+            raise damaged(self.path, exc) from exc
         parent = commit.parents[0].hexsha if commit.parents else None
-        return Entry(commit.hexsha, parent, Manifest.from_yaml(blob.data_stream.read()))
+        try:
+            data = blob.data_stream.read()
+        except _DAMAGE as exc:
+            raise damaged(self.path, exc) from exc
+        return Entry(commit.hexsha, parent, Manifest.from_yaml(data))
 
     def _main(self) -> git.Commit | None:
         try:
@@ -181,10 +217,15 @@ class Store:
 
     def files(self, entry: Entry) -> dict[str, FileData]:
         """Project-relative path -> content and kind of every project file of `entry`."""
-        return {
-            str(blob.path): FileData(bytes(blob.data_stream.read()), _KINDS.get(blob.mode, "file"))
-            for blob in self._blobs(entry)
-        }
+        try:
+            return {
+                str(blob.path): FileData(
+                    bytes(blob.data_stream.read()), _KINDS.get(blob.mode, "file")
+                )
+                for blob in self._blobs(entry)
+            }
+        except _DAMAGE as exc:
+            raise damaged(self.path, exc) from exc
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -206,6 +247,7 @@ class Store:
         """
         if MANIFEST_PATH in files:
             raise StoreError(f"{MANIFEST_PATH} is cfgroll's own path; rename that project file")
+        self._written = []
         tree = self._write_tree({**files, MANIFEST_PATH: FileData(manifest.to_yaml().encode())})
         actor = git.Actor(manifest.user, f"{manifest.user}@{manifest.host}")
         parents = [self._repo.commit(parent)] if parent else []
@@ -227,14 +269,41 @@ class Store:
             f"{message.splitlines()[0]}\n"
         ).encode()
         tag_sha = self._store_object("tag", tag_body).hex()
+        self._written.append(commit.binsha)
+        # No ref may point at an object that a power cut could still take away.
+        self._sync_objects(self._written)
+        faults.point("store:objects-written")
         zero = "0" * 40
         commands = f"create refs/tags/{manifest.tag} {tag_sha}\n"
         if on_main:
             commands += f"update {MAIN_REF} {commit.hexsha} {parent or zero}\n"
         self._update_refs(commands, actor)
+        faults.point("store:refs-moved")
         if pack:
-            self.pack()
+            try:
+                self.pack()
+            except (git.GitCommandError, OSError):
+                pass  # the release is recorded; its loose objects are packed with the next one
         return Entry(commit.hexsha, parent, manifest)
+
+    def _sync_objects(self, shas: list[bytes]) -> None:
+        """fsync the loose object files written in-process (gitdb does not) and their
+        folders, so the objects are on disk before a ref names them."""
+        folders = set()
+        for sha in shas:
+            hexsha = sha.hex()
+            path = self.path / "objects" / hexsha[:2] / hexsha[2:]
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # it was already in a pack
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            folders.add(path.parent)
+        for folder in (*folders, self.path / "objects"):
+            _fsync_dir(folder)
 
     def pack(self) -> None:
         """Pack the loose objects and refs a release leaves (six objects and a tag: seven files
@@ -245,6 +314,7 @@ class Store:
 
     def _store_object(self, kind: str, data: bytes) -> bytes:
         stored = self._repo.odb.store(IStream(kind, len(data), io.BytesIO(data)))
+        self._written.append(bytes(stored.binsha))
         return bytes(stored.binsha)
 
     def _write_tree(self, files: Mapping[str, FileData]) -> bytes:
@@ -283,10 +353,37 @@ class Store:
             try:
                 self._repo.git.update_ref("--stdin", istream=fh, env=env)
             except git.GitCommandError as exc:
+                why = " ".join(str(exc.stderr).split()).removeprefix("stderr: ").strip("'")
+                if "cannot lock ref" in why and "but expected" in why:
+                    raise StoreError(
+                        "could not move the store's refs: another process wrote to the store "
+                        "at the same time; nothing was recorded, retry"
+                    ) from exc
                 raise StoreError(
-                    f"could not move the store's refs ({str(exc.stderr).strip()}); another "
-                    "process wrote to the store at the same time; nothing was recorded, retry"
+                    f"could not move the store's refs ({why}); nothing was recorded; run "
+                    "`cfgroll doctor` to check the store"
                 ) from exc
+
+
+def damaged(path: Path, exc: BaseException) -> StoreError:
+    detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return StoreError(
+        f"the store {path} is damaged or unreadable ({detail}); run `cfgroll doctor` to see "
+        "what is wrong, and restore the store from a copy (`git clone`) if it names lost objects"
+    )
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 # -- the project's own git repository -----------------------------------------------------------
