@@ -8,6 +8,7 @@ from cfgroll import __version__
 from cfgroll.cli.checkout import checkout
 from cfgroll.cli.deploy import deploy
 from cfgroll.cli.diff import diff
+from cfgroll.cli.doctor import doctor
 from cfgroll.cli.init import init
 from cfgroll.cli.log import log
 from cfgroll.cli.rollback import rollback
@@ -44,5 +45,5 @@ def _root(
     pass
 
 
-for command in (init, deploy, update, rollback, status, log, show, diff, checkout):
+for command in (init, deploy, update, rollback, status, log, show, diff, checkout, doctor):
     app.command()(command)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cfgroll import gate
+from cfgroll import faults, gate, preflight
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
 from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.project import ProjectFiles, resolve
-from cfgroll.release import names, record_attempt, record_release
+from cfgroll.release import names, record_attempt, record_release, recorded_meanwhile
 from cfgroll.restore import Failure, recover, running, start
 from cfgroll.snapshot import check_services
 from cfgroll.store.lock import store_lock
@@ -73,10 +73,13 @@ def _roll_out(
     action = "deploy" if only is None else "update"
     untouched = [s for s in everything if s not in services]
     files = resolve(compose, config)  # refuses over-limit files before anything changes
+    # room for the release and, should it fail, the attempt (or a baseline first)
+    preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content.values())))
     init = ensure_store(ctx)
     store = init.store
     with store_lock(store.path, action, ctx.lock_timeout, ctx.reporter.warn):
         live = store.live()
+        faults.point("deploy:locked")
         existing = ctx.daemon.containers(project)
         baseline = None
         if live is None and existing:
@@ -92,18 +95,23 @@ def _roll_out(
                     "build", *([] if only is None else builds), on_line=ctx.reporter.output,
                     what="docker compose build",
                 )  # fmt: skip
+            faults.point("deploy:built")
             if only is None:
                 up: tuple[str, ...] = ("up", "-d", "--remove-orphans")
             else:
                 recreate = ("--no-build", "--force-recreate") if no_build else ()
                 up = ("up", "-d", "--no-deps", *recreate, *services)
             start(ctx, compose, services, limits, up=up, recreate=remount)
+            faults.point("deploy:gated")
             ctx.reporter.step("recording the release")
             entry = record_release(
                 ctx, store, action=action, project=project, files=files, services=services,
                 live=live, carry=untouched,
             )  # fmt: skip
         except (Exception, KeyboardInterrupt) as exc:
+            recorded = recorded_meanwhile(ctx, store, live, exc)
+            if recorded is not None:
+                return Deployed(recorded, init, baseline)
             raise _failed(
                 ctx, store, project, live, files, existing, exc, limits, no_rollback, only
             ) from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cfgroll import project
+from cfgroll import preflight, project
 from cfgroll.context import STORE_DIR, Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
@@ -32,11 +32,18 @@ def ensure_store(ctx: Context) -> Initialised:
     `.cfgroll/` is added to the project's `.gitignore`, so `.env` copies never reach that repo.
     """
     store, created = ctx.create_store()
-    gitignore = None
-    inside_project = ctx.store_path.is_relative_to(ctx.directory / STORE_DIR)
-    if inside_project and _in_git_work_tree(ctx.directory):
-        gitignore = _ignore(ctx.directory / ".gitignore", f"/{STORE_DIR}/")
+    gitignore = ignore_store(ctx)
     return Initialised(store, created, gitignore)
+
+
+def ignore_store(ctx: Context, dry_run: bool = False) -> Path | None:
+    """When the project folder is inside a git work tree and the store lives in the project,
+    name `.cfgroll/` in the project's `.gitignore`; the file if it was (with `dry_run`: would
+    be) edited."""
+    inside_project = ctx.store_path.is_relative_to(ctx.directory / STORE_DIR)
+    if not (inside_project and _in_git_work_tree(ctx.directory)):
+        return None
+    return _ignore(ctx.directory / ".gitignore", f"/{STORE_DIR}/", dry_run)
 
 
 def init(ctx: Context) -> Initialised:
@@ -55,10 +62,11 @@ def init(ctx: Context) -> Initialised:
         return result
     if not existing:
         return result
+    files = project.resolve(compose, config)
+    preflight.check(ctx, preflight.Needs(preflight.size_of(files.content.values())))
     with store_lock(result.store.path, "init", ctx.lock_timeout, ctx.reporter.warn):
         if result.store.live() is not None:  # another run got there first
             return result
-        files = project.resolve(compose, config)
         baseline = record_baseline(ctx, result.store, compose, files, existing)
     return Initialised(result.store, result.created, result.gitignore, baseline)
 
@@ -89,13 +97,15 @@ def _in_git_work_tree(folder: Path) -> bool:
     return any((p / ".git").exists() for p in (folder, *folder.parents))
 
 
-def _ignore(gitignore: Path, pattern: str) -> Path | None:
+def _ignore(gitignore: Path, pattern: str, dry_run: bool = False) -> Path | None:
     """Add `pattern` to `gitignore` unless a line already ignores it; the file if edited."""
     old = gitignore.read_bytes() if gitignore.is_file() else b""
     lines = {line.strip() for line in old.decode(errors="replace").splitlines()}
     bare = pattern.strip("/")
     if lines & {bare, bare + "/", "/" + bare, "/" + bare + "/"}:
         return None
+    if dry_run:
+        return gitignore
     sep = b"" if not old or old.endswith(b"\n") else b"\n"
     note = b"# cfgroll's store: release history, including .env copies\n"
     write_atomic(gitignore, old + sep + note + pattern.encode() + b"\n")

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from cfgroll import __version__, project
+from cfgroll import __version__, faults, project
 from cfgroll.context import Context, now, who
+from cfgroll.errors import one_line
 from cfgroll.project import ProjectFiles
 from cfgroll.snapshot import service_records
 from cfgroll.store.manifest import (
@@ -90,6 +91,7 @@ def record_release(
             if svc.backup_ref not in tagged:
                 ctx.daemon.tag(svc.image_id, svc.backup_ref)
                 tagged.append(svc.backup_ref)
+        faults.point("release:tagged")
         return store.record(
             files.content, manifest, message, live.commit if live else None, on_main=True
         )
@@ -97,6 +99,22 @@ def record_release(
         for ref in tagged:
             ctx.daemon.untag(ref)
         raise
+
+
+def recorded_meanwhile(
+    ctx: Context, store: Store, live: Entry | None, exc: BaseException
+) -> Entry | None:
+    """The release this run recorded before `exc` struck (after the refs moved: a Ctrl-C,
+    say), or None. Such a release stands: rolling the stack back would leave `main` naming
+    a release that no longer runs."""
+    try:
+        now = store.live()
+    except Exception:  # noqa: BLE001 - the store cannot tell: roll back as for any failure
+        return None
+    if now is None or (live is not None and now.commit == live.commit):
+        return None
+    ctx.reporter.warn(f"{one_line(exc)}, after {now.tag} was recorded; it stays the live release")
+    return now
 
 
 def record_attempt(

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cfgroll import gate, project
+from cfgroll import faults, gate, project
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import DeployFailed, ImageMissing, RollbackFailed, one_line
@@ -53,6 +53,7 @@ def start(
     before = gate.baseline(ctx.daemon, compose.name)
     ctx.reporter.step(f"starting services (docker compose {' '.join(up)})")
     compose.run(*up, on_line=ctx.reporter.output, what="docker compose up")
+    faults.point("up:done")
     if recreate:
         kept = sorted(
             {c.service for c in ctx.daemon.containers(compose.name) if c.id in before.restarts}
@@ -84,12 +85,14 @@ def restore(
     for name in chosen:
         svc = entry.manifest.services[name]
         ctx.daemon.tag(svc.image_id, svc.image)
+    faults.point("restore:retagged")
     recreate: set[str] = set()
     if paths is not None:
         files = store.files(entry)
         ctx.reporter.step(f"writing the files of {entry.tag}")
         wanted = {p: files.get(p) for p in set(paths) | set(files)}
         written = project.write(ctx.directory, wanted, entry.manifest.files)
+        faults.point("restore:files-written")
         recreate = entry.manifest.layout.services_using(written) & set(chosen)
         compose = compose_of(ctx, entry)
     else:

@@ -6,12 +6,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from cfgroll import gate, project
+from cfgroll import faults, gate, preflight, project
 from cfgroll.context import Context
 from cfgroll.errors import ImageMissing, UsageError, one_line
 from cfgroll.history import Side, diff, entry_side, short, working_side
 from cfgroll.project import ProjectFiles
-from cfgroll.release import record_release, save_draft
+from cfgroll.release import record_release, recorded_meanwhile, save_draft
 from cfgroll.restore import Failure, missing_images, recover, restore
 from cfgroll.snapshot import check_services
 from cfgroll.store.lock import store_lock
@@ -51,6 +51,8 @@ def plan(ctx: Context, ref: str, only: Sequence[str] | None = None) -> Plan:
     missing = [m for m in missing_images(ctx, target) if only is None or m[0] in only]
     if missing:
         raise ImageMissing(target.tag, missing)
+    if only is None:
+        store.files(target)  # every file must still read (a damaged store fails here, not later)
     return Plan(target, live, only)
 
 
@@ -103,6 +105,8 @@ def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIM
     (`DeployFailed`, exit 3; `RollbackFailed`, exit 4, when that fails too).
     """
     store = ctx.open_store()
+    draft_bytes = preflight.size_of(store.files(planned.live).values())
+    preflight.check(ctx, preflight.Needs(draft_bytes, project=planned.only is None))
     with store_lock(store.path, "rollback", ctx.lock_timeout, ctx.reporter.warn):
         # Checked again under the lock: another run may have changed things since the plan.
         planned = plan(ctx, planned.target.tag, planned.only)
@@ -114,6 +118,7 @@ def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIM
             draft = save_draft(ctx, store, live, target.manifest.files)
             if draft:
                 ctx.reporter.step(f"saved your edits to the project files as {draft.tag}")
+            faults.point("rollback:draft-saved")
         else:
             ctx.reporter.step("the project files stay as they are (--services)")
         try:
@@ -131,6 +136,8 @@ def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIM
                 target=target.tag, carry=[] if only is None else sorted(everything - set(only)),
             )  # fmt: skip
         except (Exception, KeyboardInterrupt) as exc:
+            if (recorded := recorded_meanwhile(ctx, store, live, exc)) is not None:
+                return RolledBack(recorded, draft)
             kept = f"your edits are kept as {draft.tag}" if draft else ""
             what = f"rollback to {target.tag}" + (f" of {', '.join(only)}" if only else "")
             failure = Failure(what, one_line(exc), str(getattr(exc, "details", "")), kept)
@@ -151,6 +158,9 @@ def checkout(ctx: Context, ref: str) -> CheckedOut:
     Project files that differ from the live release are saved first as a draft.
     """
     store = ctx.open_store()
+    live = store.live()
+    draft_bytes = preflight.size_of(store.files(live).values()) if live else 0
+    preflight.check(ctx, preflight.Needs(draft_bytes, project=True, engine=False))
     with store_lock(store.path, "checkout", ctx.lock_timeout, ctx.reporter.warn):
         entry = store.resolve(ref)
         live = store.live()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 from cfgroll.errors import LockHeld
 
@@ -39,6 +40,29 @@ def describe(info: dict[str, object] | None) -> str:
         f"`cfgroll {info.get('command', '?')}` (pid {info.get('pid', '?')} on "
         f"{info.get('host', '?')}, started {info.get('started', '?')})"
     )
+
+
+LockState = Literal["free", "held", "stale"]
+
+
+def state(store_path: Path) -> LockState:
+    """`held` by a running cfgroll; `stale`: a run ended without cleaning up (its info file
+    is still there, the OS lock is free); else `free`."""
+    from filelock import FileLock, Timeout
+
+    if not (store_path / LOCK_NAME).exists():
+        return "stale" if holder(store_path) else "free"
+    lock = FileLock(str(store_path / LOCK_NAME), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return "held"
+    lock.release()
+    return "stale" if holder(store_path) else "free"
+
+
+def clear_stale(store_path: Path) -> None:
+    (store_path / INFO_NAME).unlink(missing_ok=True)
 
 
 @contextmanager

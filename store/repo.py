@@ -305,6 +305,27 @@ class Store:
         for folder in (*folders, self.path / "objects"):
             _fsync_dir(folder)
 
+    def fsck(self) -> list[str]:
+        """What `git fsck --strict` finds wrong (dangling objects of failed writes are fine)."""
+        try:
+            self._repo.git.fsck("--strict", "--no-dangling", "--no-progress")
+        except git.GitCommandError as exc:
+            text = f"{exc.stdout or ''}\n{exc.stderr or ''}".replace("stderr: '", "")
+            found = [line.strip(" '") for line in text.splitlines() if line.strip(" '")]
+            return found or [f"git fsck exited {exc.status}"]
+        return []
+
+    def tags(self) -> list[str]:
+        """Every tag's name."""
+        return [ref.name for ref in self._repo.tags]
+
+    def tag_entry(self, name: str) -> Entry:
+        try:
+            commit = git.TagReference(self._repo, f"refs/tags/{name}").commit
+        except _DAMAGE as exc:
+            raise damaged(self.path, exc) from exc
+        return self._entry(commit)
+
     def pack(self) -> None:
         """Pack the loose objects and refs a release leaves (six objects and a tag: seven files
         and seven disk blocks). Geometric repacking keeps a few packs whose sizes grow by

@@ -7,7 +7,7 @@ writing them back. This package is the only code that walks the project folder.
 - `read` / `write`: the files as they are now, and writing recorded files back.
 """
 
-from cfgroll.project.disk import read, write
+from cfgroll.project.disk import leftovers, read, write
 from cfgroll.project.locate import locate
 from cfgroll.project.recorded import MAX_FILE, MAX_FILES, MAX_TOTAL, ProjectFiles, resolve
 
@@ -15,6 +15,7 @@ __all__ = [
     "MAX_FILE",
     "MAX_FILES",
     "MAX_TOTAL",
+    "leftovers",
     "ProjectFiles",
     "locate",
     "read",

@@ -4,6 +4,7 @@ touched."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -46,6 +47,24 @@ def write(
             write_file(path, file, private=roles.get(rel) in PRIVATE)
         changed.append(rel)
     return changed
+
+
+TEMP_SUFFIXES = (".cfgroll-tmp",)
+TEMP_PREFIXES = (".cfgroll-preflight.",)
+
+
+def leftovers(directory: Path) -> list[Path]:
+    """Temporary files that an interrupted cfgroll left in the project folder (a write
+    killed between creating its temporary file and renaming it)."""
+    found = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = [d for d in dirs if d not in (".git", "store.git")]
+        found += [
+            Path(root) / n
+            for n in names
+            if n.endswith(TEMP_SUFFIXES) or n.startswith(TEMP_PREFIXES)
+        ]
+    return sorted(found)
 
 
 def _checked(rel: str) -> str:

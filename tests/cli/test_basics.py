@@ -11,7 +11,18 @@ import pytest
 from cfgroll.cli.main import main
 from tests.helpers import build_file_tree
 
-COMMANDS = ["init", "deploy", "rollback", "log", "show", "diff", "checkout"]
+COMMANDS = [
+    "init",
+    "deploy",
+    "update",
+    "rollback",
+    "status",
+    "log",
+    "show",
+    "diff",
+    "checkout",
+    "doctor",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
