@@ -25,10 +25,10 @@ def point(step: str) -> None:
     spec = os.environ.get(ENV)
     if not spec:
         return
-    name, _, how = spec.partition(":")
-    if name != step or step in _fired:
+    crash = spec.endswith(":exit")
+    if spec.removesuffix(":exit") != step or step in _fired:
         return
     _fired.add(step)
-    if how == "exit":
+    if crash:
         os._exit(EXIT_CODE)
     raise InjectedFault(f"fault injected at {step}")

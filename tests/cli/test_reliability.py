@@ -4,15 +4,25 @@ odd files, ten deploys at once. Each ends in one line (no traceback) with nothin
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cfgroll.cli.main import main
-from tests.helpers import DOCKERFILE, build_file_tree, containers, git, live_tag, web_compose
+from tests.helpers import (
+    DOCKERFILE,
+    build_file_tree,
+    containers,
+    git,
+    http_get,
+    live_tag,
+    web_compose,
+)
 
 pytestmark = pytest.mark.docker
 FAST = ["--settle", "0.3", "--timeout", "60"]
@@ -200,3 +210,74 @@ def test_ten_deploys_at_once_are_serialized_or_refused_and_none_is_lost(live: Pa
     assert git(store, "rev-list", "--merges", "main").split() == []
     tags = git(store, "tag").split()
     assert all(tag in tags for tag in deployed)
+
+
+def test_an_engine_that_is_gone_is_one_line(
+    live: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    for command in (["deploy"], ["status"], ["doctor"]):
+        assert main([*command, "-C", str(live)]) in (1, 2)
+        err = capsys.readouterr().err
+        one_line_error(err)
+        assert "cannot reach the Docker engine" in err or "store" in err
+    assert not (live / ".cfgroll").exists()  # the deploy stopped before creating anything
+
+
+def _dockerd() -> tuple[int, list[str]]:
+    pid = int(subprocess.run(["pgrep", "-xo", "dockerd"], capture_output=True, text=True).stdout)
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    return pid, [a.decode() for a in argv]
+
+
+def _wait(ready: bool, seconds: float = 60) -> None:
+    for _ in range(int(seconds * 4)):
+        up = subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+        if up == ready:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"the engine did not {'come back' if ready else 'stop'}")
+
+
+def test_the_engine_stopped_and_restarted_mid_gate(
+    live: Path, project_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The deploy cannot know what runs: it says so (exit 4, one line naming it); once the
+    engine is back, doctor names the drift and the next deploy succeeds."""
+    store = live / ".cfgroll" / "store.git"
+    assert main(["deploy", "-C", str(live), *FAST]) == 0
+    (live / ".env").write_text("GREETING=v2\n")
+    pid, argv = _dockerd()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cfgroll", "deploy", "-C", str(live), "--settle", "20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(300):  # until v2 serves and the gate waits for it to settle
+            try:
+                if http_get(project_name, tries=1) == "v2":
+                    break
+            except AssertionError:
+                time.sleep(0.1)
+        os.kill(pid, signal.SIGTERM)
+        _wait(ready=False)
+        _, err = run.communicate(timeout=120)
+    finally:
+        if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+            with open("/tmp/dockerd.log", "ab") as log:
+                subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True)
+            _wait(ready=True)
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 4, err
+    assert "Traceback" not in err
+    message = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(message) == 1 and "the engine does not answer" in message[0], err
+    fsck = subprocess.run(["git", "--git-dir", str(store), "fsck", "--strict"], capture_output=True)
+    assert fsck.returncode == 0
+    capsys.readouterr()
+    assert main(["doctor", "-C", str(live)]) == 1
+    assert "drift       PROBLEM" in capsys.readouterr().out
+    assert main(["deploy", "-C", str(live), *FAST]) == 0
+    assert http_get(project_name) == "v2"
+    assert main(["doctor", "-C", str(live)]) == 0
