@@ -260,9 +260,12 @@ def test_the_engine_stopped_and_restarted_mid_gate(
             except AssertionError:
                 time.sleep(0.1)
         os.kill(pid, signal.SIGTERM)
-        _wait(ready=False)
         _, err = run.communicate(timeout=120)
     finally:
+        for _ in range(240):  # the old daemon must be gone (with its pid file) first
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.25)
         if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
             with open("/tmp/dockerd.log", "ab") as log:
                 subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True)
@@ -272,7 +275,8 @@ def test_the_engine_stopped_and_restarted_mid_gate(
     assert run.returncode == 4, err
     assert "Traceback" not in err
     message = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(message) == 1 and "the engine does not answer" in message[0], err
+    assert len(message) == 1 and "Docker engine did not answer" in message[0], err
+    assert "running now:" in message[0] and "rollback" in message[0]  # what runs, what to do
     fsck = subprocess.run(["git", "--git-dir", str(store), "fsck", "--strict"], capture_output=True)
     assert fsck.returncode == 0
     capsys.readouterr()

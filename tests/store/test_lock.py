@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cfgroll.errors import LockHeld
-from cfgroll.store.lock import INFO_NAME, store_lock
+from cfgroll.store.lock import INFO_NAME, clear_stale, state, store_lock
 
 
 def test_second_run_fails_naming_the_holder(tmp_path: Path) -> None:
@@ -30,3 +30,17 @@ def test_lock_left_by_a_dead_run_is_taken_over_with_a_warning(tmp_path: Path) ->
     with store_lock(tmp_path, "deploy", warn=warnings.append):
         pass
     assert warnings and "pid 999999" in warnings[0]
+
+
+def test_lock_state_free_held_and_stale_from_another_machine(tmp_path: Path) -> None:
+    """A store copied or shared from another host may carry that host's lock info: the OS lock
+    here is free, so it is stale (doctor --fix clears it; the next run takes it over)."""
+    assert state(tmp_path) == "free"
+    with store_lock(tmp_path, "deploy"):
+        assert state(tmp_path) == "held"
+    assert state(tmp_path) == "free"
+    info = {"pid": 4242, "host": "build-02", "command": "deploy", "started": "2026-11-26T00:00:00Z"}
+    (tmp_path / INFO_NAME).write_text(json.dumps(info))
+    assert state(tmp_path) == "stale"
+    clear_stale(tmp_path)
+    assert state(tmp_path) == "free"
