@@ -86,7 +86,7 @@ def write_atomic(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _link_atomic(path: Path, target: str) -> None:
@@ -99,7 +99,7 @@ def _link_atomic(path: Path, target: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _is_link(mode: int) -> bool:
@@ -120,7 +120,8 @@ def _umask() -> int:
     return current
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in `folder` durable (its entry is in the folder)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # Windows cannot open folders; the rename is durable enough there

@@ -21,7 +21,7 @@ from gitdb import IStream
 
 from cfgroll import faults
 from cfgroll.errors import StoreError, UnknownRelease
-from cfgroll.store.files import FileData, FileKind
+from cfgroll.store.files import FileData, FileKind, fsync_dir
 from cfgroll.store.manifest import MANIFEST_PATH, Manifest
 from cfgroll.store.names import (
     ATTEMPT_PREFIX,
@@ -303,7 +303,7 @@ class Store:
                 os.close(fd)
             folders.add(path.parent)
         for folder in (*folders, self.path / "objects"):
-            _fsync_dir(folder)
+            fsync_dir(folder)
 
     def fsck(self) -> list[str]:
         """What `git fsck --strict` finds wrong (dangling objects of failed writes are fine)."""
@@ -392,19 +392,6 @@ def damaged(path: Path, exc: BaseException) -> StoreError:
         f"the store {path} is damaged or unreadable ({detail}); run `cfgroll doctor` to see "
         "what is wrong, and restore the store from a copy (`git clone`) if it names lost objects"
     )
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # Windows cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- the project's own git repository -----------------------------------------------------------
