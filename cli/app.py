@@ -23,7 +23,7 @@ app = typer.Typer(
     "(.cfgroll/store.git) and tags the service images; `cfgroll rollback` puts any recorded "
     "release back.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},

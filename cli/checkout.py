@@ -13,13 +13,19 @@ from cfgroll.cli.common import (
     ProjectDir,
     ProjectName,
     StorePath,
+    complete_entry,
     context,
     out,
 )
 
 
 def checkout(
-    tag: Annotated[str, typer.Argument(help="Release, failed attempt (failed_…) or draft_….")],
+    tag: Annotated[
+        str,
+        typer.Argument(
+            help="Release, failed attempt (failed_…) or draft_….", autocompletion=complete_entry
+        ),
+    ],
     project_dir: ProjectDir = None,
     file: Files = None,
     env_file: EnvFiles = None,

@@ -79,7 +79,19 @@ NoRollback = Annotated[
 ]
 ServicesOption = Annotated[
     Optional[str],
-    typer.Option("--services", help="Comma-separated service names: `--services api,web`."),
+    typer.Option(
+        "--services",
+        help="Comma-separated service names: `--services api,web`.",
+        autocompletion=lambda ctx, incomplete: complete_service(ctx, incomplete),
+    ),
+]
+RecordUnchanged = Annotated[
+    bool,
+    typer.Option(
+        "--record-unchanged",
+        help="Record a release even when nothing changed since the live one (same files, same "
+        "images); by default such a deploy passes the health gate and records nothing.",
+    ),
 ]
 LockTimeout = Annotated[
     float,
@@ -124,6 +136,13 @@ def report_setup(result: Deployed) -> None:
         err(f"created the store {result.init.store.path}")
     if result.init.gitignore:
         err(f"added /.cfgroll/ to {result.init.gitignore}")
+
+
+def nothing_changed(live_tag: str) -> str:
+    return (
+        f"nothing changed since {live_tag} (same files, same images): nothing recorded; "
+        "--record-unchanged records it anyway"
+    )
 
 
 def err(message: str = "", nl: bool = True) -> None:
@@ -201,3 +220,45 @@ class TerminalReporter:
             self._open_line = True
         else:
             err(text)
+
+
+def _completion_context(ctx: typer.Context) -> Context:
+    from cfgroll.context import Context
+
+    p = ctx.params
+    return Context.create(
+        p.get("project_dir"),
+        p.get("file") or (),
+        p.get("project_name"),
+        p.get("store"),
+        env_files=p.get("env_file") or (),
+    )
+
+
+def complete_release(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Release tags (and `live`, `previous`) for TAG arguments."""
+    from cfgroll.complete import tags
+
+    try:
+        return tags(_completion_context(ctx), incomplete)
+    except Exception:  # noqa: BLE001 - completion never prints an error
+        return []
+
+
+def complete_entry(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Releases, failed attempts and drafts."""
+    from cfgroll.complete import tags
+
+    try:
+        return tags(_completion_context(ctx), incomplete, side=True)
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def complete_service(ctx: typer.Context, incomplete: str) -> list[str]:
+    from cfgroll.complete import services
+
+    try:
+        return services(_completion_context(ctx), incomplete)
+    except Exception:  # noqa: BLE001
+        return []

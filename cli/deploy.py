@@ -9,11 +9,13 @@ from cfgroll.cli.common import (
     NoRollback,
     ProjectDir,
     ProjectName,
+    RecordUnchanged,
     Settle,
     StorePath,
     Timeout,
     Yes,
     context,
+    nothing_changed,
     out,
     report_setup,
 )
@@ -29,6 +31,7 @@ def deploy(
     settle: Settle = 3.0,
     lock_timeout: LockTimeout = 0.0,
     no_rollback: NoRollback = False,
+    record_unchanged: RecordUnchanged = False,
     yes: Yes = False,
 ) -> None:
     """Build, start and health-check the stack, then record it as a new release.
@@ -47,8 +50,11 @@ def deploy(
     from cfgroll.gate import Limits
 
     ctx = context(project_dir, file, project_name, store, lock_timeout, env_file)
-    result = run_deploy(ctx, Limits(timeout, settle), no_rollback=no_rollback)
+    result = run_deploy(ctx, Limits(timeout, settle), no_rollback, record_unchanged)
     report_setup(result)
+    if result.unchanged:
+        out(nothing_changed(result.entry.tag))
+        return
     m = result.entry.manifest
     changed = ", ".join(m.services_changed) or "no image changed"
     out(f"deployed {m.tag} ({changed})")

@@ -13,6 +13,7 @@ from cfgroll.cli.common import (
     ProjectName,
     ShowSecrets,
     StorePath,
+    complete_entry,
     context,
     err,
     out,
@@ -20,8 +21,13 @@ from cfgroll.cli.common import (
 
 
 def diff(
-    a: Annotated[Optional[str], typer.Argument(help="Release to compare from.")] = None,
-    b: Annotated[Optional[str], typer.Argument(help="Release to compare to.")] = None,
+    a: Annotated[
+        Optional[str],
+        typer.Argument(help="Release to compare from.", autocompletion=complete_entry),
+    ] = None,
+    b: Annotated[
+        Optional[str], typer.Argument(help="Release to compare to.", autocompletion=complete_entry)
+    ] = None,
     show_secrets: ShowSecrets = False,
     project_dir: ProjectDir = None,
     file: Files = None,

@@ -13,6 +13,7 @@ from cfgroll.cli.common import (
     ProjectDir,
     ProjectName,
     StorePath,
+    complete_service,
     context,
     local_time,
     out,
@@ -26,7 +27,10 @@ if TYPE_CHECKING:
 
 def log(
     service: Annotated[
-        Optional[str], typer.Argument(help="Only releases that changed this service.")
+        Optional[str],
+        typer.Argument(
+            help="Only releases that changed this service.", autocompletion=complete_service
+        ),
     ] = None,
     number: Annotated[
         Optional[int], typer.Option("--number", "-n", min=1, help="Show at most N entries.")

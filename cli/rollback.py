@@ -18,6 +18,7 @@ from cfgroll.cli.common import (
     StorePath,
     Timeout,
     Yes,
+    complete_release,
     confirm,
     context,
     err,
@@ -38,7 +39,8 @@ def rollback(
         Optional[str],
         typer.Argument(
             help="Release tag, its timestamp (20261126_221530), or `previous`. Without it, "
-            "the releases are listed and you are asked which (on a terminal only)."
+            "the releases are listed and you are asked which (on a terminal only).",
+            autocompletion=complete_release,
         ),
     ] = None,
     services: ServicesOption = None,

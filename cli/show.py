@@ -15,6 +15,7 @@ from cfgroll.cli.common import (
     ProjectName,
     ShowSecrets,
     StorePath,
+    complete_entry,
     context,
     local_time,
     out,
@@ -28,7 +29,13 @@ if TYPE_CHECKING:
 
 
 def show(
-    tag: Annotated[str, typer.Argument(help="Release tag, its timestamp, `live` or `previous`.")],
+    tag: Annotated[
+        str,
+        typer.Argument(
+            help="Release tag, its timestamp, `live` or `previous` (default: the live release).",
+            autocompletion=complete_entry,
+        ),
+    ] = "live",
     path: Annotated[
         Optional[str], typer.Argument(help="Print this file of the release (masked).")
     ] = None,

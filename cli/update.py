@@ -13,13 +13,16 @@ from cfgroll.cli.common import (
     NoRollback,
     ProjectDir,
     ProjectName,
+    RecordUnchanged,
     ServicesOption,
     Settle,
     StorePath,
     Timeout,
     Yes,
+    complete_service,
     confirm,
     context,
+    nothing_changed,
     out,
     report_setup,
     split_services,
@@ -28,7 +31,10 @@ from cfgroll.cli.common import (
 
 def update(
     service: Annotated[
-        Optional[list[str]], typer.Argument(help="The services to update.", show_default=False)
+        Optional[list[str]],
+        typer.Argument(
+            help="The services to update.", show_default=False, autocompletion=complete_service
+        ),
     ] = None,
     services: ServicesOption = None,
     no_build: Annotated[
@@ -36,6 +42,7 @@ def update(
     ] = False,
     yes: Yes = False,
     no_rollback: NoRollback = False,
+    record_unchanged: RecordUnchanged = False,
     project_dir: ProjectDir = None,
     file: Files = None,
     env_file: EnvFiles = None,
@@ -58,7 +65,11 @@ def update(
     names = list(service or []) + split_services(services)
     ctx = context(project_dir, file, project_name, store, lock_timeout, env_file)
     confirm(f"update {', '.join(names) or 'no service'}?", yes)
-    result = run_update(ctx, names, Limits(timeout, settle), no_build, no_rollback)
+    limits = Limits(timeout, settle)
+    result = run_update(ctx, names, limits, no_build, no_rollback, record_unchanged)
     report_setup(result)
+    if result.unchanged:
+        out(nothing_changed(result.entry.tag))
+        return
     out(f"updated {', '.join(names)} as {result.entry.tag}")
     out(f"roll back with: cfgroll rollback previous --services {','.join(names)}")

@@ -12,7 +12,7 @@ from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
 from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.project import ProjectFiles, resolve
-from cfgroll.release import names, record_attempt, record_release, recorded_meanwhile
+from cfgroll.release import names, record_attempt, record_release, recorded_meanwhile, unchanged
 from cfgroll.restore import Failure, recover, running, start
 from cfgroll.snapshot import check_services
 from cfgroll.store.lock import store_lock
@@ -23,13 +23,17 @@ from cfgroll.store.secrets import redact, secret_values
 
 @dataclass(frozen=True)
 class Deployed:
-    entry: Entry
+    entry: Entry  # the new release; the live one when nothing changed
     init: Initialised
     baseline: Entry | None  # what was running before the first deploy, recorded first
+    unchanged: bool = False  # same files and images as `entry`: nothing was recorded
 
 
 def deploy(
-    ctx: Context, limits: gate.Limits = gate.DEFAULT_LIMITS, no_rollback: bool = False
+    ctx: Context,
+    limits: gate.Limits = gate.DEFAULT_LIMITS,
+    no_rollback: bool = False,
+    record_unchanged: bool = False,
 ) -> Deployed:
     """Build and start the Compose project, wait until it is healthy, record the release.
 
@@ -37,9 +41,11 @@ def deploy(
     name, and becomes the live release. When the build, the start or the health gate fails, or
     the run is interrupted, the attempt is kept as a `failed_…` commit and the live release is
     put back (`DeployFailed`, exit 3; `RollbackFailed`, exit 4, if that fails too). A stack
-    that ran before cfgroll's first deploy is first recorded as a `baseline` release.
+    that ran before cfgroll's first deploy is first recorded as a `baseline` release. A deploy
+    that changes nothing (same files, same images) still passes the gate but records nothing,
+    unless `record_unchanged`.
     """
-    return _roll_out(ctx, limits, no_rollback)
+    return _roll_out(ctx, limits, no_rollback, record_unchanged=record_unchanged)
 
 
 def update(
@@ -48,6 +54,7 @@ def update(
     limits: gate.Limits = gate.DEFAULT_LIMITS,
     no_build: bool = False,
     no_rollback: bool = False,
+    record_unchanged: bool = False,
 ) -> Deployed:
     """Build and recreate only `services` (`up -d --no-deps`), gate them, record a release.
 
@@ -55,7 +62,7 @@ def update(
     other services' entries over from the live release. On failure only the updated services
     are put back, as with a deploy. Unknown service names fail before anything happens.
     """
-    return _roll_out(ctx, limits, no_rollback, only=services, no_build=no_build)
+    return _roll_out(ctx, limits, no_rollback, services, no_build, record_unchanged)
 
 
 def _roll_out(
@@ -64,6 +71,7 @@ def _roll_out(
     no_rollback: bool,
     only: Sequence[str] | None = None,
     no_build: bool = False,
+    record_unchanged: bool = False,
 ) -> Deployed:
     config = ctx.compose.config()
     project = str(config["name"])
@@ -103,6 +111,9 @@ def _roll_out(
                 up = ("up", "-d", "--no-deps", *recreate, *services)
             start(ctx, compose, services, limits, up=up, recreate=remount)
             faults.point("deploy:gated")
+            if live is not None and not record_unchanged:
+                if unchanged(ctx, store, live, files, only):
+                    return Deployed(live, init, baseline, unchanged=True)
             ctx.reporter.step("recording the release")
             entry = record_release(
                 ctx, store, action=action, project=project, files=files, services=services,

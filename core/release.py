@@ -101,6 +101,26 @@ def record_release(
         raise
 
 
+def unchanged(
+    ctx: Context,
+    store: Store,
+    live: Entry,
+    files: ProjectFiles,
+    services: Iterable[str] | None,
+) -> bool:
+    """Whether a release recorded now would repeat `live`: the same files (content, kind and
+    layout) and the same images and Compose configuration for `services` (None: every service,
+    none added or removed)."""
+    if files.layout != live.manifest.layout or changed_keys(store.files(live), files.content):
+        return False
+    project = live.manifest.project
+    now = service_records(ctx.daemon, project, services, "", require=False)
+    before = live.manifest.services
+    if services is not None:
+        before = {s: before[s] for s in services if s in before}
+    return not changed_keys(before, now, lambda r: (r.image_id, r.config_hash))
+
+
 def recorded_meanwhile(
     ctx: Context, store: Store, live: Entry | None, exc: BaseException
 ) -> Entry | None:

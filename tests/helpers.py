@@ -8,9 +8,16 @@ import textwrap
 import time
 import urllib.request
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cfgroll.store.files import FileData
+    from cfgroll.store.repo import Store
 
 BASE_IMAGE = "cfgroll-test-base:latest"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def build_file_tree(root: Path, spec: Mapping[str, str | bytes]) -> Path:
@@ -126,3 +133,23 @@ def cfgroll_on_terminal(args: list[str], answers: bytes) -> subprocess.Completed
     finally:
         os.close(main_fd)
         os.close(tty_fd)
+
+
+T0 = datetime(2026, 11, 27, 10, 0, 0, tzinfo=timezone.utc)
+ROLES = {"compose.yaml": "compose", ".env": "env", "conf/app.conf": "mount", "run.sh": "tracked"}
+
+
+def write_release(store: Store, n: int, files: dict[str, FileData]) -> str:
+    """Record release number `n` (the next on `main`) straight into the store: for tests of
+    what reads releases, without an engine."""
+    from cfgroll.store.manifest import Layout, Manifest
+
+    live = store.live()
+    tag = f"backup_20261127_10000{n}"
+    roles = {p: r for p, r in ROLES.items() if p in files}
+    manifest = Manifest(
+        tag=tag, action="deploy", project="p", created_at=T0 + timedelta(seconds=n), host="h",
+        user="u", cfgroll_version="0", result="ok", layout=Layout(roles, ("compose.yaml",)),
+    )  # fmt: skip
+    store.record(files, manifest, "deploy: app\n", live.commit if live else None, on_main=True)
+    return tag

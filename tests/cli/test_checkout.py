@@ -4,31 +4,15 @@ edits it overwrites. No engine: the releases are written straight into the store
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from cfgroll.cli.main import main
 from cfgroll.store.files import FileData
-from cfgroll.store.manifest import Layout, Manifest
 from cfgroll.store.repo import Store
 from tests.helpers import build_file_tree, git
-
-T0 = datetime(2026, 11, 27, 10, 0, 0, tzinfo=timezone.utc)
-ROLES = {"compose.yaml": "compose", ".env": "env", "conf/app.conf": "mount", "run.sh": "tracked"}
-
-
-def release(store: Store, n: int, files: dict[str, FileData]) -> str:
-    live = store.live()
-    tag = f"backup_20261127_10000{n}"
-    roles = {p: r for p, r in ROLES.items() if p in files}
-    manifest = Manifest(
-        tag=tag, action="deploy", project="p", created_at=T0 + timedelta(seconds=n), host="h",
-        user="u", cfgroll_version="0", result="ok", layout=Layout(roles, ("compose.yaml",)),
-    )  # fmt: skip
-    store.record(files, manifest, "deploy: app\n", live.commit if live else None, on_main=True)
-    return tag
+from tests.helpers import write_release as release
 
 
 @pytest.fixture
