@@ -34,4 +34,5 @@ def services(ctx: Context, incomplete: str) -> list[str]:
         return []
     given = set(done.split(",")) if done else set()
     prefix = done + "," if done else ""
-    return [prefix + n for n in names.split() if n.startswith(last) and n not in given]
+    # sorted: Compose lists services in no fixed order
+    return [prefix + n for n in sorted(names.split()) if n.startswith(last) and n not in given]
