@@ -2,7 +2,7 @@
 
 cfgroll never parses Compose's model itself: it asks `docker compose config --format json`.
 It passes the compose files and env files explicitly (`-f`, `--env-file`; chosen by
-`cfgroll.project.locate` as Compose would), so the files it records are the files Compose reads.
+`cfgroll.project.discovery` as Compose would), so the files it records are the files Compose reads.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class Compose:
     """One Compose project: its folder, its compose files, (once known) its name, and the
     env files given with `--env-file` (none: Compose reads the folder's `.env`).
 
-    Which files these are is decided by `cfgroll.project.locate`."""
+    Which files these are is decided by `cfgroll.project.discovery`."""
 
     directory: Path
     files: tuple[Path, ...]

@@ -18,7 +18,7 @@ from typing import Any
 
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import ProjectError
-from cfgroll.project.locate import project_env
+from cfgroll.project.discovery import project_env
 from cfgroll.project.sources import walk
 from cfgroll.settings import settings
 from cfgroll.store.files import FileData, read_file

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cfgroll.engine.compose import Compose
-from cfgroll.project.locate import interpolate, read_env
+from cfgroll.project.discovery import interpolate, read_env
 
 SourceVia = Literal["file", "include", "extends"]
 

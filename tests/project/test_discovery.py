@@ -9,7 +9,7 @@ import pytest
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import ProjectError
 from cfgroll.project import locate
-from cfgroll.project.locate import interpolate, project_env
+from cfgroll.project.discovery import interpolate, project_env
 from tests.helpers import build_file_tree
 
 
