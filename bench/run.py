@@ -239,11 +239,13 @@ class Bench:
     # -- 4 and 5: history scale, store size -------------------------------------------------------
 
     def history(self, scales: Sequence[int]) -> None:
-        from cfgroll.store.manifest import Manifest, ServiceRecord
+        from cfgroll.store.files import FileData
+        from cfgroll.store.manifest import Layout, Manifest, ServiceRecord
         from cfgroll.store.repo import Store
 
         compose = (self.proj / "compose.yaml").read_bytes()
         t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        layout = Layout({".env": "env", "compose.yaml": "compose"}, ("compose.yaml",))
         services = {s: ServiceRecord(f"{self.name}-{s}", "sha256:" + "0" * 64,
                                      f"{self.name}-{s}:x") for s in SERVICES}  # fmt: skip
         for n in scales:
@@ -264,11 +266,11 @@ class Bench:
                 env = f"GREETING=v{i}\nDB_PASSWORD=secret\nRELEASE={i}\n".encode()
                 m = Manifest(tag=tag, action="deploy", project=self.name, created_at=moment,
                              host="bench", user="bench", cfgroll_version="bench", result="ok",
-                             files={".env": "env", "compose.yaml": "compose"},
-                             compose_files=("compose.yaml",), services=services,
+                             layout=layout, services=services,
                              services_changed=("web",))  # fmt: skip
-                parent = store.record({"compose.yaml": compose, ".env": env}, m, "deploy: web\n",
-                                      parent, on_main=True, pack=not bulk or i >= n).commit  # fmt: skip
+                files = {"compose.yaml": FileData(compose), ".env": FileData(env)}
+                parent = store.record(files, m, "deploy: web\n", parent, on_main=True,
+                                      pack=not bulk or i >= n).commit  # fmt: skip
                 tags.append(tag)
             per_release = (time.monotonic() - extra) / 20
             args = ["--store", str(path)]
