@@ -223,16 +223,10 @@ class TerminalReporter:
 
 
 def _completion_context(ctx: typer.Context) -> Context:
-    from cfgroll.context import Context
-
+    """The context of the command line being completed (the options typed so far)."""
     p = ctx.params
-    return Context.create(
-        p.get("project_dir"),
-        p.get("file") or (),
-        p.get("project_name"),
-        p.get("store"),
-        env_files=p.get("env_file") or (),
-    )
+    names = (p.get("project_dir"), p.get("file"), p.get("project_name"), p.get("store"))
+    return context(*names, env_files=p.get("env_file"))
 
 
 def complete_release(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -62,6 +62,9 @@ class Store:
         self.path = path
         self._repo = repo
         self._written: list[bytes] = []  # objects written by the current `record`
+        # A commit never changes: what `files` read once serves every later call (a deploy
+        # compares, checks and records against the same live release).
+        self._files: dict[str, dict[str, FileData]] = {}
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -217,15 +220,17 @@ class Store:
 
     def files(self, entry: Entry) -> dict[str, FileData]:
         """Project-relative path -> content and kind of every project file of `entry`."""
-        try:
-            return {
-                str(blob.path): FileData(
-                    bytes(blob.data_stream.read()), _KINDS.get(blob.mode, "file")
-                )
-                for blob in self._blobs(entry)
-            }
-        except _DAMAGE as exc:
-            raise damaged(self.path, exc) from exc
+        if entry.commit not in self._files:
+            try:
+                self._files[entry.commit] = {
+                    str(blob.path): FileData(
+                        bytes(blob.data_stream.read()), _KINDS.get(blob.mode, "file")
+                    )
+                    for blob in self._blobs(entry)
+                }
+            except _DAMAGE as exc:
+                raise damaged(self.path, exc) from exc
+        return dict(self._files[entry.commit])
 
     # -- writing ---------------------------------------------------------------------------
 
