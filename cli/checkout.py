@@ -31,17 +31,17 @@ def checkout(
     env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
-    lock_timeout: LockTimeout = 0.0,
+    lock_timeout: LockTimeout = None,
 ) -> None:
     """Write a release's or attempt's files into the project folder, without deploying.
 
     Project files that differ from the live release are saved first as a draft.
     """
     from cfgroll.rollback import checkout as run_checkout
+    from cfgroll.settings import Flags
 
-    result = run_checkout(
-        context(project_dir, file, project_name, store, lock_timeout, env_file), tag
-    )
+    flags = Flags(lock_timeout=lock_timeout)
+    result = run_checkout(context(project_dir, file, project_name, store, flags, env_file), tag)
     if result.draft:
         out(f"your edits were saved as {result.draft.tag}")
     if result.written:

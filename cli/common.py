@@ -14,6 +14,7 @@ import typer
 if TYPE_CHECKING:
     from cfgroll.context import Context
     from cfgroll.deploy import Deployed
+    from cfgroll.settings import Flags
 
 ProjectDir = Annotated[
     Optional[Path],
@@ -58,15 +59,41 @@ ShowSecrets = Annotated[
     bool, typer.Option("--show-secrets", help="Show values of .env-style files unmasked.")
 ]
 Timeout = Annotated[
-    float,
-    typer.Option("--timeout", min=1, help="Seconds the services have to become healthy."),
+    Optional[float],
+    typer.Option(
+        "--timeout",
+        min=1,
+        help="Seconds the services (and the check hook) have to pass the health gate "
+        "[default: x-cfgroll timeout, else 120].",
+        show_default=False,
+    ),
 ]
 Settle = Annotated[
-    float,
+    Optional[float],
     typer.Option(
         "--settle",
         min=0,
-        help="Seconds a service without a healthcheck must keep running to pass.",
+        help="Seconds a service without a healthcheck must keep running to pass "
+        "[default: x-cfgroll settle, else 3].",
+        show_default=False,
+    ),
+]
+HookTimeout = Annotated[
+    Optional[float],
+    typer.Option(
+        "--hook-timeout",
+        min=1,
+        help="Seconds a hook may run before it is killed "
+        "[default: x-cfgroll hook_timeout, else 300].",
+        show_default=False,
+    ),
+]
+NoHooks = Annotated[
+    bool,
+    typer.Option(
+        "--no-hooks",
+        help="Run none of the project's hooks (pre-deploy, check, post-deploy, …); the "
+        "release records that they were skipped.",
     ),
 ]
 NoRollback = Annotated[
@@ -94,11 +121,13 @@ RecordUnchanged = Annotated[
     ),
 ]
 LockTimeout = Annotated[
-    float,
+    Optional[float],
     typer.Option(
         "--lock-timeout",
         min=0,
-        help="Seconds to wait for another cfgroll run on the same store to finish.",
+        help="Seconds to wait for another cfgroll run on the same store to finish "
+        "[default: x-cfgroll lock_timeout, else 0].",
+        show_default=False,
     ),
 ]
 
@@ -108,9 +137,11 @@ def context(
     files: list[str] | None,
     project_name: str | None,
     store: Path | None,
-    lock_timeout: float = 0.0,
+    flags: Flags | None = None,
     env_files: list[str] | None = None,
 ) -> Context:
+    """The context of a command; `flags`: what its command line said about the settings
+    that `x-cfgroll:` can also set (timeouts, hooks)."""
     from cfgroll.context import Context
 
     return Context.create(
@@ -119,7 +150,7 @@ def context(
         project_name,
         store,
         TerminalReporter(),
-        lock_timeout,
+        flags,
         env_files or (),
     )
 
@@ -136,6 +167,17 @@ def report_setup(result: Deployed) -> None:
         err(f"created the store {result.init.store.path}")
     if result.init.gitignore:
         err(f"added /.cfgroll/ to {result.init.gitignore}")
+    if result.init.samples:
+        err(f"installed {len(result.init.samples)} sample hooks in {hooks_folder(result.init)}")
+
+
+def hooks_folder(init: Any) -> str:
+    """Where the sample hooks went, relative to the working folder when inside it."""
+    folder = Path(init.samples[0]).parent
+    try:
+        return str(folder.relative_to(Path.cwd())) + "/"
+    except ValueError:
+        return str(folder) + "/"
 
 
 def nothing_changed(live_tag: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from cfgroll.cli.common import (
     EnvFiles,
     Files,
+    HookTimeout,
     LockTimeout,
+    NoHooks,
     NoRollback,
     ProjectDir,
     ProjectName,
@@ -27,9 +29,11 @@ def deploy(
     env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
-    timeout: Timeout = 120.0,
-    settle: Settle = 3.0,
-    lock_timeout: LockTimeout = 0.0,
+    timeout: Timeout = None,
+    settle: Settle = None,
+    lock_timeout: LockTimeout = None,
+    hook_timeout: HookTimeout = None,
+    no_hooks: NoHooks = False,
     no_rollback: NoRollback = False,
     record_unchanged: RecordUnchanged = False,
     yes: Yes = False,
@@ -44,13 +48,15 @@ def deploy(
     services manifest to the store with an annotated tag, and puts the same tag on every
     service image. If the build, the start or the health gate fails (or on
     Ctrl-C), the attempt is kept as a failed_… tag and the live release is put back (exit 3).
-    Asks no questions (--yes is accepted for scripts).
+    The project's hooks run around it (pre-deploy, check, post-deploy, on-failure; see the
+    README, "Hooks"). Asks no questions (--yes is accepted for scripts).
     """
     from cfgroll.deploy import deploy as run_deploy
-    from cfgroll.gate import Limits
+    from cfgroll.settings import Flags
 
-    ctx = context(project_dir, file, project_name, store, lock_timeout, env_file)
-    result = run_deploy(ctx, Limits(timeout, settle), no_rollback, record_unchanged)
+    flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks)
+    ctx = context(project_dir, file, project_name, store, flags, env_file)
+    result = run_deploy(ctx, no_rollback, record_unchanged)
     report_setup(result)
     if result.unchanged:
         out(nothing_changed(result.entry.tag))

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from cfgroll.cli.common import EnvFiles, Files, ProjectDir, ProjectName, StorePath, context, out
+from cfgroll.cli.common import (
+    EnvFiles,
+    Files,
+    ProjectDir,
+    ProjectName,
+    StorePath,
+    context,
+    hooks_folder,
+    out,
+)
 
 
 def init(
@@ -16,7 +25,8 @@ def init(
 
     Inside a git work tree, `.cfgroll/` is added to the project's .gitignore. When the
     project's containers already run, they are recorded as a `baseline` release, so that the
-    first deploy can be rolled back: run `cfgroll init` before you edit the files.
+    first deploy can be rolled back: run `cfgroll init` before you edit the files. Sample
+    hooks are installed in .cfgroll/hooks/ as NAME.sample (never overwriting a file there).
     """
     from cfgroll.init import init as run_init
 
@@ -25,5 +35,7 @@ def init(
     out(f"store {verb} {result.store.path}")
     if result.gitignore:
         out(f"added /.cfgroll/ to {result.gitignore}")
+    if result.samples:
+        out(f"installed {len(result.samples)} sample hooks in {hooks_folder(result)}")
     if result.baseline:
         out(f"recorded the running stack as {result.baseline.tag} (action baseline)")

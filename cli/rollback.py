@@ -9,7 +9,9 @@ import typer
 from cfgroll.cli.common import (
     EnvFiles,
     Files,
+    HookTimeout,
     LockTimeout,
+    NoHooks,
     ProjectDir,
     ProjectName,
     ServicesOption,
@@ -54,9 +56,11 @@ def rollback(
     env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
-    timeout: Timeout = 120.0,
-    settle: Settle = 3.0,
-    lock_timeout: LockTimeout = 0.0,
+    timeout: Timeout = None,
+    settle: Settle = None,
+    lock_timeout: LockTimeout = None,
+    hook_timeout: HookTimeout = None,
+    no_hooks: NoHooks = False,
 ) -> None:
     """Put a recorded release back: its images, its files, its containers.
 
@@ -67,13 +71,15 @@ def rollback(
     under the references Compose uses, writes the release's files into the project (edits that
     were never deployed are saved first as a draft), runs `docker compose up -d` without build
     or pull, passes the health gate, and records the rollback as a new release. If that fails,
-    the release that was live is put back (exit 3; exit 4 if that fails too).
+    the release that was live is put back (exit 3; exit 4 if that fails too). The hooks run
+    around it (pre-rollback, check, post-rollback, on-failure; see the README, "Hooks").
     """
-    from cfgroll.gate import Limits
     from cfgroll.rollback import plan, preview
     from cfgroll.rollback import rollback as run_rollback
+    from cfgroll.settings import Flags
 
-    ctx = context(project_dir, file, project_name, store, lock_timeout, env_file)
+    flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks)
+    ctx = context(project_dir, file, project_name, store, flags, env_file)
     only = split_services(services) or None
     planned = plan(ctx, tag if tag is not None else _choose(ctx), only)
     t = planned.target.manifest
@@ -84,7 +90,7 @@ def rollback(
         return
     which = ", ".join(only) if only else f"all {len(t.services)} service(s)"
     confirm(f"roll {t.project} back from {planned.live.tag} to {t.tag} ({which})?", yes)
-    result = run_rollback(ctx, planned, Limits(timeout, settle))
+    result = run_rollback(ctx, planned)
     if result.draft:
         out(
             f"your edits were saved as {result.draft.tag}; `cfgroll checkout "

@@ -52,7 +52,8 @@ def show(
     Files are listed with their role (compose, env, secret, config, mount, tracked) and the
     services that read them; then what the stack read that the release does not hold, and
     why. Env values and secrets: files are masked unless --show-secrets is given."""
-    from cfgroll.history import short, show_file
+    from cfgroll.history import hook_runs, short, show_file
+    from cfgroll.hooks import describe
 
     ctx = context(project_dir, file, project_name, store, env_files=env_file)
     st = ctx.open_store()
@@ -61,8 +62,9 @@ def show(
         out(show_file(st, entry, path, show_secrets).rstrip("\n"))
         return
     m = entry.manifest
+    runs = hook_runs(st, entry)
     if json_:
-        print_json(_json(entry))
+        print_json({**_json(entry), "hooks": [r.to_dict() for r in runs]})
         return
     out(f"{m.kind} {m.tag}   commit {entry.commit[:12]}")
     out(f"  action    {m.action}" + (f" to {m.target}" if m.target else ""))
@@ -95,6 +97,14 @@ def show(
         out("failure:")
         for text in m.log.splitlines():
             out(f"  {text}")
+    if m.hooks_skipped:
+        out("hooks: skipped (--no-hooks)")
+    elif runs:
+        out("hooks:")
+        for r in runs:
+            out(f"  {r.name}  {describe(r)} ({r.seconds:.1f} s)")
+            for text in r.output.splitlines():
+                out(f"    | {text}")
 
 
 def _use(u: FileUse) -> str:
@@ -138,4 +148,5 @@ def _json(entry: Entry) -> dict[str, Any]:
             for name, s in sorted(m.services.items())
         },
         "log": m.log,
+        "hooks_skipped": m.hooks_skipped,
     }

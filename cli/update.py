@@ -9,7 +9,9 @@ import typer
 from cfgroll.cli.common import (
     EnvFiles,
     Files,
+    HookTimeout,
     LockTimeout,
+    NoHooks,
     NoRollback,
     ProjectDir,
     ProjectName,
@@ -48,9 +50,11 @@ def update(
     env_file: EnvFiles = None,
     project_name: ProjectName = None,
     store: StorePath = None,
-    timeout: Timeout = 120.0,
-    settle: Settle = 3.0,
-    lock_timeout: LockTimeout = 0.0,
+    timeout: Timeout = None,
+    settle: Settle = None,
+    lock_timeout: LockTimeout = None,
+    hook_timeout: HookTimeout = None,
+    no_hooks: NoHooks = False,
 ) -> None:
     """Update a few services without touching the rest of the stack.
 
@@ -60,13 +64,13 @@ def update(
     only the updated services are put back (exit 3; exit 4 if that fails too).
     """
     from cfgroll.deploy import update as run_update
-    from cfgroll.gate import Limits
+    from cfgroll.settings import Flags
 
     names = list(service or []) + split_services(services)
-    ctx = context(project_dir, file, project_name, store, lock_timeout, env_file)
+    flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks)
+    ctx = context(project_dir, file, project_name, store, flags, env_file)
     confirm(f"update {', '.join(names) or 'no service'}?", yes)
-    limits = Limits(timeout, settle)
-    result = run_update(ctx, names, limits, no_build, no_rollback, record_unchanged)
+    result = run_update(ctx, names, no_build, no_rollback, record_unchanged)
     report_setup(result)
     if result.unchanged:
         out(nothing_changed(result.entry.tag))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from cfgroll.engine.compose import Compose
+from cfgroll.settings import Flags
 
 if TYPE_CHECKING:
     from cfgroll.engine.daemon import Daemon
@@ -56,7 +57,7 @@ class Context:
     compose: Compose
     store_path: Path
     reporter: Reporter = field(default_factory=Silent)
-    lock_timeout: float = 0.0
+    flags: Flags = field(default_factory=Flags)  # the command line's say on the settings
     _daemon: Daemon | None = None
 
     @classmethod
@@ -67,7 +68,7 @@ class Context:
         project_name: str | None = None,
         store: Path | None = None,
         reporter: Reporter | None = None,
-        lock_timeout: float = 0.0,
+        flags: Flags | None = None,
         env_files: Sequence[str] = (),
     ) -> Context:
         from cfgroll.project import locate
@@ -76,7 +77,7 @@ class Context:
         env_store = os.environ.get(STORE_ENV)
         store_path = store or (Path(env_store) if env_store else None)
         store_path = (store_path or default_store_path(compose.directory)).absolute()
-        return cls(compose, store_path, reporter or Silent(), lock_timeout)
+        return cls(compose, store_path, reporter or Silent(), flags or Flags())
 
     @property
     def directory(self) -> Path:

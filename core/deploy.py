@@ -6,14 +6,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cfgroll import faults, gate, preflight
+from cfgroll import faults, preflight
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
+from cfgroll.hooks import Action, FailureResult, Hooks, Occasion
 from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.project import ProjectFiles, resolve
-from cfgroll.release import names, record_attempt, record_release, recorded_meanwhile, unchanged
+from cfgroll.release import (
+    Release,
+    names,
+    record_attempt,
+    record_release,
+    recorded_meanwhile,
+    reserve_name,
+    unchanged,
+)
 from cfgroll.restore import Failure, recover, running, start
+from cfgroll.settings import effective
 from cfgroll.snapshot import check_services
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import changed_keys
@@ -29,12 +39,7 @@ class Deployed:
     unchanged: bool = False  # same files and images as `entry`: nothing was recorded
 
 
-def deploy(
-    ctx: Context,
-    limits: gate.Limits = gate.DEFAULT_LIMITS,
-    no_rollback: bool = False,
-    record_unchanged: bool = False,
-) -> Deployed:
+def deploy(ctx: Context, no_rollback: bool = False, record_unchanged: bool = False) -> Deployed:
     """Build and start the Compose project, wait until it is healthy, record the release.
 
     The release commits every file Compose read, tags every service image with the release
@@ -43,15 +48,16 @@ def deploy(
     put back (`DeployFailed`, exit 3; `RollbackFailed`, exit 4, if that fails too). A stack
     that ran before cfgroll's first deploy is first recorded as a `baseline` release. A deploy
     that changes nothing (same files, same images) still passes the gate but records nothing,
-    unless `record_unchanged`.
+    unless `record_unchanged`. The project's hooks run around it (`pre-deploy`, `check` in the
+    gate, `post-deploy`, `on-failure`); the gate's limits come from `ctx.flags` over the
+    project's `x-cfgroll:` block.
     """
-    return _roll_out(ctx, limits, no_rollback, record_unchanged=record_unchanged)
+    return _roll_out(ctx, no_rollback, record_unchanged=record_unchanged)
 
 
 def update(
     ctx: Context,
     services: Sequence[str],
-    limits: gate.Limits = gate.DEFAULT_LIMITS,
     no_build: bool = False,
     no_rollback: bool = False,
     record_unchanged: bool = False,
@@ -62,12 +68,24 @@ def update(
     other services' entries over from the live release. On failure only the updated services
     are put back, as with a deploy. Unknown service names fail before anything happens.
     """
-    return _roll_out(ctx, limits, no_rollback, services, no_build, record_unchanged)
+    return _roll_out(ctx, no_rollback, services, no_build, record_unchanged)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one deploy or update works with, from the lock to its record."""
+
+    action: Action
+    project: str
+    live: Entry | None
+    files: ProjectFiles
+    existing: list[Container]  # the project's containers before it started
+    only: Sequence[str] | None  # an update's services
+    hooks: Hooks
 
 
 def _roll_out(
     ctx: Context,
-    limits: gate.Limits,
     no_rollback: bool,
     only: Sequence[str] | None = None,
     no_build: bool = False,
@@ -78,109 +96,152 @@ def _roll_out(
     compose = ctx.compose.named(project)
     everything = sorted(config.get("services") or {})
     services = everything if only is None else check_services(everything, only, "this project")
-    action = "deploy" if only is None else "update"
+    action: Action = "deploy" if only is None else "update"
     untouched = [s for s in everything if s not in services]
     files = resolve(compose, config)  # refuses over-limit files before anything changes
+    settings = effective(ctx.flags, files.layout.settings)
     # room for the release and, should it fail, the attempt (or a baseline first)
     preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content.values())))
     init = ensure_store(ctx)
     store = init.store
-    with store_lock(store.path, action, ctx.lock_timeout, ctx.reporter.warn):
+    with store_lock(store.path, action, settings.lock_timeout, ctx.reporter.warn):
         live = store.live()
         faults.point("deploy:locked")
         existing = ctx.daemon.containers(project)
-        baseline = None
-        if live is None and existing:
-            baseline = live = record_baseline(ctx, store, compose, files, existing)
         if live is None and only is not None:
             raise ProjectError("nothing is deployed yet to update; run `cfgroll deploy` first")
+        base_tag = reserve_name(store) if live is None and existing else None
+        tag = reserve_name(store, base_tag)
+        occasion = Occasion(
+            action, tag, live.tag if live else base_tag or "", tuple(services), project
+        )
+        hooks = Hooks(ctx, settings.hooks, occasion, secret_values(files.content, files.roles))
+        hooks.before("pre-deploy", f"the {action} was stopped before it changed anything")
+        baseline = None
+        if base_tag is not None:
+            baseline = live = record_baseline(ctx, store, compose, files, existing, base_tag)
+        attempt = Attempt(action, project, live, files, existing, only, hooks)
         remount = _mounted_changes(ctx, store, live, files, services)
         try:
             builds = [s for s in services if "build" in config["services"][s]]
             if builds and not no_build:
                 ctx.reporter.step(f"building images (docker compose build {' '.join(builds)})")
-                compose.run(
-                    "build", *([] if only is None else builds), on_line=ctx.reporter.output,
-                    what="docker compose build",
-                )  # fmt: skip
+                argv = ("build", *([] if only is None else builds))
+                compose.run(*argv, on_line=ctx.reporter.output, what="docker compose build")
             faults.point("deploy:built")
             if only is None:
                 up: tuple[str, ...] = ("up", "-d", "--remove-orphans")
             else:
                 recreate = ("--no-build", "--force-recreate") if no_build else ()
                 up = ("up", "-d", "--no-deps", *recreate, *services)
-            start(ctx, compose, services, limits, up=up, recreate=remount)
+            start(ctx, compose, services, settings.limits, up, remount, hooks)
             faults.point("deploy:gated")
             if live is not None and not record_unchanged:
                 if unchanged(ctx, store, live, files, only):
                     return Deployed(live, init, baseline, unchanged=True)
             ctx.reporter.step("recording the release")
             entry = record_release(
-                ctx, store, action=action, project=project, files=files, services=services,
-                live=live, carry=untouched,
-            )  # fmt: skip
+                ctx, store, _release(attempt, services, untouched), tag=tag, hooks=hooks
+            )
         except (Exception, KeyboardInterrupt) as exc:
             recorded = recorded_meanwhile(ctx, store, live, exc)
             if recorded is not None:
                 return Deployed(recorded, init, baseline)
-            raise _failed(
-                ctx, store, project, live, files, existing, exc, limits, no_rollback, only
-            ) from exc
+            raise _failed(ctx, store, attempt, exc, no_rollback) from exc
+        hooks.after("post-deploy", lambda text: store.add_note(entry.commit, text))
     return Deployed(entry, init, baseline)
 
 
+def _release(attempt: Attempt, services: Sequence[str], carry: Sequence[str]) -> Release:
+    return Release(
+        attempt.action,
+        attempt.project,
+        attempt.files,
+        tuple(services),
+        attempt.live,
+        carry=tuple(carry),
+    )
+
+
 def _failed(
-    ctx: Context,
-    store: Store,
-    project: str,
-    live: Entry | None,
-    files: ProjectFiles,
-    existing: list[Container],
-    exc: BaseException,
-    limits: gate.Limits,
-    no_rollback: bool,
-    only: Sequence[str] | None,
+    ctx: Context, store: Store, attempt: Attempt, exc: BaseException, no_rollback: bool
 ) -> DeployFailed | RollbackFailed:
-    """Keep the attempt, then put back what ran before; the error to raise."""
+    """Keep the attempt, put back what ran before, run the `on-failure` hook; the error to
+    raise."""
     reason = one_line(exc)
+    files, live = attempt.files, attempt.live
     details = redact(_details(exc), secret_values(files.content, files.roles))
     try:
-        attempt = record_attempt(
-            ctx, store, action="deploy" if only is None else "update", project=project,
-            files=files, live=live, reason=reason,
+        kept_as = record_attempt(
+            ctx,
+            store,
+            _release(attempt, (), ()),
+            reason=reason,
             excerpt=details,
-        )  # fmt: skip
+            hooks=attempt.hooks,
+        )
     except Exception as record_exc:  # noqa: BLE001 - without a copy, the files must stay
-        return RollbackFailed(
+        error: DeployFailed | RollbackFailed = RollbackFailed(
             f"deploy failed ({reason}), and saving the attempt failed too "
             f"({one_line(record_exc)}); nothing was rolled back, so that your files stay as "
             "they are; running now: "
-            f"{running(ctx, project)}",
+            f"{running(ctx, attempt.project)}",
             details,
         )
+        return _after_failure(attempt, None, error, "left-as-is", reason)
     kept = (
-        f"your files are kept as {attempt.tag}: `cfgroll checkout {attempt.tag}` writes them back"
+        f"your files are kept as {kept_as.tag}: `cfgroll checkout {kept_as.tag}` writes them back"
     )
     if no_rollback:
-        return RollbackFailed(
+        error = RollbackFailed(
             f"deploy failed ({reason}); left as it is (--no-rollback), running now: "
-            f"{running(ctx, project)}; {kept}",
+            f"{running(ctx, attempt.project)}; {kept}",
             details,
         )
+        return _after_failure(attempt, (store, kept_as), error, "left-as-is", reason)
     if live is None:
-        before = {c.id for c in existing}
-        created = [c for c in ctx.daemon.containers(project) if c.id not in before]
+        before = {c.id for c in attempt.existing}
+        created = [c for c in ctx.daemon.containers(attempt.project) if c.id not in before]
         for c in created:
             ctx.daemon.remove_container(c.id)
         removed = [c.name for c in created]
-        return DeployFailed(
+        error = DeployFailed(
             f"deploy failed ({reason}); nothing ran before, so the container(s) this deploy "
             f"created were removed ({', '.join(removed) or 'none'}); {kept}",
             details,
         )
+        return _after_failure(attempt, (store, kept_as), error, "removed", reason)
     paths = set(files.roles) | set(live.manifest.files)
+    only = attempt.only
     what = "deploy" if only is None else f"update of {', '.join(only)}"
-    return recover(ctx, store, live, paths, Failure(what, reason, details, kept), limits, only)
+    failure = Failure(what, reason, details, kept)
+    result: FailureResult = "rolled-back"
+    try:
+        error = recover(ctx, store, live, paths, failure, only, attempt.hooks)
+    except RollbackFailed as rollback_failed:
+        error, result = rollback_failed, "rollback-failed"
+    return _after_failure(attempt, (store, kept_as), error, result, reason)
+
+
+def _after_failure(
+    attempt: Attempt,
+    kept: tuple[Store, Entry] | None,
+    error: DeployFailed | RollbackFailed,
+    result: FailureResult,
+    reason: str,
+) -> DeployFailed | RollbackFailed:
+    """Run the `on-failure` hook once the failure has been handled; its output is kept with the
+    attempt."""
+
+    def keep(text: str) -> None:
+        if kept is not None:
+            kept[0].add_note(kept[1].commit, text)
+
+    extra = {"CFGROLL_RESULT": result, "CFGROLL_REASON": reason}
+    if kept is not None:
+        extra["CFGROLL_ATTEMPT_TAG"] = kept[1].tag
+    attempt.hooks.after("on-failure", keep, **extra)
+    return error
 
 
 def _mounted_changes(

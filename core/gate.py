@@ -3,7 +3,9 @@
 A container passes when it is `running` and, where it has a healthcheck, `healthy`; one without
 a healthcheck must also have been seen running for `settle` seconds, so a crash just after the
 start is caught. A container that exits, restarts or turns `unhealthy` fails the gate at once.
-States are read by short polls of the engine; there is no fixed sleep.
+States are read by short polls of the engine; there is no fixed sleep. Once every service
+passes, the project's `check` (its `check` hook) runs, and again after a pause while it fails,
+the containers still watched, until it passes or the time is up.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from cfgroll.engine.daemon import Container, Daemon
 from cfgroll.errors import CfgrollError
 
 POLL = 0.2
+CHECK_LEAST = 1.0  # seconds a try of the check is given at least, even at the gate's end
 LOG_LINES = 20
 
 
@@ -28,6 +31,20 @@ class GateFailed(CfgrollError):
         self.reason = reason
         self.details = excerpt
         super().__init__(f"service {service} {reason}")
+
+
+class CheckFailed(GateFailed):
+    """The services were healthy, but the project's own check never passed."""
+
+    def __init__(self, reason: str, excerpt: str) -> None:
+        CfgrollError.__init__(self, reason)
+        self.service = ""
+        self.reason = reason
+        self.details = excerpt
+
+
+# A try of the project's check within the seconds left: None when it passed, else why not.
+Check = Callable[[float], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +77,11 @@ def wait_healthy(
     limits: Limits,
     before: Baseline,
     on_states: Callable[[dict[str, str]], None] = lambda _s: None,
+    check: Check | None = None,
+    check_pause: float = 1.0,
 ) -> None:
-    """Return when every container of `services` passes; raise `GateFailed` otherwise."""
+    """Return when every container of `services` passes, and then `check`; raise `GateFailed`
+    (`CheckFailed`) otherwise."""
     wanted = sorted(services)
     timeout, settle = limits.timeout, limits.settle
     start = time.monotonic()
@@ -87,7 +107,17 @@ def wait_healthy(
             states[name] = min(verdicts, key=_ORDER.index)
         on_states(states)
         if all(s == "healthy" or s == "running" for s in states.values()):
-            return
+            if check is None:
+                return
+            failing = check(max(timeout - (time.monotonic() - start), CHECK_LEAST))
+            if failing is None:
+                return
+            # no time left for a whole try after the pause: this try's say is the last
+            if time.monotonic() - start + check_pause + CHECK_LEAST >= timeout:
+                raise CheckFailed(f"{failing}, for {timeout:g}s", "")
+            on_states({**states, "check": failing.removeprefix("the check hook ")})
+            time.sleep(check_pause)
+            continue
         if now - start >= timeout:
             waiting = ", ".join(f"{n} ({s})" for n, s in states.items() if s not in _DONE)
             first = next(n for n, s in states.items() if s not in _DONE)

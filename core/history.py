@@ -11,7 +11,16 @@ from cfgroll import project
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, UsageError
 from cfgroll.store.files import FileData
-from cfgroll.store.manifest import RELEASE, Manifest, Role, ServiceRecord, Unrecorded, changed_keys
+from cfgroll.store.manifest import (
+    RELEASE,
+    HookRecord,
+    Manifest,
+    Role,
+    ServiceRecord,
+    Unrecorded,
+    changed_keys,
+    hooks_from_yaml,
+)
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import env_changes, is_env, is_secret, mask, mask_compose, mask_env
 
@@ -220,3 +229,9 @@ def show_file(store: Store, entry: Entry, path: str, show_secrets: bool) -> str:
         )
     text = file.data.decode(errors="replace")
     return text if show_secrets else mask(path, text, entry.manifest.files.get(path))
+
+
+def hook_runs(store: Store, entry: Entry) -> list[HookRecord]:
+    """What the hooks did for `entry`: those run before it was recorded (its manifest), then
+    those run after (`post-deploy`, `on-failure`: a git note on its commit)."""
+    return [*entry.manifest.hooks, *hooks_from_yaml(store.note(entry.commit))]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cfgroll import preflight, project
 from cfgroll.context import STORE_DIR, Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
-from cfgroll.errors import EngineUnreachable, ProjectError
+from cfgroll.errors import EngineUnreachable, ProjectError, os_error
 from cfgroll.project import ProjectFiles
-from cfgroll.release import record_release
+from cfgroll.release import Release, record_release
+from cfgroll.settings import HOOKS_DIR, KEY, effective
 from cfgroll.store.files import write_atomic
 from cfgroll.store.lock import store_lock
 from cfgroll.store.repo import Entry, Store
@@ -23,6 +24,7 @@ class Initialised:
     created: bool
     gitignore: Path | None  # the .gitignore that now names the store folder, if one was edited
     baseline: Entry | None = None  # the running stack, recorded by `init`
+    samples: tuple[Path, ...] = ()  # sample hooks installed now
 
 
 def ensure_store(ctx: Context) -> Initialised:
@@ -33,7 +35,34 @@ def ensure_store(ctx: Context) -> Initialised:
     """
     store, created = ctx.create_store()
     gitignore = ignore_store(ctx)
-    return Initialised(store, created, gitignore)
+    samples = install_samples(ctx) if created else ()
+    return Initialised(store, created, gitignore, samples=samples)
+
+
+def install_samples(ctx: Context) -> tuple[Path, ...]:
+    """Copy the sample hooks cfgroll ships into `.cfgroll/hooks/` as `NAME.sample` (not
+    executable, so never run until renamed); a file already there is left alone. Only when the
+    store lives in the project's `.cfgroll/` (a store kept elsewhere keeps the project folder
+    as it is). The samples installed."""
+    from importlib.resources import files
+
+    if not ctx.store_path.is_relative_to(ctx.directory / STORE_DIR):
+        return ()
+    folder = ctx.directory / HOOKS_DIR
+    installed = []
+    for sample in sorted(files("cfgroll.samples").iterdir(), key=lambda p: p.name):
+        if not sample.name.endswith(".sample"):
+            continue
+        path = folder / sample.name
+        if path.exists() or path.is_symlink():
+            continue
+        try:
+            write_atomic(path, sample.read_bytes(), executable=False)
+        except OSError as exc:  # samples are a convenience: never a reason to fail
+            ctx.reporter.warn(f"could not install the sample hooks: {os_error(exc)}")
+            break
+        installed.append(path)
+    return tuple(installed)
 
 
 def ignore_store(ctx: Context, dry_run: bool = False) -> Path | None:
@@ -50,6 +79,8 @@ def init(ctx: Context) -> Initialised:
     """Create the store; when the project's containers already run and the store has no
     release yet, record them as a `baseline` release, so the first deploy can be rolled back."""
     result = ensure_store(ctx)
+    if not result.created:  # `init` on an existing store adds the samples it lacks
+        result = replace(result, samples=install_samples(ctx))
     if result.store.live() is not None:
         return result
     try:
@@ -64,15 +95,21 @@ def init(ctx: Context) -> Initialised:
         return result
     files = project.resolve(compose, config)
     preflight.check(ctx, preflight.Needs(preflight.size_of(files.content.values())))
-    with store_lock(result.store.path, "init", ctx.lock_timeout, ctx.reporter.warn):
+    lock_timeout = effective(ctx.flags, config.get(KEY)).lock_timeout
+    with store_lock(result.store.path, "init", lock_timeout, ctx.reporter.warn):
         if result.store.live() is not None:  # another run got there first
             return result
         baseline = record_baseline(ctx, result.store, compose, files, existing)
-    return Initialised(result.store, result.created, result.gitignore, baseline)
+    return replace(result, baseline=baseline)
 
 
 def record_baseline(
-    ctx: Context, store: Store, compose: Compose, files: ProjectFiles, existing: list[Container]
+    ctx: Context,
+    store: Store,
+    compose: Compose,
+    files: ProjectFiles,
+    existing: list[Container],
+    tag: str | None = None,
 ) -> Entry:
     """Record the running containers (their images tagged) and the current files as a release
     of action `baseline`. Warns when the files were edited since the containers were made:
@@ -87,10 +124,8 @@ def record_baseline(
             "the baseline pairs their images with the edited files; next time run `cfgroll "
             "init` before editing"
         )
-    return record_release(
-        ctx, store, action="baseline", project=compose.name, files=files,
-        services=sorted({c.service for c in existing}), live=None,
-    )  # fmt: skip
+    services = tuple(sorted({c.service for c in existing}))
+    return record_release(ctx, store, Release("baseline", compose.name, files, services, None), tag)
 
 
 def _in_git_work_tree(folder: Path) -> bool:

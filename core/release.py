@@ -4,7 +4,8 @@ what the user wrote (kept before cfgroll overwrites it)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from cfgroll import __version__, faults, project
 from cfgroll.context import Context, now, who
@@ -22,6 +23,35 @@ from cfgroll.store.manifest import (
 )
 from cfgroll.store.names import ATTEMPT_PREFIX, DRAFT_PREFIX, RELEASE_PREFIX, backup_ref, new_name
 from cfgroll.store.repo import Entry, Store
+
+if TYPE_CHECKING:
+    from cfgroll.hooks import Hooks
+
+
+@dataclass(frozen=True)
+class Release:
+    """What a release (or a failed attempt) records: which run made it, of which project, with
+    which files and services."""
+
+    action: str  # deploy, update, rollback, baseline
+    project: str
+    files: ProjectFiles
+    services: tuple[str, ...]  # read from their containers
+    live: Entry | None  # the release live before; the parent commit
+    target: str | None = None  # what a rollback went back to
+    carry: tuple[str, ...] = ()  # services whose entries are taken over from `live`
+
+
+def reserve_name(store: Store, *taken: str | None) -> str:
+    """The tag the release a run is making will have (told to its hooks before it exists);
+    `taken`: names already reserved in this run."""
+    return new_name(RELEASE_PREFIX, now(), lambda n: store.has_tag(n) or n in taken)
+
+
+def _hook_fields(hooks: Hooks | None) -> dict[str, object]:
+    if hooks is None:
+        return {}
+    return {"hooks": tuple(hooks.runs), "hooks_skipped": hooks.skipped}
 
 
 def subject(action: str, services: Iterable[str], target: str | None = None) -> str:
@@ -43,24 +73,22 @@ def _manifest(ctx: Context, tag: str, **fields: object) -> Manifest:
 def record_release(
     ctx: Context,
     store: Store,
-    *,
-    action: str,
-    project: str,
-    files: ProjectFiles,
-    services: Iterable[str],
-    live: Entry | None,
-    target: str | None = None,
-    carry: Iterable[str] = (),
+    release: Release,
+    tag: str | None = None,
+    hooks: Hooks | None = None,
 ) -> Entry:
     """Record what runs now as the new live release: tag its images, commit, move `main`.
 
-    `services` are read from their containers; the entries of the services in `carry` are
-    taken over from the live release unchanged (a partial update did not touch them)."""
+    The release's services are read from their containers; the entries of the services it
+    carries are taken over from the live release unchanged (a partial update did not touch
+    them). `tag`: the name reserved for it (default: a new one); `hooks`: what they did."""
     moment = now()
-    tag = new_name(RELEASE_PREFIX, moment, store.has_tag)
-    records = service_records(ctx.daemon, project, services, tag)
+    tag = tag or new_name(RELEASE_PREFIX, moment, store.has_tag)
+    action, project, files, live = release.action, release.project, release.files, release.live
+    target = release.target
+    records = service_records(ctx.daemon, project, release.services, tag)
     if live:
-        for name in carry:
+        for name in release.carry:
             if name in live.manifest.services and name not in records:
                 old = live.manifest.services[name]
                 records[name] = replace(old, backup_ref=backup_ref(old.image, tag))
@@ -78,6 +106,7 @@ def record_release(
         result="ok",
         layout=files.layout,
         services=records,
+        **_hook_fields(hooks),
     )
     user, host = manifest.user, manifest.host
     changed_files = changed_keys(store.files(live) if live else {}, files.content)
@@ -127,6 +156,8 @@ def recorded_meanwhile(
     """The release this run recorded before `exc` struck (after the refs moved: a Ctrl-C,
     say), or None. Such a release stands: rolling the stack back would leave `main` naming
     a release that no longer runs."""
+    if isinstance(exc, KeyboardInterrupt):
+        store.after_interrupt()
     try:
         now = store.live()
     except Exception:  # noqa: BLE001 - the store cannot tell: roll back as for any failure
@@ -140,16 +171,14 @@ def recorded_meanwhile(
 def record_attempt(
     ctx: Context,
     store: Store,
-    *,
-    action: str,
-    project: str,
-    files: ProjectFiles,
-    live: Entry | None,
+    release: Release,
     reason: str,
     excerpt: str,
+    hooks: Hooks | None = None,
 ) -> Entry:
     """Keep a failed attempt: its files and what its containers did, as a `failed_…` side
     commit on the live release. Its images are not tagged: it is not a release."""
+    action, project, files, live = release.action, release.project, release.files, release.live
     moment = now()
     tag = new_name(ATTEMPT_PREFIX, moment, store.has_tag)
     records = service_records(ctx.daemon, project, None, "", require=False)
@@ -165,6 +194,7 @@ def record_attempt(
         layout=files.layout,
         services=records,
         log=excerpt or None,
+        **_hook_fields(hooks),
     )
     message = (
         f"failed {action}: {reason}\n\nAttempt {tag} of Compose project {project}: not a "

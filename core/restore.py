@@ -4,13 +4,15 @@ from a failed deploy or rollback by putting the live release back."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cfgroll import faults, gate, project
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import DeployFailed, ImageMissing, RollbackFailed, one_line
+from cfgroll.hooks import Hooks
+from cfgroll.settings import effective
 from cfgroll.store.repo import Entry, Store
 
 UP_RELEASE = ("up", "-d", "--remove-orphans", "--no-build", "--pull", "never")
@@ -45,9 +47,11 @@ def start(
     limits: gate.Limits,
     up: Iterable[str] = UP_RELEASE,
     recreate: Collection[str] = (),
+    hooks: Hooks | None = None,
 ) -> None:
-    """`docker compose up` and the health gate on `services`. The services in `recreate`
-    (their mounted files changed) are recreated if `up` left their containers in place."""
+    """`docker compose up` and the health gate on `services`, then the `check` hook of
+    `hooks`. The services in `recreate` (their mounted files changed) are recreated if `up`
+    left their containers in place."""
     assert compose.name
     wanted = sorted(services)
     before = gate.baseline(ctx.daemon, compose.name)
@@ -63,7 +67,15 @@ def start(
             ctx.reporter.step(f"recreating {', '.join(kept)}: files they mount changed")
             compose.run(*UP_RECREATE, *kept, on_line=ctx.reporter.output, what="docker compose up")
     ctx.reporter.step(f"waiting for {len(wanted)} service(s) to be healthy")
-    gate.wait_healthy(ctx.daemon, compose.name, wanted, limits, before, ctx.reporter.states)
+    check = hooks.check if hooks is not None and hooks.command("check") else None
+    try:
+        gate.wait_healthy(
+            ctx.daemon, compose.name, wanted, limits, before, ctx.reporter.states, check
+        )
+    except gate.CheckFailed as exc:
+        last = hooks.last_check() if hooks is not None else None
+        exc.details = f"last output of the check hook:\n{last.output}" if last else ""
+        raise
 
 
 def restore(
@@ -71,12 +83,15 @@ def restore(
     store: Store,
     entry: Entry,
     paths: Iterable[str] | None,
-    limits: gate.Limits,
     only: Iterable[str] | None = None,
+    hooks: Hooks | None = None,
 ) -> None:
     """Make `entry` live: its images (by ID) under the references Compose uses, its files in the
     project (files in `paths` it did not have are removed; None: leave the files alone), its
-    containers up and healthy. `only`: just those services, recreated without their deps."""
+    containers up and healthy, its `check` hook passed. `only`: just those services, recreated
+    without their deps. The gate's limits and the hooks folder are those `entry` recorded in
+    its `x-cfgroll:` block, unless the command line says otherwise."""
+    settings = effective(ctx.flags, entry.manifest.layout.settings)
     chosen = sorted(entry.manifest.services if only is None else only)
     missing = [m for m in missing_images(ctx, entry) if m[0] in chosen]
     if missing:
@@ -100,7 +115,8 @@ def restore(
     if only is not None and not chosen:
         return  # no service of `entry` to put back (`up` without names would start them all)
     up = UP_RELEASE if only is None else (*UP_RELEASE, "--no-deps", *chosen)
-    start(ctx, compose, chosen, limits, up=up, recreate=recreate)
+    checking = replace(hooks, config=settings.hooks) if hooks is not None else None
+    start(ctx, compose, chosen, settings.limits, up=up, recreate=recreate, hooks=checking)
 
 
 @dataclass(frozen=True)
@@ -119,8 +135,8 @@ def recover(
     live: Entry,
     paths: Iterable[str] | None,
     failure: Failure,
-    limits: gate.Limits,
     only: Iterable[str] | None = None,
+    hooks: Hooks | None = None,
 ) -> DeployFailed:
     """Put `live` (or its services `only`) back after `failure`; the error to raise says how
     that went (exit 3 or 4)."""
@@ -129,7 +145,7 @@ def recover(
     if only is not None:
         only = [s for s in only if s in live.manifest.services]
     try:
-        restore(ctx, store, live, paths, limits, only)
+        restore(ctx, store, live, paths, only, hooks)
     except (Exception, KeyboardInterrupt) as exc:
         raise RollbackFailed(
             f"{failure.what} failed ({failure.reason}), and rolling back to {live.tag} failed "

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 
-from cfgroll import faults, gate, preflight, project
+from cfgroll import faults, preflight, project
 from cfgroll.context import Context
-from cfgroll.errors import ImageMissing, UsageError, one_line
+from cfgroll.errors import CfgrollError, ImageMissing, RollbackFailed, UsageError, one_line
 from cfgroll.history import Side, diff, entry_side, short, working_side
+from cfgroll.hooks import FailureResult, Hooks, Occasion
 from cfgroll.project import ProjectFiles
-from cfgroll.release import record_release, recorded_meanwhile, save_draft
+from cfgroll.release import Release, record_release, recorded_meanwhile, reserve_name, save_draft
 from cfgroll.restore import Failure, missing_images, recover, restore
+from cfgroll.settings import effective
 from cfgroll.snapshot import check_services
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry
+from cfgroll.store.secrets import secret_values
 
 
 @dataclass(frozen=True)
@@ -95,22 +98,33 @@ def preview(ctx: Context, planned: Plan, show_secrets: bool = False) -> Iterator
         yield f"service {name}: removed (not in {planned.target.tag})"
 
 
-def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIMITS) -> RolledBack:
+def rollback(ctx: Context, planned: Plan) -> RolledBack:
     """Bring the stack back to a recorded release, as a transaction.
 
     Retag the release's images (by ID) under the references Compose uses, write its files into
     the project atomically, `docker compose up -d --remove-orphans` with no build and no pull,
     pass the health gate, and record the rollback as a new release. The user's unsaved edits
     are kept first as a draft. On any failure or Ctrl-C the release that was live is put back
-    (`DeployFailed`, exit 3; `RollbackFailed`, exit 4, when that fails too).
+    (`DeployFailed`, exit 3; `RollbackFailed`, exit 4, when that fails too). The hooks of the
+    live release's folder run `pre-rollback` first (a failure stops it, exit 1); those of the
+    target's run `check` in the gate, `post-rollback` and `on-failure`.
     """
     store = ctx.open_store()
     draft_bytes = preflight.size_of(store.files(planned.live).values())
     preflight.check(ctx, preflight.Needs(draft_bytes, project=planned.only is None))
-    with store_lock(store.path, "rollback", ctx.lock_timeout, ctx.reporter.warn):
+    settings = effective(ctx.flags, planned.live.manifest.layout.settings)
+    with store_lock(store.path, "rollback", settings.lock_timeout, ctx.reporter.warn):
         # Checked again under the lock: another run may have changed things since the plan.
         planned = plan(ctx, planned.target.tag, planned.only)
         target, live, only = planned.target, planned.live, planned.only
+        settings = effective(ctx.flags, live.manifest.layout.settings)
+        services = tuple(sorted(target.manifest.services if only is None else only))
+        occasion = Occasion(
+            "rollback", reserve_name(store), live.tag, services, live.manifest.project, target.tag
+        )
+        secrets = secret_values(store.files(live), live.manifest.files)
+        hooks = Hooks(ctx, settings.hooks, occasion, secrets)
+        hooks.before("pre-rollback", "the rollback was stopped before it changed anything")
         paths: set[str] | None = None
         draft = None
         if only is None:
@@ -122,7 +136,7 @@ def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIM
         else:
             ctx.reporter.step("the project files stay as they are (--services)")
         try:
-            restore(ctx, store, target, paths, limits, only)
+            restore(ctx, store, target, paths, only, hooks)
             ctx.reporter.step("recording the rollback")
             if only is None:
                 files = ProjectFiles.recorded(target.manifest, store.files(target))
@@ -130,18 +144,31 @@ def rollback(ctx: Context, planned: Plan, limits: gate.Limits = gate.DEFAULT_LIM
                 config = ctx.compose.config()
                 files = project.resolve(ctx.compose.named(str(config["name"])), config)
             everything = set(target.manifest.services) | set(live.manifest.services)
-            entry = record_release(
-                ctx, store, action="rollback", project=target.manifest.project, files=files,
-                services=sorted(target.manifest.services if only is None else only), live=live,
-                target=target.tag, carry=[] if only is None else sorted(everything - set(only)),
-            )  # fmt: skip
+            carry = () if only is None else tuple(sorted(everything - set(only)))
+            release = Release(
+                "rollback", target.manifest.project, files, services, live, target.tag, carry
+            )
+            entry = record_release(ctx, store, release, occasion.tag, hooks)
         except (Exception, KeyboardInterrupt) as exc:
             if (recorded := recorded_meanwhile(ctx, store, live, exc)) is not None:
                 return RolledBack(recorded, draft)
             kept = f"your edits are kept as {draft.tag}" if draft else ""
             what = f"rollback to {target.tag}" + (f" of {', '.join(only)}" if only else "")
-            failure = Failure(what, one_line(exc), str(getattr(exc, "details", "")), kept)
-            raise recover(ctx, store, live, paths, failure, limits, only) from exc
+            reason = one_line(exc)
+            failure = Failure(what, reason, str(getattr(exc, "details", "")), kept)
+            result: FailureResult = "rolled-back"
+            try:
+                error: CfgrollError = recover(ctx, store, live, paths, failure, only, hooks)
+            except RollbackFailed as rollback_failed:
+                error, result = rollback_failed, "rollback-failed"
+            # the hooks of the release running now (the live one, put back)
+            after = replace(hooks, config=settings.hooks)
+            after.after(
+                "on-failure", lambda _text: None, CFGROLL_RESULT=result, CFGROLL_REASON=reason
+            )
+            raise error from exc
+        after = replace(hooks, config=effective(ctx.flags, target.manifest.layout.settings).hooks)
+        after.after("post-rollback", lambda text: store.add_note(entry.commit, text))
     return RolledBack(entry, draft)
 
 
@@ -161,7 +188,10 @@ def checkout(ctx: Context, ref: str) -> CheckedOut:
     live = store.live()
     draft_bytes = preflight.size_of(store.files(live).values()) if live else 0
     preflight.check(ctx, preflight.Needs(draft_bytes, project=True, engine=False))
-    with store_lock(store.path, "checkout", ctx.lock_timeout, ctx.reporter.warn):
+    lock_timeout = effective(
+        ctx.flags, live.manifest.layout.settings if live else None
+    ).lock_timeout
+    with store_lock(store.path, "checkout", lock_timeout, ctx.reporter.warn):
         entry = store.resolve(ref)
         live = store.live()
         wanted = store.files(entry)

@@ -1,8 +1,10 @@
-"""The `x-cfgroll:` block of the compose files: cfgroll's own settings for a project.
+"""The `x-cfgroll:` block of the compose files: cfgroll's own settings for a project, and how
+they combine with the command line.
 
 Compose ignores top-level `x-` keys and merges them across `-f` files like any other key, so
 the block is versioned with the compose files and read from Compose's own model. This is the
-one place that reads it; unknown keys are refused, so a typo never passes silently.
+one place that reads it; unknown keys are refused, so a typo never passes silently. A flag
+given on the command line wins over the block, the block over cfgroll's defaults.
 """
 
 from __future__ import annotations
@@ -12,20 +14,71 @@ from dataclasses import dataclass
 from typing import Any
 
 from cfgroll.errors import ProjectError
+from cfgroll.gate import Limits
 
 KEY = "x-cfgroll"
-_KNOWN = ("ignore", "track")
+HOOKS_DIR = ".cfgroll/hooks"  # where hooks live unless `hooks:` says otherwise
+HOOK_TIMEOUT = 300.0
+_DEFAULTS = Limits()
+# key -> what it holds, for the error that lists the keys
+_KNOWN = {
+    "ignore": "paths never recorded",
+    "track": "paths recorded in every release",
+    "timeout": f"seconds the health gate waits (default {_DEFAULTS.timeout:g})",
+    "settle": f"seconds a service without healthcheck must run (default {_DEFAULTS.settle:g})",
+    "lock_timeout": "seconds to wait for another cfgroll run (default 0)",
+    "hooks": f"the hooks folder, project-relative (default {HOOKS_DIR})",
+    "hook_timeout": f"seconds a hook may run (default {HOOK_TIMEOUT:g})",
+}
 
 
 @dataclass(frozen=True)
 class Settings:
+    """The block as written; None: not set."""
+
     track: tuple[str, ...] = ()  # project-relative paths or globs recorded in every release
     ignore: tuple[str, ...] = ()  # paths or globs never recorded
+    timeout: float | None = None
+    settle: float | None = None
+    lock_timeout: float | None = None
+    hooks: str | None = None
+    hook_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the command line said about the same settings; None: not given."""
+
+    timeout: float | None = None
+    settle: float | None = None
+    lock_timeout: float | None = None
+    hook_timeout: float | None = None
+    no_hooks: bool = False
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    directory: str = HOOKS_DIR  # project-relative
+    timeout: float = HOOK_TIMEOUT
+    enabled: bool = True  # False: `--no-hooks`
+
+
+@dataclass(frozen=True)
+class Effective:
+    """The settings a run works with: flags over the block over the defaults."""
+
+    limits: Limits
+    lock_timeout: float
+    hooks: HookSettings
 
 
 def settings(config: Mapping[str, Any]) -> Settings:
     """The settings in Compose's model of the project (`docker compose config` JSON)."""
-    block = config.get(KEY)
+    return parse(config.get(KEY))
+
+
+def parse(block: Any) -> Settings:
+    """The settings in an `x-cfgroll:` block (None: no block)."""
     if block is None:
         return Settings()
     if not isinstance(block, Mapping):
@@ -34,9 +87,38 @@ def settings(config: Mapping[str, Any]) -> Settings:
     if unknown:
         raise ProjectError(
             f"`{KEY}:` has unknown key(s) {', '.join(unknown)}; the keys cfgroll knows are "
-            f"{_keys()} (see the README, 'What cfgroll records')"
+            f"{_keys()} (see the README, 'Settings')"
         )
-    return Settings(track=_paths(block, "track"), ignore=_paths(block, "ignore"))
+    return Settings(
+        track=_paths(block, "track"),
+        ignore=_paths(block, "ignore"),
+        timeout=_seconds(block, "timeout", least=1),
+        settle=_seconds(block, "settle"),
+        lock_timeout=_seconds(block, "lock_timeout"),
+        hooks=_folder(block, "hooks"),
+        hook_timeout=_seconds(block, "hook_timeout", least=1),
+    )
+
+
+def effective(flags: Flags, block: Any = None) -> Effective:
+    """`flags` over the `x-cfgroll:` block `block` (a mapping, or None) over the defaults."""
+    s = parse(block)
+
+    def pick(flag: float | None, setting: float | None, default: float) -> float:
+        return flag if flag is not None else setting if setting is not None else default
+
+    return Effective(
+        limits=Limits(
+            pick(flags.timeout, s.timeout, _DEFAULTS.timeout),
+            pick(flags.settle, s.settle, _DEFAULTS.settle),
+        ),
+        lock_timeout=pick(flags.lock_timeout, s.lock_timeout, 0.0),
+        hooks=HookSettings(
+            s.hooks or HOOKS_DIR,
+            pick(flags.hook_timeout, s.hook_timeout, HOOK_TIMEOUT),
+            not flags.no_hooks,
+        ),
+    )
 
 
 def _paths(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
@@ -49,11 +131,42 @@ def _paths(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
             f"e.g. `{key}: [nginx/, scripts/entrypoint.sh]`"
         )
     for v in value:
-        if v.startswith("/") or ".." in v.split("/"):
-            raise ProjectError(
-                f"`{KEY}: {key}:` entry {v!r} leaves the project folder; name paths relative to it"
-            )
+        _inside(key, v)
     return tuple(v.strip() for v in value)
+
+
+def _seconds(block: Mapping[str, Any], key: str, least: float = 0) -> float | None:
+    value = block.get(key)
+    if value is None:
+        return None
+    try:
+        seconds = float(value)  # Compose's JSON keeps numbers; an interpolated one is a string
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not seconds >= least or seconds == float("inf"):
+        raise ProjectError(
+            f"`{KEY}: {key}:` must be a number of seconds of at least {least:g}, "
+            f"not {value!r} (e.g. `{key}: 60`)"
+        )
+    return seconds
+
+
+def _folder(block: Mapping[str, Any], key: str) -> str | None:
+    value = block.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip().rstrip("/"):
+        raise ProjectError(f"`{KEY}: {key}:` must be a project-relative folder, e.g. `ops/hooks`")
+    value = value.strip().rstrip("/").removeprefix("./")
+    _inside(key, value)
+    return value
+
+
+def _inside(key: str, v: str) -> None:
+    if v.startswith("/") or ".." in v.split("/"):
+        raise ProjectError(
+            f"`{KEY}: {key}:` entry {v!r} leaves the project folder; name paths relative to it"
+        )
 
 
 def _keys() -> str:

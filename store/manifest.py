@@ -27,12 +27,20 @@ DRAFT = "draft"
 
 # What a project file is to the stack. `env` and `secret` files hold secrets: `env` values are
 # masked in every output (keys stay visible), `secret` files are never shown at all.
-Role = Literal["compose", "env", "secret", "config", "mount", "tracked"]
+Role = Literal["compose", "env", "secret", "config", "mount", "tracked", "hook"]
 ENV: Role = "env"
 COMPOSE: Role = "compose"
 SECRET: Role = "secret"
 # When a file has several roles, the one listed first wins (a secret stays a secret).
-ROLE_ORDER: tuple[Role, ...] = ("secret", "env", "compose", "config", "mount", "tracked")
+ROLE_ORDER: tuple[Role, ...] = (
+    "secret",
+    "env",
+    "compose",
+    "config",
+    "mount",
+    "hook",
+    "tracked",
+)
 
 # How a service reads a file or folder.
 Via = Literal["env_file", "bind", "config", "secret"]
@@ -61,6 +69,74 @@ class Unrecorded:
     via: str = ""  # a `Via`, or "include", "extends", "env-file" for files of the project
 
 
+# The points where cfgroll runs the project's hooks, and how a hook run ended.
+HookPoint = Literal[
+    "pre-deploy", "check", "post-deploy", "pre-rollback", "post-rollback", "on-failure"
+]
+HOOK_POINTS: tuple[HookPoint, ...] = (
+    "pre-deploy",
+    "check",
+    "post-deploy",
+    "pre-rollback",
+    "post-rollback",
+    "on-failure",
+)
+HookResult = Literal["ok", "failed", "timed out", "interrupted", "not started"]
+
+
+@dataclass(frozen=True)
+class HookRecord:
+    """One hook's run as a release or attempt keeps it: how it ended and its last lines
+    (secrets redacted). `tries`: how often it ran (the `check` hook repeats until it passes)."""
+
+    name: HookPoint
+    result: HookResult
+    exit_code: int | None = None  # None: killed, or never started
+    seconds: float = 0.0
+    tries: int = 1
+    output: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "result": self.result,
+            "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 2),
+            "tries": self.tries,
+            "output": self.output,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HookRecord:
+        return cls(
+            d["name"],
+            d["result"],
+            d.get("exit_code"),
+            float(d.get("seconds") or 0),
+            int(d.get("tries") or 1),
+            str(d.get("output") or ""),
+        )
+
+
+def hooks_to_yaml(records: Iterable[HookRecord]) -> str:
+    """Hook runs kept after a release was recorded (a git note on its commit)."""
+    import yaml
+
+    doc = {"hooks": [r.to_dict() for r in records]}
+    header = "# cfgroll: hooks run after this was recorded; see the README, 'Hooks'\n"
+    return header + yaml.dump(doc, Dumper=_dumper(), sort_keys=False, width=100)
+
+
+def hooks_from_yaml(text: str) -> list[HookRecord]:
+    import yaml
+
+    try:
+        doc = yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
+        return [HookRecord.from_dict(d) for d in (doc or {}).get("hooks") or ()]
+    except (KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError):
+        return []  # a note edited by hand is not worth failing `show` over
+
+
 @dataclass(frozen=True)
 class Layout:
     """Everything a release says about the project's files except their content."""
@@ -70,6 +146,9 @@ class Layout:
     env_files: tuple[str, ...] = ()  # the `--env-file`s (none: Compose reads `.env`)
     uses: tuple[FileUse, ...] = ()
     not_recorded: tuple[Unrecorded, ...] = ()
+    # The project's `x-cfgroll:` block as Compose resolved it: a rollback starts the release
+    # with the settings (gate timeout, hooks folder, …) it was deployed with.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def services_using(self, paths: Iterable[str]) -> set[str]:
         """The services that mount (bind, config, secret) one of `paths` or a folder holding
@@ -114,6 +193,8 @@ class Manifest:
     layout: Layout = field(default_factory=Layout)
     services: dict[str, ServiceRecord] = field(default_factory=dict)
     log: str | None = None  # failure excerpt of an attempt
+    hooks: tuple[HookRecord, ...] = ()  # the hooks run before this was recorded
+    hooks_skipped: bool = False  # `--no-hooks`
 
     @property
     def files(self) -> dict[str, Role]:
@@ -163,8 +244,13 @@ class Manifest:
                 for name, svc in sorted(self.services.items())
             },
         }
+        if self.layout.settings:
+            doc["x-cfgroll"] = dict(self.layout.settings)
         if self.log is not None:
             doc["log"] = self.log
+        if self.hooks or self.hooks_skipped:
+            doc["hooks"] = [r.to_dict() for r in self.hooks]
+            doc["hooks_skipped"] = self.hooks_skipped
         header = f"# cfgroll release manifest (format {FORMAT}); see the README, 'Store format'\n"
         body = yaml.dump(
             doc, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=100
@@ -227,9 +313,12 @@ class Manifest:
                         Unrecorded(u["path"], u["reason"], u.get("service", ""), u.get("via", ""))
                         for u in doc.get("not_recorded") or ()
                     ),
+                    settings=dict(doc.get("x-cfgroll") or {}),
                 ),
                 services=services,
                 log=doc.get("log"),
+                hooks=tuple(HookRecord.from_dict(d) for d in doc.get("hooks") or ()),
+                hooks_skipped=bool(doc.get("hooks_skipped")),
             )
         except (KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
             raise StoreError(

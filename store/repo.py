@@ -331,6 +331,36 @@ class Store:
             raise damaged(self.path, exc) from exc
         return self._entry(commit)
 
+    def after_interrupt(self) -> None:
+        """Drop GitPython's long-running `git cat-file` helpers: a terminal's Ctrl-C reaches
+        cfgroll's whole process group, so they died with it, and the next read would fail with
+        a broken pipe. New ones start on the next read (recording the attempt, say)."""
+        self._repo.git.clear_cache()
+
+    def add_note(self, commit: str, text: str) -> None:
+        """Append `text` to the git note of `commit` (`refs/notes/commits`, so that plain
+        `git log` shows it below the commit): what ran after a release was recorded."""
+        env = {
+            "GIT_AUTHOR_NAME": "cfgroll",
+            "GIT_AUTHOR_EMAIL": "cfgroll@localhost",
+            "GIT_COMMITTER_NAME": "cfgroll",
+            "GIT_COMMITTER_EMAIL": "cfgroll@localhost",
+        }
+        with tempfile.TemporaryFile() as fh:
+            fh.write(text.encode())
+            fh.seek(0)
+            try:
+                self._repo.git.notes("append", "-F", "-", commit, istream=fh, env=env)
+            except git.GitCommandError as exc:
+                raise StoreError(f"could not write a note in the store: {exc.stderr}") from exc
+
+    def note(self, commit: str) -> str:
+        """The git note of `commit`, "" when it has none."""
+        try:
+            return str(self._repo.git.notes("show", commit))
+        except git.GitCommandError:
+            return ""
+
     def pack(self) -> None:
         """Pack the loose objects and refs a release leaves (six objects and a tag: seven files
         and seven disk blocks). Geometric repacking keeps a few packs whose sizes grow by

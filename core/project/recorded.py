@@ -20,7 +20,7 @@ from cfgroll.engine.compose import Compose
 from cfgroll.errors import ProjectError
 from cfgroll.project.discovery import project_env
 from cfgroll.project.sources import walk
-from cfgroll.settings import settings
+from cfgroll.settings import HOOKS_DIR, KEY, settings
 from cfgroll.store.files import FileData, read_file
 from cfgroll.store.manifest import (
     ROLE_ORDER,
@@ -114,6 +114,7 @@ class _Collector:
         self.configs_and_secrets(services)
         for pattern in self.settings.track:
             self.track(pattern)
+        self.hooks()
         content = self.read()
         if self.problems:
             more = len(self.problems) - 5
@@ -129,6 +130,7 @@ class _Collector:
             env_files=tuple(env_files),
             uses=tuple(self.uses),
             not_recorded=tuple(self.unrecorded),
+            settings=dict(self.config.get(KEY) or {}),
         )
         return ProjectFiles(layout, content)
 
@@ -244,6 +246,23 @@ class _Collector:
         self.add(rel, role)
         if real.is_file() and not self.ignored(real_rel):
             self.add(real_rel, role)
+
+    def hooks(self) -> None:
+        """The hook files (the executables in the hooks folder, not the `.sample`s): part of
+        every release, so a rollback puts back the hooks that went with it."""
+        folder = self.settings.hooks or HOOKS_DIR
+        try:
+            names = sorted(p.name for p in (self.dir / folder).iterdir())
+        except OSError:  # no hooks folder: no hooks
+            return
+        for name in names:
+            rel = f"{folder}/{name}"
+            if name.endswith(".sample") or self.ignored(rel):
+                continue
+            path = self.dir / rel
+            if path.is_dir() and not path.is_symlink():
+                continue  # a hook is a file; helper folders are the user's to `track:`
+            self.link_or_file(rel, "hook", strict=True)
 
     def track(self, pattern: str) -> None:
         bare = pattern.rstrip("/")

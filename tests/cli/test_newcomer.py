@@ -72,11 +72,15 @@ def test_completion_is_installable_for_the_usual_shells(capsys: pytest.CaptureFi
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
     assert "--install-completion" in text and "--show-completion" in text
+    # `--show-completion` detects the shell from the parent processes; the script for a named
+    # shell is what it prints, asked for directly (a test has no shell parent to detect)
     for shell in ("bash", "zsh", "fish", "powershell"):
         script = subprocess.run(
-            [sys.executable, "-m", "cfgroll", "--show-completion", shell],
-            capture_output=True, text=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "cfgroll"],
+            env={**os.environ, "_CFGROLL_COMPLETE": f"source_{shell}"},
+            capture_output=True,
+            text=True,
+        )
         assert script.returncode == 0 and "_CFGROLL_COMPLETE" in script.stdout, shell
 
 
