@@ -5,12 +5,14 @@ from __future__ import annotations
 import typer
 
 from cfgroll import __version__
+from cfgroll.cli.backups import import_
 from cfgroll.cli.checkout import checkout
 from cfgroll.cli.deploy import deploy
 from cfgroll.cli.diff import diff
 from cfgroll.cli.doctor import doctor
 from cfgroll.cli.init import init
 from cfgroll.cli.log import log
+from cfgroll.cli.prune import pin, prune, unpin
 from cfgroll.cli.rollback import rollback
 from cfgroll.cli.show import show
 from cfgroll.cli.status import status
@@ -45,5 +47,20 @@ def _root(
     pass
 
 
-for command in (init, deploy, update, rollback, status, log, show, diff, checkout, doctor):
+for command in (
+    init,
+    deploy,
+    update,
+    rollback,
+    status,
+    log,
+    show,
+    diff,
+    checkout,
+    prune,
+    pin,
+    unpin,
+    doctor,
+):
     app.command()(command)
+app.command(name="import")(import_)

@@ -74,7 +74,7 @@ def log(
             changed.append("images: " + ", ".join(line.images_changed))
         rows.append(
             [
-                m.tag,
+                m.tag + (" (pinned)" if line.pinned else ""),
                 local_time(m.created_at),
                 action,
                 m.result.split(":")[0],
@@ -111,11 +111,13 @@ def _json(line: LogLine) -> dict[str, object]:
         "files_changed": list(line.files_changed),
         "file_roles": dict(line.roles),
         "images_changed": list(line.images_changed),
-        "restorable": line.restorable,
+        "pinned": line.pinned,
+        "restorable": None if line.restorable is None else line.restorable != "no",
+        "images": line.restorable,  # yes (here) | pull (by digest) | no | null (unknown)
     }
 
 
 def _restorable(line: LogLine) -> str:
     if line.entry.manifest.kind != "release":
         return "-"
-    return {True: "yes", False: "no", None: "?"}[line.restorable]
+    return line.restorable or "?"

@@ -101,6 +101,9 @@ def rollback(
     out(f"rolled back to {t.tag}; recorded as {result.entry.tag}")
 
 
+RESTORABLE = {"yes": "yes", "pull": "yes (pull)", "no": "no: image gone"}
+
+
 def _choose(ctx: Context) -> str:
     """List the releases and ask which one; only on a terminal."""
     from cfgroll.rollback import choices
@@ -117,10 +120,16 @@ def _choose(ctx: Context) -> str:
     for i, c in enumerate(options, 1):
         m = c.entry.manifest
         action = f"{m.action} to {m.target}" if m.target else m.action
-        rows.append([
-            str(i), m.tag + (" (live)" if c.live else ""), local_time(m.created_at), action,
-            ", ".join(m.services_changed) or "-", "yes" if c.restorable else "no: image gone",
-        ])  # fmt: skip
+        rows.append(
+            [
+                str(i),
+                m.tag + (" (live)" if c.live else ""),
+                local_time(m.created_at),
+                action,
+                ", ".join(m.services_changed) or "-",
+                RESTORABLE[c.restorable],
+            ]
+        )
     for line in table(rows):
         err(line)
     number = int(typer.prompt("roll back to which release (number)", type=int, err=True))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cfgroll import faults, preflight
+from cfgroll import faults, preflight, retention
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
@@ -149,6 +149,7 @@ def _roll_out(
                 return Deployed(recorded, init, baseline)
             raise _failed(ctx, store, attempt, exc, no_rollback) from exc
         hooks.after("post-deploy", lambda text: store.add_note(entry.commit, text))
+        retention.after_release(ctx, store, files.layout.settings)
     return Deployed(entry, init, baseline)
 
 

@@ -62,13 +62,19 @@ class ImageMissing(CfgrollError):
         names = ", ".join(f"{svc} ({image_id[:19]})" for svc, image_id in self.missing)
         super().__init__(
             f"release {tag} can no longer be restored: the image of {names} is gone from the "
-            "engine; nothing was changed; run `cfgroll log` to see which releases can still "
-            "be restored"
+            "engine and was not recorded from a registry (built here), so it cannot be "
+            f"pulled; nothing was changed; `cfgroll checkout {tag}` writes its files back for "
+            "`cfgroll deploy` to rebuild, and `cfgroll log` shows which releases can still be "
+            "restored"
         )
 
 
 class EngineUnreachable(CfgrollError):
     """The Docker engine or the `docker compose` plugin cannot be reached."""
+
+
+class EngineRefused(CfgrollError):
+    """The engine answered but would not do it (a conflict, a bad request)."""
 
 
 class CommandFailed(CfgrollError):

@@ -10,6 +10,7 @@ from itertools import islice
 from cfgroll import project
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, UsageError
+from cfgroll.snapshot import Availability, judge, overall
 from cfgroll.store.files import FileData
 from cfgroll.store.manifest import (
     RELEASE,
@@ -30,8 +31,9 @@ class LogLine:
     entry: Entry
     files_changed: tuple[str, ...]
     images_changed: tuple[str, ...]  # services whose image differs from the release before
-    restorable: bool | None = None  # all its images exist; None: not checked
+    restorable: Availability | None = None  # its images: here, pullable, gone; None: unknown
     roles: Mapping[str, Role] = field(default_factory=dict)  # of the files changed
+    pinned: bool = False  # `cfgroll pin`: prune never touches its images
 
 
 def log(
@@ -54,7 +56,11 @@ def log(
     pairs = _with_parents(store.releases())
     if service is not None:
         pairs = (p for p in pairs if service in p[0].manifest.services_changed)
-    lines = [_line(file_ids, e, parent) for e, parent in islice(pairs, limit)]
+    pins = store.pins()
+    lines = [
+        replace(_line(file_ids, e, parent), pinned=e.tag in pins)
+        for e, parent in islice(pairs, limit)
+    ]
     if include_side:
         for side in store.side_entries():
             if service is not None and service not in side.manifest.services_changed:
@@ -71,14 +77,14 @@ def with_restorable(lines: list[LogLine], images: set[str] | None) -> list[LogLi
     the engine holds (None: the engine did not answer, nothing is marked)."""
     if images is None:
         return lines
-    return [
-        replace(
-            line,
-            restorable=line.entry.manifest.kind == RELEASE
-            and all(s.image_id in images for s in line.entry.manifest.services.values()),
-        )
-        for line in lines
-    ]
+    marked = []
+    for line in lines:
+        m = line.entry.manifest
+        found: Availability = "no"
+        if m.kind == RELEASE:
+            found = overall(judge(m.services, images))
+        marked.append(replace(line, restorable=found))
+    return marked
 
 
 def _with_parents(releases: Iterator[Entry]) -> Iterator[tuple[Entry, Entry | None]]:

@@ -10,9 +10,10 @@ from pathlib import Path
 from cfgroll import faults, gate, project
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
-from cfgroll.errors import DeployFailed, ImageMissing, RollbackFailed, one_line
+from cfgroll.errors import CfgrollError, DeployFailed, ImageMissing, RollbackFailed, one_line
 from cfgroll.hooks import Hooks
 from cfgroll.settings import effective
+from cfgroll.snapshot import Availability, judge
 from cfgroll.store.repo import Entry, Store
 
 UP_RELEASE = ("up", "-d", "--remove-orphans", "--no-build", "--pull", "never")
@@ -31,13 +32,51 @@ def compose_of(ctx: Context, entry: Entry) -> Compose:
     return Compose(ctx.directory, files, entry.manifest.project, env_files)
 
 
+def availability(
+    ctx: Context, entry: Entry, images: Collection[str] | None = None
+) -> dict[str, Availability]:
+    """Per service of `entry`: its image is in the engine (`yes`), can be pulled by its
+    recorded digest (`pull`), or neither (`no`). `images`: the engine's image IDs, if known."""
+    if images is None:
+        images = {s.image_id for s in entry.manifest.services.values()}
+        images = {i for i in images if ctx.daemon.image_id(i) is not None}
+    return judge(entry.manifest.services, images)
+
+
 def missing_images(ctx: Context, entry: Entry) -> list[tuple[str, str]]:
-    """(service, image ID) of every image of `entry` that is gone from the engine."""
+    """(service, image ID) of every image of `entry` that is gone from the engine and cannot
+    be pulled by digest."""
     return [
-        (name, svc.image_id)
-        for name, svc in sorted(entry.manifest.services.items())
-        if ctx.daemon.image_id(svc.image_id) is None
+        (name, entry.manifest.services[name].image_id)
+        for name, there in availability(ctx, entry).items()
+        if there == "no"
     ]
+
+
+def fetch(ctx: Context, entry: Entry, services: Iterable[str]) -> None:
+    """Pull the images of `services` that are gone but were recorded with a registry digest,
+    and check each is the recorded image; nothing else changes. `CfgrollError` when a pull
+    fails or brings another image."""
+    wanted = set(services)
+    pulls = [n for n, a in availability(ctx, entry).items() if a == "pull" and n in wanted]
+    if not pulls:
+        return
+    ctx.reporter.step(f"pulling {len(pulls)} image(s) of {entry.tag} by digest")
+    for name in pulls:
+        svc = entry.manifest.services[name]
+        try:
+            pulled = ctx.daemon.pull(svc.repo_digest)
+        except Exception as exc:  # noqa: BLE001 - any failure: one line, nothing changed
+            raise CfgrollError(
+                f"cannot pull the image of {name} ({svc.repo_digest}): {one_line(exc)}; nothing "
+                f"was changed; check the registry, or rebuild the release from `cfgroll checkout "
+                f"{entry.tag}`"
+            ) from exc
+        if pulled != svc.image_id:
+            raise CfgrollError(
+                f"{svc.repo_digest} is image {pulled[:19]} now, not the recorded "
+                f"{svc.image_id[:19]}; nothing was changed"
+            )
 
 
 def start(
@@ -96,6 +135,7 @@ def restore(
     missing = [m for m in missing_images(ctx, entry) if m[0] in chosen]
     if missing:
         raise ImageMissing(entry.tag, missing)
+    fetch(ctx, entry, chosen)
     ctx.reporter.step(f"retagging {len(chosen)} image(s) of {entry.tag}")
     for name in chosen:
         svc = entry.manifest.services[name]

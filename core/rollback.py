@@ -6,16 +6,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
 
-from cfgroll import faults, preflight, project
+from cfgroll import faults, preflight, project, retention
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, ImageMissing, RollbackFailed, UsageError, one_line
 from cfgroll.history import Side, diff, entry_side, short, working_side
 from cfgroll.hooks import FailureResult, Hooks, Occasion
 from cfgroll.project import ProjectFiles
 from cfgroll.release import Release, record_release, recorded_meanwhile, reserve_name, save_draft
-from cfgroll.restore import Failure, missing_images, recover, restore
+from cfgroll.restore import Failure, availability, recover, restore
 from cfgroll.settings import effective
-from cfgroll.snapshot import check_services
+from cfgroll.snapshot import Availability, check_services, overall
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry
@@ -29,6 +29,7 @@ class Plan:
     target: Entry
     live: Entry
     only: tuple[str, ...] | None = None  # just these services; the files stay as they are
+    pulls: tuple[str, ...] = ()  # services whose image is gone and will be pulled by digest
 
 
 @dataclass(frozen=True)
@@ -47,31 +48,39 @@ def plan(ctx: Context, ref: str, only: Sequence[str] | None = None) -> Plan:
             f"{target.tag} is a {target.manifest.kind}, not a release; use `cfgroll checkout "
             f"{target.tag}` to get its files back, then `cfgroll deploy`"
         )
+    if not target.manifest.services:
+        raise UsageError(
+            f"{target.tag} holds no image (imported as files only), so it cannot be rolled back "
+            f"to; `cfgroll checkout {target.tag}` writes its files back, then `cfgroll deploy` "
+            "builds and starts them"
+        )
     live = store.live()
     assert live is not None  # target is a release, so main exists
     if only is not None:
         only = tuple(check_services(target.manifest.services, only, f"release {target.tag}"))
-    missing = [m for m in missing_images(ctx, target) if only is None or m[0] in only]
+    found = {n: a for n, a in availability(ctx, target).items() if only is None or n in only}
+    missing = [(n, target.manifest.services[n].image_id) for n, a in found.items() if a == "no"]
     if missing:
         raise ImageMissing(target.tag, missing)
     if only is None:
         store.files(target)  # every file must still read (a damaged store fails here, not later)
-    return Plan(target, live, only)
+    return Plan(target, live, only, tuple(n for n, a in found.items() if a == "pull"))
 
 
 @dataclass(frozen=True)
 class Choice:
     entry: Entry
-    restorable: bool
+    restorable: Availability
     live: bool
 
 
 def choices(ctx: Context, limit: int = 20) -> list[Choice]:
-    """The newest releases, each with whether it can still be restored (all images exist)."""
+    """The newest releases, each with whether it can still be restored (its images are here,
+    or can be pulled by digest)."""
     store = ctx.open_store()
     live = store.live()
     return [
-        Choice(e, not missing_images(ctx, e), live is not None and e.commit == live.commit)
+        Choice(e, overall(availability(ctx, e)), live is not None and e.commit == live.commit)
         for e in islice(store.releases(), limit)
     ]
 
@@ -91,7 +100,8 @@ def preview(ctx: Context, planned: Plan, show_secrets: bool = False) -> Iterator
         was = live_services.get(name)
         now_id = short(was.image_id) if was else "none"
         change = "unchanged" if was and was.image_id == svc.image_id else f"{now_id} ->"
-        yield f"service {name}: {change} {short(svc.image_id)} ({svc.image}, from {svc.backup_ref})"
+        source = f"pulled by digest {svc.repo_digest}" if name in planned.pulls else svc.backup_ref
+        yield f"service {name}: {change} {short(svc.image_id)} ({svc.image}, from {source})"
     for name in sorted(set(live_services) - set(planned.target.manifest.services)):
         if planned.only is not None:
             break
@@ -169,6 +179,7 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
             raise error from exc
         after = replace(hooks, config=effective(ctx.flags, target.manifest.layout.settings).hooks)
         after.after("post-rollback", lambda text: store.add_note(entry.commit, text))
+        retention.after_release(ctx, store, entry.manifest.layout.settings)
     return RolledBack(entry, draft)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from cfgroll.errors import ProjectError
@@ -29,7 +30,10 @@ _KNOWN = {
     "lock_timeout": "seconds to wait for another cfgroll run (default 0)",
     "hooks": f"the hooks folder, project-relative (default {HOOKS_DIR})",
     "hook_timeout": f"seconds a hook may run (default {HOOK_TIMEOUT:g})",
+    "keep": "releases whose images are kept; set, prune runs after each release",
+    "keep_for": "keep the images of releases younger than this (30d, 12h)",
 }
+KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class Settings:
     lock_timeout: float | None = None
     hooks: str | None = None
     hook_timeout: float | None = None
+    keep: int | None = None
+    keep_for: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,8 @@ def parse(block: Any) -> Settings:
         lock_timeout=_seconds(block, "lock_timeout"),
         hooks=_folder(block, "hooks"),
         hook_timeout=_seconds(block, "hook_timeout", least=1),
+        keep=_count(block, "keep"),
+        keep_for=_duration_of(block, "keep_for"),
     )
 
 
@@ -149,6 +157,39 @@ def _seconds(block: Mapping[str, Any], key: str, least: float = 0) -> float | No
             f"not {value!r} (e.g. `{key}: 60`)"
         )
     return seconds
+
+
+def _count(block: Mapping[str, Any], key: str) -> int | None:
+    value = block.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < 1:
+        raise ProjectError(f"`{KEY}: {key}:` must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def _duration_of(block: Mapping[str, Any], key: str) -> timedelta | None:
+    value = block.get(key)
+    if value is None:
+        return None
+    try:
+        return duration(str(value))
+    except ValueError as exc:
+        raise ProjectError(f"`{KEY}: {key}:` {exc}") from exc
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(text: str) -> timedelta:
+    """`30d`, `12h`, `90m`, `2w`, `45s` as a time span; `ValueError` saying what is expected."""
+    text = text.strip().lower()
+    number, unit = text[:-1], text[-1:]
+    if unit not in _UNITS or not number.isdigit() or int(number) < 1:
+        raise ValueError(
+            f"must be a number and a unit (s, m, h, d or w), such as 30d or 12h, not {text!r}"
+        )
+    return timedelta(seconds=int(number) * _UNITS[unit])
 
 
 def _folder(block: Mapping[str, Any], key: str) -> str | None:

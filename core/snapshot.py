@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Literal
 
 from cfgroll.engine.daemon import Container, Daemon
 from cfgroll.errors import CfgrollError, ProjectError
@@ -35,8 +36,33 @@ def service_records(
             backup_ref=backup_ref(newest.image_ref, tag) if tag else "",
             config_hash=newest.config_hash,
             containers=tuple(ContainerRecord(c.name, c.state, c.health) for c in containers),
+            repo_digest=daemon.repo_digest(newest.image_id, newest.image_ref) if tag else "",
         )
     return records
+
+
+# Whether a release's image is in the engine, can be pulled by its digest, or neither.
+Availability = Literal["yes", "pull", "no"]
+
+
+def judge(
+    services: Mapping[str, ServiceRecord], images: Collection[str]
+) -> dict[str, Availability]:
+    """Per service: `yes` when its image is among `images` (the engine's IDs), `pull` when it
+    is not but was recorded with a registry digest, else `no`."""
+    return {
+        name: "yes" if s.image_id in images else "pull" if s.repo_digest else "no"
+        for name, s in sorted(services.items())
+    }
+
+
+def overall(found: Mapping[str, Availability]) -> Availability:
+    """A release as a whole: `no` if one image is neither here nor pullable, else `pull` if one
+    must be pulled, else `yes`."""
+    values = set(found.values())
+    if not values:  # a files-only release (imported without images): nothing to start
+        return "no"
+    return "no" if "no" in values else "pull" if "pull" in values else "yes"
 
 
 def check_services(known: Iterable[str], names: Sequence[str], owner: str) -> list[str]:

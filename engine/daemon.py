@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cfgroll.errors import EngineUnreachable
+from cfgroll.errors import EngineRefused, EngineUnreachable
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -46,6 +46,14 @@ class _Api:
                 return method(*args, **kwargs)
             except docker.errors.NotFound:
                 raise
+            except docker.errors.APIError as exc:
+                if exc.is_client_error():  # the engine answered: it will not do this
+                    explanation = " ".join(str(exc.explanation or exc).split())[:200]
+                    raise EngineRefused(f"the Docker engine refused: {explanation}") from exc
+                raise EngineUnreachable(
+                    f"the Docker engine did not answer ({_short(exc)}); check that it runs "
+                    "(`docker info`), then run the command again"
+                ) from exc
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                 raise EngineUnreachable(
                     f"the Docker engine did not answer ({_short(exc)}); check that it runs "
@@ -61,6 +69,13 @@ def _short(exc: BaseException) -> str:
         if marker in text:
             return marker.lower()
     return text[:160] or type(exc).__name__
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str
+    refs: tuple[str, ...]  # `repository:tag`
+    size: int  # bytes of its own (not shared with another image)
 
 
 class Daemon:
@@ -129,6 +144,65 @@ class Daemon:
         except _not_found():
             return None
 
+    def repo_digest(self, image_id: str, image_ref: str) -> str:
+        """The registry digest (`repository@sha256:…`) of `image_id` for the repository of
+        `image_ref` (else any it has), "" for an image that never came from a registry."""
+        from cfgroll.store.names import repository
+
+        try:
+            digests = self.api.inspect_image(image_id).get("RepoDigests") or []
+        except _not_found():
+            return ""
+        wanted = repository(image_ref)
+        same = [d for d in digests if d.split("@", 1)[0] == wanted]
+        return str((same or digests or [""])[0])
+
+    def pull(self, reference: str) -> str:
+        """Pull `reference` (`repository@sha256:…`); the ID of the image pulled."""
+        repo, _, digest = reference.partition("@")
+        self.api.pull(repo, tag=digest or None)
+        found = self.image_id(reference)
+        if found is None:
+            raise EngineUnreachable(f"the engine pulled {reference} but does not show it")
+        return found
+
+    def images(self) -> list[Image]:
+        """Every image: its ID, references, and the bytes of its own (its layers no other image
+        shares: what removing it frees at least), from the engine's disk usage report."""
+        found = []
+        for i in self.api.df().get("Images") or []:
+            shared = max(int(i.get("SharedSize") or 0), 0)  # -1: not computed
+            found.append(
+                Image(
+                    str(i["Id"]),
+                    tuple(t for t in i.get("RepoTags") or () if t != "<none>:<none>"),
+                    max(int(i.get("Size") or 0) - shared, 0),
+                )
+            )
+        return found
+
+    def image_refs(self, image_id: str) -> list[str]:
+        """The references (`repository:tag`) that point at `image_id`."""
+        try:
+            return [str(t) for t in self.api.inspect_image(image_id).get("RepoTags") or []]
+        except _not_found():
+            return []
+
+    def images_in_use(self) -> set[str]:
+        """The image IDs of every container of any project, running or not."""
+        return {str(c["ImageID"]) for c in self.api.containers(all=True)}
+
+    def remove_image(self, image_id: str) -> bool:
+        """Remove an image no reference and no container uses; False when the engine refuses
+        (a container or a child image still needs it)."""
+        try:
+            self.api.remove_image(image_id, noprune=False)
+        except _not_found():
+            return True
+        except EngineRefused:
+            return False
+        return True
+
     def tag(self, image_id: str, ref: str) -> None:
         """Point `ref` (`repository:tag`) at `image_id`, moving it if it pointed elsewhere."""
         from cfgroll.store.names import repository, with_default_tag
@@ -140,7 +214,8 @@ class Daemon:
     def untag(self, ref: str) -> None:
         """Remove the reference `ref`, never the image layers another reference still uses."""
         try:
-            self.api.remove_image(ref, noprune=True)
+            # force: the reference goes even when a container runs its image (which stays)
+            self.api.remove_image(ref, force=True, noprune=True)
         except _not_found():
             pass
 

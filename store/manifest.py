@@ -175,6 +175,7 @@ class ServiceRecord:
     backup_ref: str  # `<repository>:<release tag>`, the tag cfgroll put on image_id
     config_hash: str = ""  # Compose's hash of the service's configuration
     containers: tuple[ContainerRecord, ...] = ()
+    repo_digest: str = ""  # `repository@sha256:…` when the image came from a registry
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ class Manifest:
     log: str | None = None  # failure excerpt of an attempt
     hooks: tuple[HookRecord, ...] = ()  # the hooks run before this was recorded
     hooks_skipped: bool = False  # `--no-hooks`
+    source: str | None = None  # the `.backup/` folder an imported release was read from
 
     @property
     def files(self) -> dict[str, Role]:
@@ -236,6 +238,7 @@ class Manifest:
                     "image_id": svc.image_id,
                     "backup_ref": svc.backup_ref,
                     "config_hash": svc.config_hash,
+                    **({"repo_digest": svc.repo_digest} if svc.repo_digest else {}),
                     "containers": [
                         {"name": c.name, "state": c.state, "health": c.health}
                         for c in svc.containers
@@ -248,6 +251,8 @@ class Manifest:
             doc["x-cfgroll"] = dict(self.layout.settings)
         if self.log is not None:
             doc["log"] = self.log
+        if self.source is not None:
+            doc["release"]["source"] = self.source
         if self.hooks or self.hooks_skipped:
             doc["hooks"] = [r.to_dict() for r in self.hooks]
             doc["hooks_skipped"] = self.hooks_skipped
@@ -280,6 +285,7 @@ class Manifest:
                         ContainerRecord(c["name"], c["state"], c.get("health"))
                         for c in svc.get("containers") or ()
                     ),
+                    repo_digest=svc.get("repo_digest", ""),
                 )
                 for name, svc in (doc.get("services") or {}).items()
             }
@@ -319,6 +325,7 @@ class Manifest:
                 log=doc.get("log"),
                 hooks=tuple(HookRecord.from_dict(d) for d in doc.get("hooks") or ()),
                 hooks_skipped=bool(doc.get("hooks_skipped")),
+                source=rel.get("source"),
             )
         except (KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
             raise StoreError(

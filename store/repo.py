@@ -31,6 +31,7 @@ from cfgroll.store.names import (
 )
 
 MAIN_REF = "refs/heads/main"
+PINS = "refs/pins/"
 _TREE_MODE = 0o040000
 _MODES: dict[FileKind, int] = {"file": 0o100644, "exec": 0o100755, "link": 0o120000}
 _KINDS = {mode: kind for kind, mode in _MODES.items()}
@@ -330,6 +331,30 @@ class Store:
         except _DAMAGE as exc:
             raise damaged(self.path, exc) from exc
         return self._entry(commit)
+
+    # -- pins: releases retention never touches ---------------------------------------------
+
+    def pins(self) -> set[str]:
+        """The tags pinned with `cfgroll pin` (refs `refs/pins/<tag>`)."""
+        return {ref.path.removeprefix(PINS) for ref in git.Reference.iter_items(self._repo, PINS)}
+
+    def pin(self, tag: str, on: bool = True) -> bool:
+        """Pin (or unpin) the release `tag`; whether anything changed."""
+        entry = self.resolve(tag)
+        if (entry.tag in self.pins()) == on:
+            return False
+        actor = git.Actor(entry.manifest.user, "cfgroll@localhost")
+        if on:
+            self._update_refs(f"create {PINS}{entry.tag} {entry.commit}\n", actor)
+        else:
+            self._update_refs(f"delete {PINS}{entry.tag}\n", actor)
+        return True
+
+    def maintain(self) -> None:
+        """git's own maintenance (`git gc`: pack, drop unreachable objects of failed writes),
+        keeping the reflogs."""
+        keep_reflogs = ["-c", "gc.reflogExpire=never", "-c", "gc.reflogExpireUnreachable=never"]
+        self._repo.git.execute(["git", *keep_reflogs, "gc", "--quiet"])
 
     def after_interrupt(self) -> None:
         """Drop GitPython's long-running `git cat-file` helpers: a terminal's Ctrl-C reaches

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pytest
+
     from cfgroll.store.files import FileData
     from cfgroll.store.repo import Store
 
@@ -153,3 +155,24 @@ def write_release(store: Store, n: int, files: dict[str, FileData]) -> str:
     )  # fmt: skip
     store.record(files, manifest, "deploy: app\n", live.commit if live else None, on_main=True)
     return tag
+
+
+class Runner:
+    """Runs the CLI in a project folder (in-process); keeps what each command printed."""
+
+    def __init__(self, proj: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.proj = proj
+        self.capsys = capsys
+        self.out = ""
+        self.err = ""
+
+    def __call__(self, *args: str) -> int:
+        from cfgroll.cli.main import main
+
+        code = main([*args, "-C", str(self.proj)])
+        self.out, self.err = self.capsys.readouterr()
+        return code
+
+    @property
+    def store(self) -> Path:
+        return self.proj / ".cfgroll" / "store.git"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from cfgroll.cli.main import main
 from tests.helpers import (
     BASE_IMAGE,
     DOCKERFILE,
     REPO_ROOT,
+    Runner,
     build_file_tree,
     containers,
     git,
@@ -31,25 +31,6 @@ from tests.helpers import (
 pytestmark = pytest.mark.docker
 FAST = ["--settle", "0.5", "--timeout", "30"]
 POINTS = ("pre-deploy", "check", "post-deploy", "pre-rollback", "post-rollback", "on-failure")
-
-
-class Runner:
-    """Runs the CLI in the project folder; keeps what each command printed."""
-
-    def __init__(self, proj: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.proj = proj
-        self.capsys = capsys
-        self.out = ""
-        self.err = ""
-
-    def __call__(self, *args: str) -> int:
-        code = main([*args, "-C", str(self.proj)])
-        self.out, self.err = self.capsys.readouterr()
-        return code
-
-    @property
-    def store(self) -> Path:
-        return self.proj / ".cfgroll" / "store.git"
 
 
 def write_hook(proj: Path, name: str, body: str) -> Path:

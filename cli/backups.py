@@ -1,0 +1,68 @@
+"""`cfgroll import`"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cfgroll.cli.common import (
+    EnvFiles,
+    Files,
+    ProjectDir,
+    ProjectName,
+    StorePath,
+    context,
+    err,
+    out,
+)
+
+
+def import_(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="The old scripts' backup folder (usually .backup), with YYYYMMDD_HHMMSS/ and "
+            "update_YYYYMMDD_HHMMSS/ folders in it.",
+            show_default=False,
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be imported; change nothing.")
+    ] = False,
+    project_dir: ProjectDir = None,
+    file: Files = None,
+    env_file: EnvFiles = None,
+    project_name: ProjectName = None,
+    store: StorePath = None,
+) -> None:
+    """Turn the copy scripts' .backup/ folders into releases, oldest first.
+
+    Each folder becomes a release of action `import`, dated at its name (local time), with
+    its docker-compose.yml and .env, and the images its `<service>:backup_<stamp>` tags still
+    hold (tagged again under the release's name); a folder without images becomes a
+    files-only release. Run it before the first deploy: the imported history goes first in
+    the store. Safe to run again (imported folders are skipped); never deletes a folder;
+    malformed folders are reported one line each and the rest is imported.
+    """
+    from cfgroll.importer import import_backups
+
+    ctx = context(project_dir, file, project_name, store, env_files=env_file)
+    # relative to where the command runs: -C's folder, as if started there
+    folder = directory if directory.is_absolute() else (project_dir or Path.cwd()) / directory
+    report = import_backups(ctx, folder, dry_run)
+    verb = "would import" if dry_run else "imported"
+    for backup, tag in report.imported:
+        images = ", ".join(sorted(backup.services)) or "files only"
+        out(f"{verb} {backup.name} as {tag} ({backup.kind}; images: {images})")
+    for line in report.notes:
+        err(f"note: {line}")
+    for line in report.problems:
+        err(f"skipped {line}")
+    if report.already:
+        out(f"{len(report.already)} folder(s) were imported before")
+    if not report.imported:
+        out("nothing to import" + (" (see the skipped folders above)" if report.problems else ""))
+    elif not dry_run:
+        out("see them with `cfgroll log`; `cfgroll rollback TAG` works where the images exist")
