@@ -44,16 +44,13 @@ def diff(
     were added, removed or changed are shown, values as ***); secrets: files show only
     "changed"; binary files their sizes. --show-secrets shows everything.
     """
-    from cfgroll.history import diff as run_diff
-    from cfgroll.history import sides
+    from cfgroll.history import compare
 
     ctx = context(project_dir, file, project_name, store, env_files=env_file)
-    old, new = sides(ctx, ctx.open_store(), a, b)
-    if new.problem:
-        err(f"warning: comparing only the files the live release holds: {new.problem}")
-    empty = True
-    for line in run_diff(old, new, show_secrets):
-        empty = False
+    result = compare(ctx, a, b, show_secrets)
+    if result.problem:
+        err(f"warning: comparing only the files the live release holds: {result.problem}")
+    for line in result.lines:
         out(line)
-    if empty:
-        out(f"no differences between {old.label} and {new.label}")
+    if not result.lines:
+        out(f"no differences between {result.old} and {result.new}")

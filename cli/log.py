@@ -47,16 +47,10 @@ def log(
 ) -> None:
     """List the releases, newest first, with what each one changed and whether it can still be
     restored (all its images exist; `?` when the engine does not answer)."""
-    from cfgroll.engine.daemon import ImageIdsLater
-
-    images = ImageIdsLater()  # asks the engine in parallel with reading the store
-
-    from cfgroll.history import log as read_log
-    from cfgroll.history import with_restorable
+    from cfgroll.history import log_of
 
     ctx = context(project_dir, file, project_name, store, env_files=env_file)
-    lines = read_log(ctx.open_store(), number, include_side=all_, service=service)
-    lines = with_restorable(lines, images.result())
+    lines = log_of(ctx, number, include_side=all_, service=service)
     if json_:
         print_json([_json(line) for line in lines])
         return
@@ -77,7 +71,7 @@ def log(
                 m.tag + (" (pinned)" if line.pinned else ""),
                 local_time(m.created_at),
                 action,
-                m.result.split(":")[0],
+                m.result,
                 _restorable(line),
                 ", ".join(m.services_changed) or "-",
                 "; ".join(changed) or "-",
@@ -106,7 +100,8 @@ def _json(line: LogLine) -> dict[str, object]:
         "created_at": m.created_at.isoformat(),
         "action": m.action,
         "target": m.target,
-        "result": m.result,
+        "result": m.outcome,
+        "reason": m.reason or None,
         "services_changed": list(m.services_changed),
         "files_changed": list(line.files_changed),
         "file_roles": dict(line.roles),

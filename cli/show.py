@@ -24,8 +24,7 @@ from cfgroll.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from cfgroll.store.manifest import FileUse
-    from cfgroll.store.repo import Entry
+    from cfgroll.history import Entry, FileUse
 
 
 def show(
@@ -52,23 +51,22 @@ def show(
     Files are listed with their role (compose, env, secret, config, mount, tracked) and the
     services that read them; then what the stack read that the release does not hold, and
     why. Env values and secrets: files are masked unless --show-secrets is given."""
-    from cfgroll.history import hook_runs, short, show_file
+    from cfgroll.history import short, shown, shown_file
     from cfgroll.hooks import describe
 
     ctx = context(project_dir, file, project_name, store, env_files=env_file)
-    st = ctx.open_store()
-    entry = st.resolve(tag)
     if path is not None:
-        out(show_file(st, entry, path, show_secrets).rstrip("\n"))
+        out(shown_file(ctx, tag, path, show_secrets).rstrip("\n"))
         return
+    result = shown(ctx, tag)
+    entry, runs = result.entry, result.hooks
     m = entry.manifest
-    runs = hook_runs(st, entry)
     if json_:
         print_json({**_json(entry), "hooks": [r.to_dict() for r in runs]})
         return
     out(f"{m.kind} {m.tag}   commit {entry.commit[:12]}")
     out(f"  action    {m.action}" + (f" to {m.target}" if m.target else ""))
-    out(f"  result    {m.result}")
+    out(f"  result    {m.outcome}")
     out(f"  time      {local_time(m.created_at)}  ({m.created_at:%Y-%m-%dT%H:%M:%SZ})")
     out(f"  by        {m.user} on {m.host}, cfgroll {m.cfgroll_version}")
     out(f"  project   {m.project}")
@@ -123,7 +121,8 @@ def _json(entry: Entry) -> dict[str, Any]:
         "kind": m.kind,
         "action": m.action,
         "target": m.target,
-        "result": m.result,
+        "result": m.outcome,
+        "reason": m.reason or None,
         "created_at": m.created_at.isoformat(),
         "commit": entry.commit,
         "project": m.project,

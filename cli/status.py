@@ -22,8 +22,7 @@ from cfgroll.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from cfgroll.status import Status
-    from cfgroll.store.secrets import EnvChanges
+    from cfgroll.status import EnvChanges, Status
 
 
 def status(

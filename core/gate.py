@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cfgroll.engine.daemon import Container, Daemon
+from cfgroll.engine.daemon import Container, Daemon, by_service
 from cfgroll.errors import CfgrollError
 
 POLL = 0.2
@@ -88,12 +88,10 @@ def wait_healthy(
     seen_running: dict[tuple[str, str], float] = {}  # (container id, StartedAt) -> first seen
     while True:
         now = time.monotonic()
-        by_service: dict[str, list[Container]] = {}
-        for c in daemon.containers(project):
-            by_service.setdefault(c.service, []).append(c)
+        grouped = by_service(daemon.containers(project))
         states: dict[str, str] = {}
         for name in wanted:
-            containers = by_service.get(name, [])
+            containers = grouped.get(name, [])
             if not containers:
                 states[name] = "no container"
                 continue
@@ -121,7 +119,7 @@ def wait_healthy(
         if now - start >= timeout:
             waiting = ", ".join(f"{n} ({s})" for n, s in states.items() if s not in _DONE)
             first = next(n for n, s in states.items() if s not in _DONE)
-            pending = by_service.get(first)
+            pending = grouped.get(first)
             raise GateFailed(
                 first,
                 f"was not healthy after {timeout:g}s; still waiting for {waiting}",

@@ -22,7 +22,9 @@ from cfgroll.store.manifest import (
     changed_keys,
     hooks_from_yaml,
 )
-from cfgroll.store.repo import Entry, Store
+from cfgroll.store.manifest import FileUse as FileUse  # re-exported: the CLI renders uses
+from cfgroll.store.repo import Entry as Entry  # re-exported: the CLI renders entries
+from cfgroll.store.repo import Store
 from cfgroll.store.secrets import env_changes, is_env, is_secret, mask, mask_compose, mask_env
 
 
@@ -241,3 +243,57 @@ def hook_runs(store: Store, entry: Entry) -> list[HookRecord]:
     """What the hooks did for `entry`: those run before it was recorded (its manifest), then
     those run after (`post-deploy`, `on-failure`: a git note on its commit)."""
     return [*entry.manifest.hooks, *hooks_from_yaml(store.note(entry.commit))]
+
+
+# -- what the CLI calls: one function each, the Context in, plain data out -------------------
+
+
+def log_of(
+    ctx: Context,
+    limit: int | None = None,
+    include_side: bool = False,
+    service: str | None = None,
+) -> list[LogLine]:
+    """`cfgroll log`: the releases (newest first) marked restorable. The engine is asked for
+    its image IDs by a child process started first, while the store is read."""
+    from cfgroll.engine.daemon import ImageIdsLater
+
+    images = ImageIdsLater()
+    lines = log(ctx.open_store(), limit, include_side, service)
+    return with_restorable(lines, images.result())
+
+
+@dataclass(frozen=True)
+class Compared:
+    """`cfgroll diff`: the labels of both sides, the diff lines, and (comparing against the
+    disk) why the project as it is could not be resolved."""
+
+    old: str
+    new: str
+    lines: list[str]
+    problem: str = ""
+
+
+def compare(ctx: Context, a: str | None, b: str | None, show_secrets: bool = False) -> Compared:
+    old, new = sides(ctx, ctx.open_store(), a, b)
+    return Compared(old.label, new.label, list(diff(old, new, show_secrets)), new.problem)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """`cfgroll show TAG`: the entry and what its hooks did."""
+
+    entry: Entry
+    hooks: list[HookRecord]
+
+
+def shown(ctx: Context, ref: str) -> Shown:
+    store = ctx.open_store()
+    entry = store.resolve(ref)
+    return Shown(entry, hook_runs(store, entry))
+
+
+def shown_file(ctx: Context, ref: str, path: str, show_secrets: bool = False) -> str:
+    """`cfgroll show TAG PATH`: one file of a release, masked unless `show_secrets`."""
+    store = ctx.open_store()
+    return show_file(store, store.resolve(ref), path, show_secrets)

@@ -23,10 +23,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from cfgroll import __version__
 from cfgroll.context import Context, who
+from cfgroll.engine.daemon import Health, State
 from cfgroll.errors import CfgrollError, ProjectError, UsageError
 from cfgroll.init import ensure_store
 from cfgroll.store.files import FileData
@@ -266,11 +267,17 @@ def _containers(path: Path, notes: list[str]) -> dict[str, list[ContainerRecord]
         return {}
     found: dict[str, list[ContainerRecord]] = {}
     for row in rows:
-        if isinstance(row, dict) and row.get("Service"):
-            state = str(row.get("State") or "unknown")
-            health = row.get("Health") or None
-            record = ContainerRecord(str(row.get("Name", "")), state, health)
-            found.setdefault(str(row["Service"]), []).append(record)
+        if not isinstance(row, dict) or not row.get("Service"):
+            continue
+        state, health = str(row.get("State") or "").lower(), str(row.get("Health") or "")
+        if state not in get_args(State):
+            continue  # an older Compose's "Up 2 hours": no state cfgroll can record
+        record = ContainerRecord(
+            str(row.get("Name", "")),
+            cast(State, state),
+            cast(Health, health) if health in get_args(Health) else None,
+        )
+        found.setdefault(str(row["Service"]), []).append(record)
     return found
 
 

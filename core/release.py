@@ -16,6 +16,7 @@ from cfgroll.store.manifest import (
     ATTEMPT,
     DRAFT,
     RELEASE,
+    Action,
     Manifest,
     Role,
     changed_keys,
@@ -33,7 +34,7 @@ class Release:
     """What a release (or a failed attempt) records: which run made it, of which project, with
     which files and services."""
 
-    action: str  # deploy, update, rollback, baseline
+    action: Action
     project: str
     files: ProjectFiles
     services: tuple[str, ...]  # read from their containers
@@ -190,7 +191,8 @@ def record_attempt(
         services_changed=tuple(changed_services(live.manifest.services if live else {}, records)),
         project=project,
         created_at=moment,
-        result=f"failed: {reason}",
+        result="failed",
+        reason=reason,
         layout=files.layout,
         services=records,
         log=excerpt or None,

@@ -3,7 +3,7 @@ from a failed deploy or rollback by putting the live release back."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,7 +29,7 @@ def compose_of(ctx: Context, entry: Entry) -> Compose:
     env_files = tuple(
         Path(p) if Path(p).is_absolute() else ctx.directory / p for p in layout.env_files
     )
-    return Compose(ctx.directory, files, entry.manifest.project, env_files)
+    return ctx.compose.variant(files, entry.manifest.project, env_files)
 
 
 def availability(
@@ -43,22 +43,10 @@ def availability(
     return judge(entry.manifest.services, images)
 
 
-def missing_images(ctx: Context, entry: Entry) -> list[tuple[str, str]]:
-    """(service, image ID) of every image of `entry` that is gone from the engine and cannot
-    be pulled by digest."""
-    return [
-        (name, entry.manifest.services[name].image_id)
-        for name, there in availability(ctx, entry).items()
-        if there == "no"
-    ]
-
-
-def fetch(ctx: Context, entry: Entry, services: Iterable[str]) -> None:
-    """Pull the images of `services` that are gone but were recorded with a registry digest,
-    and check each is the recorded image; nothing else changes. `CfgrollError` when a pull
-    fails or brings another image."""
-    wanted = set(services)
-    pulls = [n for n, a in availability(ctx, entry).items() if a == "pull" and n in wanted]
+def fetch(ctx: Context, entry: Entry, pulls: Collection[str]) -> None:
+    """Pull the images of the services `pulls` (gone, but recorded with a registry digest) and
+    check each is the recorded image; nothing else changes. `CfgrollError` when a pull fails
+    or brings another image."""
     if not pulls:
         return
     ctx.reporter.step(f"pulling {len(pulls)} image(s) of {entry.tag} by digest")
@@ -124,18 +112,21 @@ def restore(
     paths: Iterable[str] | None,
     only: Iterable[str] | None = None,
     hooks: Hooks | None = None,
+    known: Mapping[str, Availability] | None = None,
 ) -> None:
     """Make `entry` live: its images (by ID) under the references Compose uses, its files in the
     project (files in `paths` it did not have are removed; None: leave the files alone), its
     containers up and healthy, its `check` hook passed. `only`: just those services, recreated
     without their deps. The gate's limits and the hooks folder are those `entry` recorded in
-    its `x-cfgroll:` block, unless the command line says otherwise."""
+    its `x-cfgroll:` block, unless the command line says otherwise. `known`: where its images
+    are, when the caller has just checked (under the lock), so they are not asked again."""
     settings = effective(ctx.flags, entry.manifest.layout.settings)
     chosen = sorted(entry.manifest.services if only is None else only)
-    missing = [m for m in missing_images(ctx, entry) if m[0] in chosen]
+    found = known if known is not None else availability(ctx, entry)
+    missing = [(n, entry.manifest.services[n].image_id) for n in chosen if found.get(n) == "no"]
     if missing:
         raise ImageMissing(entry.tag, missing)
-    fetch(ctx, entry, chosen)
+    fetch(ctx, entry, [n for n in chosen if found.get(n) == "pull"])
     ctx.reporter.step(f"retagging {len(chosen)} image(s) of {entry.tag}")
     for name in chosen:
         svc = entry.manifest.services[name]

@@ -19,11 +19,11 @@ from typing import Literal
 
 from cfgroll import preflight
 from cfgroll.context import Context
+from cfgroll.engine.refs import with_default_tag
 from cfgroll.errors import UsageError, one_line
 from cfgroll.settings import KEEP, parse
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
-from cfgroll.store.names import with_default_tag
 from cfgroll.store.repo import Entry, Store
 
 # Why a release keeps its image tags.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from cfgroll import faults, preflight, project, retention
@@ -29,7 +29,12 @@ class Plan:
     target: Entry
     live: Entry
     only: tuple[str, ...] | None = None  # just these services; the files stay as they are
-    pulls: tuple[str, ...] = ()  # services whose image is gone and will be pulled by digest
+    images: dict[str, Availability] = field(default_factory=dict)  # of the services to restore
+
+    @property
+    def pulls(self) -> tuple[str, ...]:
+        """Services whose image is gone and will be pulled by digest."""
+        return tuple(n for n, a in self.images.items() if a == "pull")
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def plan(ctx: Context, ref: str, only: Sequence[str] | None = None) -> Plan:
         raise ImageMissing(target.tag, missing)
     if only is None:
         store.files(target)  # every file must still read (a damaged store fails here, not later)
-    return Plan(target, live, only, tuple(n for n, a in found.items() if a == "pull"))
+    return Plan(target, live, only, found)
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
         else:
             ctx.reporter.step("the project files stay as they are (--services)")
         try:
-            restore(ctx, store, target, paths, only, hooks)
+            restore(ctx, store, target, paths, only, hooks, known=planned.images)
             ctx.reporter.step("recording the rollback")
             if only is None:
                 files = ProjectFiles.recorded(target.manifest, store.files(target))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Literal
 
-from cfgroll.engine.daemon import Container, Daemon
+from cfgroll.engine.daemon import Daemon, by_service
 from cfgroll.errors import CfgrollError, ProjectError
 from cfgroll.store.manifest import ContainerRecord, ServiceRecord
 from cfgroll.store.names import backup_ref
@@ -16,12 +16,10 @@ def service_records(
 ) -> dict[str, ServiceRecord]:
     """The manifest entries of `services` (None: all that have containers) from their
     containers; with `tag`, the backup reference each image gets."""
-    by_service: dict[str, list[Container]] = {}
-    for c in daemon.containers(project):
-        by_service.setdefault(c.service, []).append(c)
+    grouped = by_service(daemon.containers(project))
     records = {}
-    for name in sorted(by_service) if services is None else services:
-        containers = by_service.get(name, [])
+    for name in sorted(grouped) if services is None else services:
+        containers = grouped.get(name, [])
         if not containers and not require:
             continue
         if not containers:

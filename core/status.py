@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cfgroll.context import Context
-from cfgroll.engine.daemon import Container
+from cfgroll.engine.daemon import by_service
 from cfgroll.history import Side, short, working_side
 from cfgroll.store.manifest import Role, Unrecorded, changed_keys
 from cfgroll.store.repo import Entry, Store
-from cfgroll.store.secrets import EnvChanges, env_changes, is_env
+from cfgroll.store.secrets import EnvChanges as EnvChanges  # re-exported for the CLI
+from cfgroll.store.secrets import env_changes, is_env
 
 # `added`: the stack reads a file now that the live release does not hold (a new bind source,
 # a new include); `mode`: only the executable bit or the link target kind changed.
@@ -85,13 +86,11 @@ def file_drift(store: Store, live: Entry, working: Side) -> list[FileDrift]:
 
 def service_states(ctx: Context, live: Entry) -> list[ServiceState]:
     project = live.manifest.project
-    by_service: dict[str, list[Container]] = {}
-    for c in ctx.daemon.containers(project):
-        by_service.setdefault(c.service, []).append(c)
+    grouped = by_service(ctx.daemon.containers(project))
     states = []
-    for name in sorted(set(live.manifest.services) | set(by_service)):
+    for name in sorted(set(live.manifest.services) | set(grouped)):
         record = live.manifest.services.get(name)
-        containers = by_service.get(name, [])
+        containers = grouped.get(name, [])
         recorded_id = record.image_id if record else None
         if record is None:
             states.append(

@@ -129,6 +129,10 @@ class Compose:
     def named(self, name: str) -> Compose:
         return Compose(self.directory, self.files, name, self.env_files)
 
+    def variant(self, files: tuple[Path, ...], name: str, env_files: tuple[Path, ...]) -> Compose:
+        """The same folder with other compose and env files and a project name (a release's)."""
+        return Compose(self.directory, files, name, env_files)
+
     def relative(self, path: Path) -> str:
         """`path` relative to the project folder, with `/`; an error when it is outside."""
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from cfgroll.engine.refs import repository, with_default_tag
 from cfgroll.errors import EngineRefused, EngineUnreachable
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -13,19 +15,32 @@ ONEOFF_LABEL = "com.docker.compose.oneoff"
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 
 
+# The engine's container states, and its health-check states.
+State = Literal["created", "running", "paused", "restarting", "removing", "exited", "dead"]
+Health = Literal["starting", "healthy", "unhealthy"]
+
+
 @dataclass(frozen=True)
 class Container:
     id: str
     name: str
     service: str
-    state: str  # created, running, restarting, exited, dead, paused
-    health: str | None  # starting, healthy, unhealthy; None without a healthcheck
+    state: State
+    health: Health | None  # None without a healthcheck
     image_id: str
     image_ref: str  # the reference the container was created from
     exit_code: int
     restart_count: int
     started_at: str
     config_hash: str  # Compose's hash of the service's configuration
+
+
+def by_service(containers: Iterable[Container]) -> dict[str, list[Container]]:
+    """The containers grouped by their Compose service, in the order given."""
+    grouped: dict[str, list[Container]] = {}
+    for c in containers:
+        grouped.setdefault(c.service, []).append(c)
+    return grouped
 
 
 class _Api:
@@ -147,8 +162,6 @@ class Daemon:
     def repo_digest(self, image_id: str, image_ref: str) -> str:
         """The registry digest (`repository@sha256:…`) of `image_id` for the repository of
         `image_ref` (else any it has), "" for an image that never came from a registry."""
-        from cfgroll.store.names import repository
-
         try:
             digests = self.api.inspect_image(image_id).get("RepoDigests") or []
         except _not_found():
@@ -205,8 +218,6 @@ class Daemon:
 
     def tag(self, image_id: str, ref: str) -> None:
         """Point `ref` (`repository:tag`) at `image_id`, moving it if it pointed elsewhere."""
-        from cfgroll.store.names import repository, with_default_tag
-
         full = with_default_tag(ref)
         repo = repository(full)
         self.api.tag(image_id, repo, full[len(repo) + 1 :], force=True)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
+from cfgroll.engine.daemon import Health, State
 from cfgroll.errors import StoreError
 
 # Inside the project, `.cfgroll/` belongs to cfgroll (the store lives there), so no file of the
@@ -21,9 +22,14 @@ T = TypeVar("T")
 
 # Kinds of commit in the store: releases are on `main`; attempts (failed deploys) and drafts
 # (the user's unsaved edits, kept before an overwrite) are side commits reachable by tag only.
-RELEASE = "release"
-ATTEMPT = "attempt"
-DRAFT = "draft"
+Kind = Literal["release", "attempt", "draft"]
+RELEASE: Kind = "release"
+ATTEMPT: Kind = "attempt"
+DRAFT: Kind = "draft"
+# What made a commit, and how it ended (an attempt's `reason` says why it failed).
+Action = Literal["deploy", "update", "rollback", "baseline", "draft", "import"]
+Result = Literal["ok", "failed", "saved"]
+RESULTS: tuple[Result, ...] = ("ok", "failed", "saved")
 
 # What a project file is to the stack. `env` and `secret` files hold secrets: `env` values are
 # masked in every output (keys stay visible), `secret` files are never shown at all.
@@ -164,8 +170,8 @@ class Layout:
 @dataclass(frozen=True)
 class ContainerRecord:
     name: str
-    state: str
-    health: str | None = None
+    state: State  # as the engine said it when the release was recorded
+    health: Health | None = None
 
 
 @dataclass(frozen=True)
@@ -181,14 +187,15 @@ class ServiceRecord:
 @dataclass(frozen=True)
 class Manifest:
     tag: str
-    action: str  # deploy, rollback, baseline, update, …
+    action: Action
     project: str
     created_at: datetime  # UTC
     host: str
     user: str
     cfgroll_version: str
-    result: str  # "ok", or "failed: <reason>" for attempts
-    kind: str = RELEASE
+    result: Result
+    kind: Kind = RELEASE
+    reason: str = ""  # why an attempt failed
     target: str | None = None  # what a rollback went back to
     services_changed: tuple[str, ...] = ()
     layout: Layout = field(default_factory=Layout)
@@ -197,6 +204,11 @@ class Manifest:
     hooks: tuple[HookRecord, ...] = ()  # the hooks run before this was recorded
     hooks_skipped: bool = False  # `--no-hooks`
     source: str | None = None  # the `.backup/` folder an imported release was read from
+
+    @property
+    def outcome(self) -> str:
+        """`ok`, `saved`, or `failed: <reason>`, as `log` and `show` print it."""
+        return f"{self.result}: {self.reason}" if self.reason else self.result
 
     @property
     def files(self) -> dict[str, Role]:
@@ -226,6 +238,7 @@ class Manifest:
                 "user": self.user,
                 "cfgroll_version": self.cfgroll_version,
                 "result": self.result,
+                **({"reason": self.reason} if self.reason else {}),
                 "compose_files": list(self.compose_files),
                 "env_files": list(self.layout.env_files),
             },
@@ -274,6 +287,11 @@ class Manifest:
                     f"{doc['format']}); upgrade cfgroll to read it"
                 )
             rel = doc["release"]
+            said, _, reason = str(rel["result"]).partition(": ")  # before: "failed: <reason>"
+            if said not in RESULTS:
+                raise ValueError(f"result {said!r}")
+            result: Result = said
+            reason = str(rel.get("reason") or reason)
             created = datetime.fromisoformat(rel["created_at"].replace("Z", "+00:00"))
             services = {
                 name: ServiceRecord(
@@ -300,7 +318,8 @@ class Manifest:
                 host=rel["host"],
                 user=rel["user"],
                 cfgroll_version=rel["cfgroll_version"],
-                result=rel["result"],
+                result=result,
+                reason=reason,
                 layout=Layout(
                     roles=dict(doc.get("files") or {}),
                     compose_files=tuple(rel.get("compose_files") or ()),

@@ -1,4 +1,4 @@
-"""Release names and image references.
+"""Release names, and the image reference each release tags.
 
 A release is named `backup_YYYYMMDD_HHMMSS` (UTC), the name users of the old copy scripts
 know; a second release in the same second gets `_2`, `_3`, …. Failed attempts use `failed_`
@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
+
+from cfgroll.engine.refs import repository as repository  # the grammar lives with the engine
+from cfgroll.engine.refs import with_default_tag as with_default_tag
 
 RELEASE_PREFIX = "backup_"
 ATTEMPT_PREFIX = "failed_"
@@ -32,20 +35,5 @@ def new_name(prefix: str, moment: datetime, exists: Callable[[str], bool]) -> st
     return name
 
 
-def repository(image_ref: str) -> str:
-    """`registry:5000/team/api:1.2@sha256:…` -> `registry:5000/team/api`."""
-    ref = image_ref.split("@", 1)[0]
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    return ref[:colon] if colon > slash else ref
-
-
 def backup_ref(image_ref: str, tag: str) -> str:
     return f"{repository(image_ref)}:{tag}"
-
-
-def with_default_tag(image_ref: str) -> str:
-    """The reference as the engine stores it: `api` means `api:latest`."""
-    if "@" in image_ref:
-        return image_ref
-    return image_ref if repository(image_ref) != image_ref else image_ref + ":latest"

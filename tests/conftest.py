@@ -66,6 +66,12 @@ def _engine_problem() -> str | None:
     return _engine_error[0] or None
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need no engine first (seconds), then the engine tests (minutes): a
+    broken core rule fails fast. The order within each group stays as collected."""
+    items.sort(key=lambda item: item.get_closest_marker("docker") is not None)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("docker") is None:
         return

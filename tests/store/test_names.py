@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from cfgroll.store.names import backup_ref, new_name, repository, with_default_tag
+from cfgroll.engine.refs import repository, with_default_tag
+from cfgroll.store.names import backup_ref, new_name
 
 
 def test_names_are_utc_stamps_made_unique_within_a_second() -> None:

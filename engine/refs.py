@@ -1,0 +1,19 @@
+"""The grammar of image references (`registry:5000/team/api:1.2@sha256:…`), as the engine
+reads them."""
+
+from __future__ import annotations
+
+
+def repository(image_ref: str) -> str:
+    """`registry:5000/team/api:1.2@sha256:…` -> `registry:5000/team/api`."""
+    ref = image_ref.split("@", 1)[0]
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    return ref[:colon] if colon > slash else ref
+
+
+def with_default_tag(image_ref: str) -> str:
+    """The reference as the engine stores it: `api` means `api:latest`."""
+    if "@" in image_ref:
+        return image_ref
+    return image_ref if repository(image_ref) != image_ref else image_ref + ":latest"
