@@ -22,7 +22,14 @@ from cfgroll.store.manifest import (
     changed_keys,
     changed_services,
 )
-from cfgroll.store.names import ATTEMPT_PREFIX, DRAFT_PREFIX, RELEASE_PREFIX, backup_ref, new_name
+from cfgroll.store.names import (
+    ATTEMPT_PREFIX,
+    DRAFT_PREFIX,
+    RELEASE_PREFIX,
+    backup_ref,
+    moment_of,
+    new_name,
+)
 from cfgroll.store.repo import Entry, Store
 
 if TYPE_CHECKING:
@@ -83,7 +90,8 @@ def record_release(
     The release's services are read from their containers; the entries of the services it
     carries are taken over from the live release unchanged (a partial update did not touch
     them). `tag`: the name reserved for it (default: a new one); `hooks`: what they did."""
-    moment = now()
+    # a name reserved when the run started also dates the release: tag and time agree
+    moment = moment_of(tag) if tag else now()
     tag = tag or new_name(RELEASE_PREFIX, moment, store.has_tag)
     action, project, files, live = release.action, release.project, release.files, release.live
     target = release.target

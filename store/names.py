@@ -25,6 +25,12 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y%m%d_%H%M%S")
 
 
+def moment_of(name: str) -> datetime:
+    """The UTC second a name like `backup_20261126_221530_2` was made for."""
+    stamp_part = "_".join(name.split("_")[1:3])
+    return datetime.strptime(stamp_part, "%Y%m%d_%H%M%S").replace(tzinfo=timezone.utc)
+
+
 def new_name(prefix: str, moment: datetime, exists: Callable[[str], bool]) -> str:
     """The first free name `<prefix><stamp>`, `<prefix><stamp>_2`, … for `moment`."""
     base = prefix + stamp(moment)

@@ -21,12 +21,21 @@ COMMANDS = [
     "show",
     "diff",
     "checkout",
+    "prune",
+    "pin",
+    "unpin",
+    "import",
     "doctor",
 ]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from cfgroll.cli.app import app
+
+    assert sorted(c.name or c.callback.__name__ for c in app.registered_commands) == sorted(
+        COMMANDS
+    )  # a new command is listed here, so its --help is checked too
     assert main([command, "--help"]) == 0
     text = capsys.readouterr().out
     assert f"Usage: cfgroll {command}" in text and "--project-dir" in text

@@ -23,3 +23,13 @@ def test_repository_and_backup_refs() -> None:
     assert with_default_tag("api") == "api:latest"
     assert with_default_tag("registry:5000/api") == "registry:5000/api:latest"
     assert with_default_tag("api:2") == "api:2"
+
+
+def test_a_name_tells_its_moment() -> None:
+    from datetime import datetime, timezone
+
+    from cfgroll.store.names import moment_of
+
+    when = datetime(2026, 11, 26, 22, 15, 30, tzinfo=timezone.utc)
+    assert moment_of("backup_20261126_221530") == when
+    assert moment_of("backup_20261126_221530_2") == when
