@@ -14,6 +14,7 @@ import typer
 if TYPE_CHECKING:
     from cfgroll.context import Context
     from cfgroll.deploy import Deployed
+    from cfgroll.init import Initialised
     from cfgroll.settings import Flags
 
 ProjectDir = Annotated[
@@ -171,9 +172,9 @@ def report_setup(result: Deployed) -> None:
         err(f"installed {len(result.init.samples)} sample hooks in {hooks_folder(result.init)}")
 
 
-def hooks_folder(init: Any) -> str:
+def hooks_folder(init: Initialised) -> str:
     """Where the sample hooks went, relative to the working folder when inside it."""
-    folder = Path(init.samples[0]).parent
+    folder = init.samples[0].parent
     try:
         return str(folder.relative_to(Path.cwd())) + "/"
     except ValueError:

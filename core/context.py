@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from cfgroll.engine.compose import Compose
-from cfgroll.settings import Flags
 
 if TYPE_CHECKING:
     from cfgroll.engine.daemon import Daemon
@@ -46,6 +45,18 @@ class Silent:
 
     def states(self, states: dict[str, str]) -> None:
         pass
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the command line said about the settings `x-cfgroll:` can also set; None: not
+    given (`cfgroll.settings` combines them)."""
+
+    timeout: float | None = None
+    settle: float | None = None
+    lock_timeout: float | None = None
+    hook_timeout: float | None = None
+    no_hooks: bool = False
 
 
 def default_store_path(project_dir: Path) -> Path:

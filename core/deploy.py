@@ -167,82 +167,71 @@ def _release(attempt: Attempt, services: Sequence[str], carry: Sequence[str]) ->
 def _failed(
     ctx: Context, store: Store, attempt: Attempt, exc: BaseException, no_rollback: bool
 ) -> DeployFailed | RollbackFailed:
-    """Keep the attempt, put back what ran before, run the `on-failure` hook; the error to
-    raise."""
+    """Keep the attempt, put back what ran before, then run the `on-failure` hook (its output
+    kept with the attempt); the error to raise."""
     reason = one_line(exc)
-    files, live = attempt.files, attempt.live
+    files = attempt.files
     details = redact(_details(exc), secret_values(files.content, files.roles))
+    kept_as: Entry | None = None
     try:
-        kept_as = record_attempt(
-            ctx,
-            store,
-            _release(attempt, (), ()),
-            reason=reason,
-            excerpt=details,
-            hooks=attempt.hooks,
+        attempt_entry = record_attempt(
+            ctx, store, _release(attempt, (), ()), reason, details, attempt.hooks
         )
     except Exception as record_exc:  # noqa: BLE001 - without a copy, the files must stay
         error: DeployFailed | RollbackFailed = RollbackFailed(
             f"deploy failed ({reason}), and saving the attempt failed too "
             f"({one_line(record_exc)}); nothing was rolled back, so that your files stay as "
-            "they are; running now: "
-            f"{running(ctx, attempt.project)}",
+            f"they are; running now: {running(ctx, attempt.project)}",
             details,
         )
-        return _after_failure(attempt, None, error, "left-as-is", reason)
-    kept = (
-        f"your files are kept as {kept_as.tag}: `cfgroll checkout {kept_as.tag}` writes them back"
-    )
+        result: FailureResult = "left-as-is"
+    else:
+        kept_as = attempt_entry
+        what = "deploy" if attempt.only is None else f"update of {', '.join(attempt.only)}"
+        tag = attempt_entry.tag
+        kept = f"your files are kept as {tag}: `cfgroll checkout {tag}` writes"
+        failure = Failure(what, reason, details, kept + " them back")
+        error, result = _put_back(ctx, store, attempt, no_rollback, failure)
+    extra = {"CFGROLL_RESULT": result, "CFGROLL_REASON": reason}
+    if kept_as is not None:
+        extra["CFGROLL_ATTEMPT_TAG"] = kept_as.tag
+    attempt.hooks.after("on-failure", lambda text: _note(store, kept_as, text), **extra)
+    return error
+
+
+def _put_back(
+    ctx: Context, store: Store, attempt: Attempt, no_rollback: bool, failure: Failure
+) -> tuple[DeployFailed | RollbackFailed, FailureResult]:
+    """After a failed deploy whose attempt is kept: put back what ran before (nothing with
+    `no_rollback`); the error to raise and how it ended."""
+    reason, details, kept, live = failure.reason, failure.details, failure.kept, attempt.live
     if no_rollback:
-        error = RollbackFailed(
+        return RollbackFailed(
             f"deploy failed ({reason}); left as it is (--no-rollback), running now: "
             f"{running(ctx, attempt.project)}; {kept}",
             details,
-        )
-        return _after_failure(attempt, (store, kept_as), error, "left-as-is", reason)
+        ), "left-as-is"
     if live is None:
         before = {c.id for c in attempt.existing}
         created = [c for c in ctx.daemon.containers(attempt.project) if c.id not in before]
         for c in created:
             ctx.daemon.remove_container(c.id)
-        removed = [c.name for c in created]
-        error = DeployFailed(
+        removed = ", ".join(c.name for c in created) or "none"
+        return DeployFailed(
             f"deploy failed ({reason}); nothing ran before, so the container(s) this deploy "
-            f"created were removed ({', '.join(removed) or 'none'}); {kept}",
+            f"created were removed ({removed}); {kept}",
             details,
-        )
-        return _after_failure(attempt, (store, kept_as), error, "removed", reason)
-    paths = set(files.roles) | set(live.manifest.files)
-    only = attempt.only
-    what = "deploy" if only is None else f"update of {', '.join(only)}"
-    failure = Failure(what, reason, details, kept)
-    result: FailureResult = "rolled-back"
+        ), "removed"
+    paths = set(attempt.files.roles) | set(live.manifest.files)
     try:
-        error = recover(ctx, store, live, paths, failure, only, attempt.hooks)
+        return recover(ctx, store, live, paths, failure, attempt.only, attempt.hooks), "rolled-back"
     except RollbackFailed as rollback_failed:
-        error, result = rollback_failed, "rollback-failed"
-    return _after_failure(attempt, (store, kept_as), error, result, reason)
+        return rollback_failed, "rollback-failed"
 
 
-def _after_failure(
-    attempt: Attempt,
-    kept: tuple[Store, Entry] | None,
-    error: DeployFailed | RollbackFailed,
-    result: FailureResult,
-    reason: str,
-) -> DeployFailed | RollbackFailed:
-    """Run the `on-failure` hook once the failure has been handled; its output is kept with the
-    attempt."""
-
-    def keep(text: str) -> None:
-        if kept is not None:
-            kept[0].add_note(kept[1].commit, text)
-
-    extra = {"CFGROLL_RESULT": result, "CFGROLL_REASON": reason}
-    if kept is not None:
-        extra["CFGROLL_ATTEMPT_TAG"] = kept[1].tag
-    attempt.hooks.after("on-failure", keep, **extra)
-    return error
+def _note(store: Store, entry: Entry | None, text: str) -> None:
+    if entry is not None:
+        store.add_note(entry.commit, text)
 
 
 def _mounted_changes(

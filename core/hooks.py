@@ -124,9 +124,8 @@ class Hooks:
     def check(self, remaining: float) -> str | None:
         """One try of the `check` hook within `remaining` seconds: None when it passed (or
         there is none), else what went wrong. The last try is kept in `runs`."""
-        previous = next((r for r in self.runs if r.name == "check"), None)
-        quiet = previous is not None
-        record = self._run("check", min(remaining, self.config.timeout), quiet=quiet)
+        previous = self.last_check()
+        record = self._run("check", min(remaining, self.config.timeout), quiet=previous is not None)
         if record is None:
             return None
         if previous is not None:
@@ -235,8 +234,6 @@ def describe(record: HookRecord) -> str:
     if record.result == "not started":
         last = record.output.splitlines()[-1] if record.output else "it cannot be run"
         return f"could not be started ({last})"
-    if record.result == "interrupted":
-        return "was interrupted"
     return f"failed (exit {record.exit_code}){tries}"
 
 

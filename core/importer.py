@@ -30,6 +30,7 @@ from cfgroll.context import Context, who
 from cfgroll.engine.daemon import Health, State
 from cfgroll.errors import CfgrollError, ProjectError, UsageError
 from cfgroll.init import ensure_store
+from cfgroll.settings import recorded
 from cfgroll.store.files import FileData
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import ContainerRecord, Layout, Manifest, Role, ServiceRecord
@@ -94,7 +95,8 @@ def import_backups(ctx: Context, directory: Path, dry_run: bool = False) -> Repo
     taken: set[str] = set()
     lock: AbstractContextManager[object] = nullcontext()
     if store is not None and not dry_run:
-        lock = store_lock(store.path, "import", _lock_timeout(ctx, store), ctx.reporter.warn)
+        timeout = recorded(ctx.flags, store.live()).lock_timeout
+        lock = store_lock(store.path, "import", timeout, ctx.reporter.warn)
     with lock:
         parent = store.live() if store is not None else None
         for stamp, path in folders:
@@ -321,10 +323,3 @@ def _imported(store: Store) -> dict[str, Entry]:
 
 def _own_releases(store: Store) -> list[str]:
     return [e.tag for e in store.releases() if e.manifest.action != "import"]
-
-
-def _lock_timeout(ctx: Context, store: Store) -> float:
-    from cfgroll.settings import effective
-
-    live = store.live()
-    return effective(ctx.flags, live.manifest.layout.settings if live else None).lock_timeout

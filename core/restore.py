@@ -12,7 +12,7 @@ from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import CfgrollError, DeployFailed, ImageMissing, RollbackFailed, one_line
 from cfgroll.hooks import Hooks
-from cfgroll.settings import effective
+from cfgroll.settings import recorded
 from cfgroll.snapshot import Availability, judge
 from cfgroll.store.repo import Entry, Store
 
@@ -32,15 +32,11 @@ def compose_of(ctx: Context, entry: Entry) -> Compose:
     return ctx.compose.variant(files, entry.manifest.project, env_files)
 
 
-def availability(
-    ctx: Context, entry: Entry, images: Collection[str] | None = None
-) -> dict[str, Availability]:
+def availability(ctx: Context, entry: Entry) -> dict[str, Availability]:
     """Per service of `entry`: its image is in the engine (`yes`), can be pulled by its
-    recorded digest (`pull`), or neither (`no`). `images`: the engine's image IDs, if known."""
-    if images is None:
-        images = {s.image_id for s in entry.manifest.services.values()}
-        images = {i for i in images if ctx.daemon.image_id(i) is not None}
-    return judge(entry.manifest.services, images)
+    recorded digest (`pull`), or neither (`no`); the engine is asked for these images only."""
+    ids = {s.image_id for s in entry.manifest.services.values()}
+    return judge(entry.manifest.services, {i for i in ids if ctx.daemon.image_id(i) is not None})
 
 
 def fetch(ctx: Context, entry: Entry, pulls: Collection[str]) -> None:
@@ -120,7 +116,7 @@ def restore(
     without their deps. The gate's limits and the hooks folder are those `entry` recorded in
     its `x-cfgroll:` block, unless the command line says otherwise. `known`: where its images
     are, when the caller has just checked (under the lock), so they are not asked again."""
-    settings = effective(ctx.flags, entry.manifest.layout.settings)
+    settings = recorded(ctx.flags, entry)
     chosen = sorted(entry.manifest.services if only is None else only)
     found = known if known is not None else availability(ctx, entry)
     missing = [(n, entry.manifest.services[n].image_id) for n in chosen if found.get(n) == "no"]

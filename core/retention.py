@@ -21,7 +21,7 @@ from cfgroll import preflight
 from cfgroll.context import Context
 from cfgroll.engine.refs import with_default_tag
 from cfgroll.errors import UsageError, one_line
-from cfgroll.settings import KEEP, parse
+from cfgroll.settings import KEEP, parse, recorded
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry, Store
@@ -70,8 +70,7 @@ def policy(ctx: Context, keep: int | None = None, older_than: str | None = None)
     and `keep_for:`, else keep 10."""
     from cfgroll.settings import duration
 
-    store = ctx.open_store()
-    live = store.live()
+    live = ctx.open_store().live()
     block = parse(live.manifest.layout.settings if live else None)
     try:
         keep_for = duration(older_than) if older_than is not None else block.keep_for
@@ -137,7 +136,8 @@ def prune(ctx: Context, chosen: Policy) -> Pruned:
     git tidy the store."""
     store = ctx.open_store()
     preflight.check(ctx, preflight.Needs(0, project=False))
-    with store_lock(store.path, "prune", _lock_timeout(ctx, store), ctx.reporter.warn):
+    timeout = recorded(ctx.flags, store.live()).lock_timeout
+    with store_lock(store.path, "prune", timeout, ctx.reporter.warn):
         return _prune(ctx, store, plan(ctx, chosen, store))
 
 
@@ -179,7 +179,8 @@ def _prune(ctx: Context, store: Store, planned: Plan) -> Pruned:
 def pin(ctx: Context, tag: str, on: bool = True) -> tuple[Entry, bool]:
     """Pin (`on`) or unpin a release; the release, and whether anything changed."""
     store = ctx.open_store()
-    with store_lock(store.path, "pin", _lock_timeout(ctx, store), ctx.reporter.warn):
+    timeout = recorded(ctx.flags, store.live()).lock_timeout
+    with store_lock(store.path, "pin", timeout, ctx.reporter.warn):
         entry = store.resolve(tag)
         if entry.manifest.kind != RELEASE:
             raise UsageError(
@@ -188,13 +189,6 @@ def pin(ctx: Context, tag: str, on: bool = True) -> tuple[Entry, bool]:
             )
         changed = store.pin(entry.tag, on)
     return entry, changed
-
-
-def _lock_timeout(ctx: Context, store: Store) -> float:
-    from cfgroll.settings import effective
-
-    live = store.live()
-    return effective(ctx.flags, live.manifest.layout.settings if live else None).lock_timeout
 
 
 def size(n: int) -> str:

@@ -14,8 +14,8 @@ from cfgroll.hooks import FailureResult, Hooks, Occasion
 from cfgroll.project import ProjectFiles
 from cfgroll.release import Release, record_release, recorded_meanwhile, reserve_name, save_draft
 from cfgroll.restore import Failure, availability, recover, restore
-from cfgroll.settings import effective
-from cfgroll.snapshot import Availability, check_services, overall
+from cfgroll.settings import recorded
+from cfgroll.snapshot import Availability, check_services, judge, overall
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry
@@ -84,8 +84,10 @@ def choices(ctx: Context, limit: int = 20) -> list[Choice]:
     or can be pulled by digest)."""
     store = ctx.open_store()
     live = store.live()
+    live_commit = live.commit if live else None
+    images = ctx.daemon.image_ids()  # one request, not one a service and release
     return [
-        Choice(e, overall(availability(ctx, e)), live is not None and e.commit == live.commit)
+        Choice(e, overall(judge(e.manifest.services, images)), e.commit == live_commit)
         for e in islice(store.releases(), limit)
     ]
 
@@ -127,12 +129,12 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
     store = ctx.open_store()
     draft_bytes = preflight.size_of(store.files(planned.live).values())
     preflight.check(ctx, preflight.Needs(draft_bytes, project=planned.only is None))
-    settings = effective(ctx.flags, planned.live.manifest.layout.settings)
+    settings = recorded(ctx.flags, planned.live)
     with store_lock(store.path, "rollback", settings.lock_timeout, ctx.reporter.warn):
         # Checked again under the lock: another run may have changed things since the plan.
         planned = plan(ctx, planned.target.tag, planned.only)
         target, live, only = planned.target, planned.live, planned.only
-        settings = effective(ctx.flags, live.manifest.layout.settings)
+        settings = recorded(ctx.flags, live)
         services = tuple(sorted(target.manifest.services if only is None else only))
         occasion = Occasion(
             "rollback", reserve_name(store), live.tag, services, live.manifest.project, target.tag
@@ -165,8 +167,8 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
             )
             entry = record_release(ctx, store, release, occasion.tag, hooks)
         except (Exception, KeyboardInterrupt) as exc:
-            if (recorded := recorded_meanwhile(ctx, store, live, exc)) is not None:
-                return RolledBack(recorded, draft)
+            if (meanwhile := recorded_meanwhile(ctx, store, live, exc)) is not None:
+                return RolledBack(meanwhile, draft)
             kept = f"your edits are kept as {draft.tag}" if draft else ""
             what = f"rollback to {target.tag}" + (f" of {', '.join(only)}" if only else "")
             reason = one_line(exc)
@@ -182,7 +184,7 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
                 "on-failure", lambda _text: None, CFGROLL_RESULT=result, CFGROLL_REASON=reason
             )
             raise error from exc
-        after = replace(hooks, config=effective(ctx.flags, target.manifest.layout.settings).hooks)
+        after = replace(hooks, config=recorded(ctx.flags, target).hooks)
         after.after("post-rollback", lambda text: store.add_note(entry.commit, text))
         retention.after_release(ctx, store, entry.manifest.layout.settings)
     return RolledBack(entry, draft)
@@ -204,9 +206,7 @@ def checkout(ctx: Context, ref: str) -> CheckedOut:
     live = store.live()
     draft_bytes = preflight.size_of(store.files(live).values()) if live else 0
     preflight.check(ctx, preflight.Needs(draft_bytes, project=True, engine=False))
-    lock_timeout = effective(
-        ctx.flags, live.manifest.layout.settings if live else None
-    ).lock_timeout
+    lock_timeout = recorded(ctx.flags, live).lock_timeout
     with store_lock(store.path, "checkout", lock_timeout, ctx.reporter.warn):
         entry = store.resolve(ref)
         live = store.live()

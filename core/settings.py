@@ -12,27 +12,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cfgroll.context import Flags as Flags  # the command line's say; lives with the Context
 from cfgroll.errors import ProjectError
 from cfgroll.gate import Limits
+
+if TYPE_CHECKING:
+    from cfgroll.store.repo import Entry
 
 KEY = "x-cfgroll"
 HOOKS_DIR = ".cfgroll/hooks"  # where hooks live unless `hooks:` says otherwise
 HOOK_TIMEOUT = 300.0
 _DEFAULTS = Limits()
 # key -> what it holds, for the error that lists the keys
-_KNOWN = {
-    "ignore": "paths never recorded",
-    "track": "paths recorded in every release",
-    "timeout": f"seconds the health gate waits (default {_DEFAULTS.timeout:g})",
-    "settle": f"seconds a service without healthcheck must run (default {_DEFAULTS.settle:g})",
-    "lock_timeout": "seconds to wait for another cfgroll run (default 0)",
-    "hooks": f"the hooks folder, project-relative (default {HOOKS_DIR})",
-    "hook_timeout": f"seconds a hook may run (default {HOOK_TIMEOUT:g})",
-    "keep": "releases whose images are kept; set, prune runs after each release",
-    "keep_for": "keep the images of releases younger than this (30d, 12h)",
-}
+_KNOWN = (
+    "ignore",
+    "track",
+    "timeout",
+    "settle",
+    "lock_timeout",
+    "hooks",
+    "hook_timeout",
+    "keep",
+    "keep_for",
+)
 KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
 
 
@@ -49,17 +53,6 @@ class Settings:
     hook_timeout: float | None = None
     keep: int | None = None
     keep_for: timedelta | None = None
-
-
-@dataclass(frozen=True)
-class Flags:
-    """What the command line said about the same settings; None: not given."""
-
-    timeout: float | None = None
-    settle: float | None = None
-    lock_timeout: float | None = None
-    hook_timeout: float | None = None
-    no_hooks: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +120,12 @@ def effective(flags: Flags, block: Any = None) -> Effective:
             not flags.no_hooks,
         ),
     )
+
+
+def recorded(flags: Flags, entry: Entry | None) -> Effective:
+    """`flags` over the `x-cfgroll:` block `entry` recorded (None: no release) over the
+    defaults: the settings of a run that works with a recorded release."""
+    return effective(flags, entry.manifest.layout.settings if entry is not None else None)
 
 
 def _paths(block: Mapping[str, Any], key: str) -> tuple[str, ...]:

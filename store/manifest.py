@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from cfgroll.engine.daemon import Health, State
 from cfgroll.errors import StoreError
+
+if TYPE_CHECKING:
+    from cfgroll.engine.daemon import Health, State
 
 # Inside the project, `.cfgroll/` belongs to cfgroll (the store lives there), so no file of the
 # user's can collide with this path.
@@ -87,7 +89,7 @@ HOOK_POINTS: tuple[HookPoint, ...] = (
     "post-rollback",
     "on-failure",
 )
-HookResult = Literal["ok", "failed", "timed out", "interrupted", "not started"]
+HookResult = Literal["ok", "failed", "timed out", "not started"]
 
 
 @dataclass(frozen=True)
