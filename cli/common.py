@@ -140,9 +140,11 @@ def context(
     store: Path | None,
     flags: Flags | None = None,
     env_files: list[str] | None = None,
+    model: bool = False,
 ) -> Context:
     """The context of a command; `flags`: what its command line said about the settings
-    that `x-cfgroll:` can also set (timeouts, hooks)."""
+    that `x-cfgroll:` can also set (timeouts, hooks); `model`: the command reads Compose's
+    model of the project (Compose starts on it at once, while the command's code loads)."""
     from cfgroll.context import Context
 
     return Context.create(
@@ -153,6 +155,7 @@ def context(
         TerminalReporter(),
         flags,
         env_files or (),
+        model,
     )
 
 

@@ -40,22 +40,23 @@ def deploy(
 ) -> None:
     """Build, start and health-check the stack, then record it as a new release.
 
-    Runs `docker compose build` and `docker compose up -d --remove-orphans` (and recreates the
-    services whose mounted files changed, which Compose alone leaves running), waits until every
-    service runs (and is healthy where it has a healthcheck), then commits every file of the
-    configuration (compose files and their includes, env files, mounted files and read-only
-    folders, configs, secrets, tracked files; see the README, "What cfgroll records") and a
-    services manifest to the store with an annotated tag, and puts the same tag on every
-    service image. If the build, the start or the health gate fails (or on
+    Runs `docker compose up -d --build --remove-orphans` (one Compose run: builds, then starts;
+    and recreates the services whose mounted files changed, which Compose alone leaves running),
+    waits until every service runs (and is healthy where it has a healthcheck), then commits
+    every file of the configuration (compose files and their includes, env files, mounted files
+    and read-only folders, configs, secrets, tracked files; see the README, "What cfgroll
+    records") and a services manifest to the store with an annotated tag, and puts the same tag
+    on every service image. If the build, the start or the health gate fails (or on
     Ctrl-C), the attempt is kept as a failed_… tag and the live release is put back (exit 3).
     The project's hooks run around it (pre-deploy, check, post-deploy, on-failure; see the
     README, "Hooks"). Asks no questions (--yes is accepted for scripts).
     """
-    from cfgroll.deploy import deploy as run_deploy
-    from cfgroll.settings import Flags
+    from cfgroll.context import Flags
 
     flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks)
-    ctx = context(project_dir, file, project_name, store, flags, env_file)
+    ctx = context(project_dir, file, project_name, store, flags, env_file, model=True)
+    from cfgroll.deploy import deploy as run_deploy  # imported while Compose reads the model
+
     result = run_deploy(ctx, no_rollback, record_unchanged)
     report_setup(result)
     if result.unchanged:

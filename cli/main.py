@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cfgroll.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CfgrollError, os_error
 
@@ -15,12 +16,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run cfgroll with `argv` (default: the process's arguments); return the exit code."""
     import typer
 
-    from cfgroll.cli.app import app
+    from cfgroll.cli.app import build, command_of
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
     _interruptible()
+    app = build(command_of(args))
     try:
         result = app(args=args, prog_name="cfgroll", standalone_mode=False)
     except CfgrollError as exc:
@@ -81,6 +83,21 @@ def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
+def exit_with(code: int) -> NoReturn:
+    """End the process with `code`. After a Ctrl-C, directly: a Ctrl-C that lands while a C
+    extension runs Python code during an import leaves Python's own "unhandled Ctrl-C" mark
+    set even though cfgroll handled it, and Python would then end the process by SIGINT at
+    exit instead of with 130."""
+    if code == EXIT_INTERRUPTED:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 def _run() -> None:
     """The `cfgroll` console script."""
-    sys.exit(main())
+    exit_with(main())

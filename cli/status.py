@@ -47,9 +47,10 @@ def status(
     Containers: for each service, whether its containers run the image the release recorded,
     are running and healthy, and services found in one and not the other.
     """
-    from cfgroll.status import status as read_status
+    ctx = context(project_dir, file, project_name, store, env_files=env_file, model=True)
+    from cfgroll.status import status as read_status  # imported while Compose reads the model
 
-    result = read_status(context(project_dir, file, project_name, store, env_files=env_file))
+    result = read_status(ctx)
     if json_:
         print_json(_json(result))
     elif result.live is None:

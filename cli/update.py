@@ -63,13 +63,14 @@ def update(
     `update`; the other services' entries carry over from the live release. If that fails,
     only the updated services are put back (exit 3; exit 4 if that fails too).
     """
-    from cfgroll.deploy import update as run_update
-    from cfgroll.settings import Flags
+    from cfgroll.context import Flags
 
     names = list(service or []) + split_services(services)
     flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks)
-    ctx = context(project_dir, file, project_name, store, flags, env_file)
+    ctx = context(project_dir, file, project_name, store, flags, env_file, model=True)
     confirm(f"update {', '.join(names) or 'no service'}?", yes)
+    from cfgroll.deploy import update as run_update  # imported while Compose reads the model
+
     result = run_update(ctx, names, no_build, no_rollback, record_unchanged)
     report_setup(result)
     if result.unchanged:

@@ -1,7 +1,5 @@
 """`python -m cfgroll` runs the command-line interface."""
 
-import sys
+from cfgroll.cli.main import exit_with, main
 
-from cfgroll.cli.main import main
-
-sys.exit(main())
+exit_with(main())

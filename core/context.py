@@ -81,10 +81,14 @@ class Context:
         reporter: Reporter | None = None,
         flags: Flags | None = None,
         env_files: Sequence[str] = (),
+        model: bool = False,
     ) -> Context:
+        """`model`: the command reads Compose's model; Compose starts resolving it now."""
         from cfgroll.project import locate
 
         compose = locate(project_dir or Path.cwd(), files, project_name, env_files)
+        if model:
+            compose.prefetch()
         env_store = os.environ.get(STORE_ENV)
         store_path = store or (Path(env_store) if env_store else None)
         store_path = (store_path or default_store_path(compose.directory)).absolute()

@@ -123,16 +123,14 @@ def _roll_out(
         attempt = Attempt(action, project, live, files, existing, only, hooks)
         remount = _mounted_changes(ctx, store, live, files, services)
         try:
-            builds = [s for s in services if "build" in config["services"][s]]
-            if builds and not no_build:
-                ctx.reporter.step(f"building images (docker compose build {' '.join(builds)})")
-                argv = ("build", *([] if only is None else builds))
-                compose.run(*argv, on_line=ctx.reporter.output, what="docker compose build")
-            faults.point("deploy:built")
+            # One Compose run builds and starts, as `up --build` does for a user: Compose
+            # builds every image first and touches no container when a build fails.
+            build = any("build" in config["services"][s] for s in services) and not no_build
+            built = ("--build",) if build else ()
             if only is None:
-                up: tuple[str, ...] = ("up", "-d", "--remove-orphans")
+                up: tuple[str, ...] = ("up", "-d", *built, "--remove-orphans")
             else:
-                recreate = ("--no-build", "--force-recreate") if no_build else ()
+                recreate = ("--no-build", "--force-recreate") if no_build else built
                 up = ("up", "-d", "--no-deps", *recreate, *services)
             start(ctx, compose, services, settings.limits, up, remount, hooks)
             faults.point("deploy:gated")

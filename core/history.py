@@ -71,6 +71,7 @@ def log(
             lines.append(_line(file_ids, side, parent))
         lines.sort(key=lambda line: (line.entry.manifest.created_at, line.entry.tag), reverse=True)
         lines = lines[:limit] if limit is not None else lines
+    store.save_cache()
     return lines
 
 

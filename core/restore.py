@@ -78,8 +78,12 @@ def start(
     assert compose.name
     wanted = sorted(services)
     before = gate.baseline(ctx.daemon, compose.name)
-    ctx.reporter.step(f"starting services (docker compose {' '.join(up)})")
-    compose.run(*up, on_line=ctx.reporter.output, what="docker compose up")
+    building = "--build" in up
+    doing = "building and starting services" if building else "starting services"
+    ctx.reporter.step(f"{doing} (docker compose {' '.join(up)})")
+    what = "docker compose up --build" if building else "docker compose up"
+    ctx.daemon.warm()  # the SDK (to tag the images) loads while Compose works
+    compose.run(*up, on_line=ctx.reporter.output, what=what)
     faults.point("up:done")
     if recreate:
         kept = sorted(

@@ -25,6 +25,8 @@ DEFAULT_FILES = (
     ("docker-compose.yml", "docker-compose.override.yml"),
 )
 TAIL_LINES = 40
+# `docker compose config` runs started ahead of need (`Compose.prefetch`), by their argv
+_early: dict[tuple[str, ...], subprocess.Popen[str]] = {}
 
 
 @dataclass(frozen=True)
@@ -33,20 +35,9 @@ class Result:
     stderr: str
 
 
-def run(
-    argv: Sequence[str],
-    cwd: Path,
-    on_line: Callable[[str], None] | None = None,
-    what: str = "",
-) -> Result:
-    """Run `argv` (a list, never a shell) in `cwd`; raise `CommandFailed` on a non-zero exit.
-
-    With `on_line`, stderr (where Compose writes its progress) is streamed line by line to it
-    as it comes; its last lines are kept for the error. stdout is always captured apart, so
-    warnings on stderr never end up in data.
-    """
+def _start(argv: Sequence[str], cwd: Path) -> subprocess.Popen[str]:
     try:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             list(argv),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -60,6 +51,22 @@ def run(
             f"`{argv[0]}` is not installed or not on PATH; install Docker with the Compose v2 "
             "plugin (`docker compose version` must work)"
         ) from None
+
+
+def run(
+    argv: Sequence[str],
+    cwd: Path,
+    on_line: Callable[[str], None] | None = None,
+    what: str = "",
+) -> Result:
+    """Run `argv` (a list, never a shell) in `cwd`; raise `CommandFailed` on a non-zero exit.
+
+    With `on_line`, stderr (where Compose writes its progress) is streamed line by line to it
+    as it comes; its last lines are kept for the error. stdout is always captured apart, so
+    warnings on stderr never end up in data. A run of the same `argv` started ahead by
+    `prefetch` is collected instead of starting another.
+    """
+    proc = _early.pop(tuple(argv), None) or _start(argv, cwd)
     if on_line is None:
         stdout, stderr = proc.communicate()
     else:
@@ -80,6 +87,9 @@ def run(
     if proc.returncode != 0:
         raise CommandFailed(argv, proc.returncode, stderr, what)
     return Result(stdout, stderr)
+
+
+_CONFIG = ("config", "--format", "json")
 
 
 @dataclass(frozen=True)
@@ -109,10 +119,21 @@ class Compose:
     ) -> Result:
         return run(self.argv(*args), self.directory, on_line, what or f"docker compose {args[0]}")
 
+    def prefetch(self) -> None:
+        """Start `docker compose config` now, so that Compose resolves the model (some 0.1 s)
+        while cfgroll imports what it needs; `config()` collects it. Best effort: a failure to
+        start shows when `config()` runs it again."""
+        argv = tuple(self.argv(*_CONFIG))
+        if argv not in _early:
+            try:
+                _early[argv] = _start(argv, self.directory)
+            except EngineUnreachable:
+                pass
+
     def config(self) -> dict[str, Any]:
         """Compose's own model of the project (interpolated: holds secrets, never print it)."""
         try:
-            out = self.run("config", "--format", "json", what="reading the compose files").stdout
+            out = self.run(*_CONFIG, what="reading the compose files").stdout
         except CommandFailed as exc:
             if "is not a docker command" in exc.stderr:
                 raise EngineUnreachable(

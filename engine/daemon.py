@@ -1,13 +1,26 @@
-"""The Docker engine through the Docker SDK. This is the only module that imports `docker`."""
+"""The Docker engine through the Docker SDK. This is the only module that imports `docker`.
+
+Reads from an engine on a local Unix socket (the default, or `DOCKER_HOST=unix://…`: the very
+socket the SDK would use) go through `_Local`, a few lines of the standard library's HTTP
+client: importing the SDK and `requests` costs about 0.15 s, more than `cfgroll log` or
+`cfgroll status` spend on everything else. Every other engine (tcp, ssh, TLS) and every change
+(tag, pull, remove) goes through the SDK, which `Daemon.warm` imports in the background while
+Compose works.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import io
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from cfgroll.engine.refs import repository, with_default_tag
-from cfgroll.errors import EngineRefused, EngineUnreachable
+from cfgroll.errors import CfgrollError, EngineRefused, EngineUnreachable
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -43,9 +56,21 @@ def by_service(containers: Iterable[Container]) -> dict[str, list[Container]]:
     return grouped
 
 
+class Missing(Exception):
+    """The engine has no such container or image (HTTP 404)."""
+
+
+UNREACHABLE = "check that it runs (`docker info`), then run the command again"
+
+
+def _unreachable(why: str) -> EngineUnreachable:
+    return EngineUnreachable(f"the Docker engine did not answer ({why}); {UNREACHABLE}")
+
+
 class _Api:
     """The SDK's low-level client, each call turning a lost or failing engine into one
-    readable `EngineUnreachable` (what the SDK raises is a stack of transport errors)."""
+    readable `EngineUnreachable` (what the SDK raises is a stack of transport errors), a
+    missing object into `Missing`."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -59,23 +84,233 @@ class _Api:
 
             try:
                 return method(*args, **kwargs)
-            except docker.errors.NotFound:
-                raise
+            except docker.errors.NotFound as exc:
+                raise Missing(str(exc)) from exc
             except docker.errors.APIError as exc:
                 if exc.is_client_error():  # the engine answered: it will not do this
-                    explanation = " ".join(str(exc.explanation or exc).split())[:200]
-                    raise EngineRefused(f"the Docker engine refused: {explanation}") from exc
-                raise EngineUnreachable(
-                    f"the Docker engine did not answer ({_short(exc)}); check that it runs "
-                    "(`docker info`), then run the command again"
-                ) from exc
+                    raise _refused(str(exc.explanation or exc)) from exc
+                raise _unreachable(_short(exc)) from exc
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-                raise EngineUnreachable(
-                    f"the Docker engine did not answer ({_short(exc)}); check that it runs "
-                    "(`docker info`), then run the command again"
-                ) from exc
+                raise _unreachable(_short(exc)) from exc
 
         return call
+
+
+def _refused(explanation: str) -> EngineRefused:
+    return EngineRefused(f"the Docker engine refused: {' '.join(explanation.split())[:200]}")
+
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+def local_socket() -> str | None:
+    """The Unix socket of the engine the SDK would talk to (`DOCKER_HOST`, else the default),
+    None when that engine is reached another way (tcp, ssh, a Windows named pipe)."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if host:
+        return host[len("unix://") :] if host.startswith("unix://") else None
+    return DEFAULT_SOCKET if os.name == "posix" else None
+
+
+class _Local:
+    """Read-only requests to an engine on a local Unix socket, with the standard library: the
+    same requests the SDK would make for the reads used here, under the engine's current API.
+    Reads share one kept-alive connection, as the SDK's do (an engine that is shutting down
+    still answers on it); the event stream has its own."""
+
+    def __init__(self, socket_path: str, timeout: float = 60.0) -> None:
+        self._path = socket_path
+        self._timeout = timeout
+        self._reached = False  # connected once: a later failure is a lost engine
+        self._http: Any = None
+        self._lock = threading.Lock()
+
+    def _connect(self, timeout: float | None) -> Any:
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(self._path)
+        except OSError as exc:
+            sock.close()
+            if self._reached:  # it answered before: lost on the way
+                raise _unreachable(_short(exc)) from exc
+            raise EngineUnreachable(
+                f"cannot reach the Docker engine at unix://{self._path} ({_short(exc)}); start "
+                "Docker, or set DOCKER_HOST"
+            ) from exc
+        self._reached = True
+        return sock
+
+    def fetch(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+        """The body of `GET path?params` once the engine answered 2xx; `Missing` on 404,
+        `EngineRefused` on other 4xx, `EngineUnreachable` otherwise. HTTP/1.1 on a kept-alive
+        connection (a few lines here: `http.client` alone costs more to import than the
+        request takes)."""
+        from urllib.parse import urlencode
+
+        url = path + (f"?{urlencode(params)}" if params else "")
+        request = f"GET {url} HTTP/1.1\r\nHost: docker\r\n\r\n".encode()
+        with self._lock:
+            for fresh in (False, True):
+                if self._http is None:
+                    fresh = True
+                    sock = self._connect(self._timeout)
+                    self._http = (sock, sock.makefile("rb"))
+                sock, reader = self._http
+                try:
+                    sock.sendall(request)
+                    status, body, keep = _response(reader)
+                    break
+                except (OSError, ValueError) as exc:
+                    self._drop()
+                    if fresh:  # not a kept-alive connection the engine had closed meanwhile
+                        raise _unreachable(_short(exc)) from exc
+            if not keep:
+                self._drop()
+        if status >= 300:
+            raise _answer_error(status, body.decode(errors="replace"))
+        return body
+
+    def _drop(self) -> None:
+        if self._http is not None:
+            sock, reader = self._http
+            reader.close()
+            sock.close()
+            self._http = None
+
+    def open(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """A file reading the body of `GET path?params` as it comes (the caller closes it), on
+        a connection of its own with no time limit: for the event stream. HTTP/1.0, so the
+        body is not chunked and ends when the engine closes the connection."""
+        from urllib.parse import urlencode
+
+        query = f"?{urlencode(params)}" if params else ""
+        sock = self._connect(self._timeout)
+        try:
+            sock.sendall(f"GET {path}{query} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+            body = sock.makefile("rb")
+            status_line = body.readline().decode("latin-1")
+            while body.readline() not in (b"\r\n", b"\n", b""):
+                pass  # headers: the body runs to the end of the connection
+            sock.settimeout(None)
+        except OSError as exc:
+            sock.close()
+            raise _unreachable(_short(exc)) from exc
+        sock.close()  # the file keeps the connection open until it is closed
+        try:
+            status = int(status_line.split()[1])
+        except (IndexError, ValueError):
+            body.close()
+            raise _unreachable(f"not an HTTP answer: {status_line.strip()[:80]!r}") from None
+        if status < 300:
+            return body
+        text = body.read().decode(errors="replace")
+        body.close()
+        raise _answer_error(status, text)
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        try:
+            return json.loads(self.fetch(path, params))
+        except ValueError as exc:
+            raise _unreachable(_short(exc)) from exc
+
+    # the SDK's names for the reads cfgroll makes
+
+    def ping(self) -> None:
+        self.fetch("/_ping")
+
+    def containers(self, all: bool = False, filters: dict[str, Any] | None = None) -> Any:
+        params: dict[str, Any] = {"all": "1" if all else "0"}
+        if filters:
+            params["filters"] = json.dumps(_filters(filters))
+        return self.get("/containers/json", params)
+
+    def inspect_container(self, container_id: str) -> Any:
+        return self.get(f"/containers/{_quote(container_id)}/json")
+
+    def images(self, all: bool = False, quiet: bool = False) -> Any:
+        found = self.get("/images/json", {"all": "1" if all else "0"})
+        return [i["Id"] for i in found] if quiet else found
+
+    def inspect_image(self, ref: str) -> Any:
+        return self.get(f"/images/{_quote(ref)}/json")
+
+    def df(self) -> Any:
+        return self.get("/system/df")
+
+    def logs(self, container_id: str, tail: int, stdout: bool, stderr: bool) -> bytes:
+        params = {"stdout": int(stdout), "stderr": int(stderr), "tail": tail}
+        data = self.fetch(f"/containers/{_quote(container_id)}/logs", params)
+        return _demux(data) if data[:1] in (b"\x00", b"\x01", b"\x02") else data
+
+
+def _response(reader: Any) -> tuple[int, bytes, bool]:
+    """Read one HTTP/1.1 response: its status, its body (by Content-Length, chunked, or to
+    the end of the connection) and whether the connection stays open."""
+    line = reader.readline()
+    if not line:
+        raise ValueError("the engine closed the connection")
+    status = int(line.split()[1])
+    headers: dict[str, str] = {}
+    while True:
+        raw = reader.readline()
+        if raw in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = raw.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    keep = headers.get("connection", "").lower() != "close" and not line.startswith(b"HTTP/1.0")
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        parts = []
+        while True:
+            size = int(reader.readline().split(b";")[0], 16)
+            if size == 0:
+                while reader.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                break
+            parts.append(reader.read(size))
+            reader.readline()  # the CRLF after each chunk
+        return status, b"".join(parts), keep
+    if "content-length" in headers:
+        return status, reader.read(int(headers["content-length"])), keep
+    if status in (204, 304) or 100 <= status < 200:
+        return status, b"", keep
+    return status, reader.read(), False
+
+
+def _answer_error(status: int, text: str) -> CfgrollError | Missing:
+    try:
+        message = str(json.loads(text).get("message", text))
+    except (ValueError, AttributeError):
+        message = text
+    if status == 404:
+        return Missing(message)
+    if 400 <= status < 500:
+        return _refused(message)
+    return _unreachable(f"{status} {message}"[:160])
+
+
+def _demux(data: bytes) -> bytes:
+    """The payload of the engine's multiplexed log stream (frames of an 8-byte header: the
+    stream, three zero bytes, the payload's length), stdout and stderr in order."""
+    out, at = [], 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at + 4 : at + 8], "big")
+        out.append(data[at + 8 : at + 8 + size])
+        at += 8 + size
+    return b"".join(out)
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+def _filters(filters: dict[str, Any]) -> dict[str, list[str]]:
+    """The engine's filter form: every value a list of strings."""
+    return {k: [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in filters.items()}
 
 
 def _short(exc: BaseException) -> str:
@@ -94,30 +329,60 @@ class Image:
 
 
 class Daemon:
-    """A connection to the engine, opened on first use."""
+    """A connection to the engine, opened on first use: reads through `_Local` where the
+    engine is on a local socket, everything else through the SDK."""
 
     def __init__(self) -> None:
         self._client: Any = None
+        socket_path = local_socket()
+        self._local = _Local(socket_path) if socket_path else None
+        self._warming: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     @property
     def api(self) -> Any:
-        if self._client is None:
-            import docker
+        """The SDK's client (for changes, and for reads from an engine not on a local socket)."""
+        with self._lock:
+            if self._client is None:
+                self._client = _sdk_client()
+            return self._client
 
-            try:
-                # "auto": speak the engine's API version, old engines included
-                client = docker.APIClient(version="auto", **_env_kwargs())
-            except docker.errors.DockerException as exc:
-                raise EngineUnreachable(
-                    f"cannot reach the Docker engine ({_short(exc)}); start Docker, or set "
-                    "DOCKER_HOST"
-                ) from exc
-            self._client = _Api(client)
-        return self._client
+    @property
+    def read(self) -> Any:
+        """Where reads go: `_Local` or the SDK, with the same method names."""
+        return self._local if self._local is not None else self.api
+
+    def warm(self) -> None:
+        """Import the SDK and connect it in a background thread, so that it is ready when a
+        change needs it (the import takes about 0.15 s; Compose is working meanwhile)."""
+        if self._client is None and self._warming is None:
+            self._warming = threading.Thread(target=self._warm, name="cfgroll-sdk", daemon=True)
+            self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            self.api  # noqa: B018 - builds and keeps the client
+        except Exception:  # noqa: BLE001, S110 - the first real use reports it
+            pass
 
     def ping(self) -> None:
         """Raise `EngineUnreachable` unless the engine answers."""
-        self.api.ping()
+        self.read.ping()
+
+    def watch(self, project: str) -> Watch:
+        """Start following the events of the project's containers (see `Watch`)."""
+        filters = {
+            "type": ["container"],
+            "label": [f"{PROJECT_LABEL}={project}"],
+            "event": list(GATE_EVENTS),
+        }
+        try:
+            if self._local is not None:
+                query = {"filters": json.dumps(filters)}
+                return Watch(_Lines(self._local.open("/events", query)))
+            return Watch(self.api.events(decode=True, filters=filters))
+        except (CfgrollError, Missing):
+            return Watch(_Lines(io.BytesIO()))  # no stream: the gate polls instead
 
     def containers(self, project: str, service: str | None = None) -> list[Container]:
         """Every container of the Compose project (one-off `run` containers left out)."""
@@ -125,10 +390,10 @@ class Daemon:
         if service:
             labels.append(f"{SERVICE_LABEL}={service}")
         found = []
-        for summary in self.api.containers(all=True, filters={"label": labels}):
+        for summary in self.read.containers(all=True, filters={"label": labels}):
             try:
-                info = self.api.inspect_container(summary["Id"])
-            except _not_found():
+                info = self.read.inspect_container(summary["Id"])
+            except Missing:
                 continue  # removed while we looked
             state = info["State"]
             found.append(
@@ -150,21 +415,21 @@ class Daemon:
 
     def image_ids(self) -> set[str]:
         """The IDs of every image the engine holds (one request)."""
-        return {str(i) for i in self.api.images(all=True, quiet=True)}
+        return {str(i) for i in self.read.images(all=True, quiet=True)}
 
     def image_id(self, ref: str) -> str | None:
         """The ID of the image `ref` names (a reference or an ID), None when there is none."""
         try:
-            return str(self.api.inspect_image(ref)["Id"])
-        except _not_found():
+            return str(self.read.inspect_image(ref)["Id"])
+        except Missing:
             return None
 
     def repo_digest(self, image_id: str, image_ref: str) -> str:
         """The registry digest (`repository@sha256:…`) of `image_id` for the repository of
         `image_ref` (else any it has), "" for an image that never came from a registry."""
         try:
-            digests = self.api.inspect_image(image_id).get("RepoDigests") or []
-        except _not_found():
+            digests = self.read.inspect_image(image_id).get("RepoDigests") or []
+        except Missing:
             return ""
         wanted = repository(image_ref)
         same = [d for d in digests if d.split("@", 1)[0] == wanted]
@@ -183,7 +448,7 @@ class Daemon:
         """Every image: its ID, references, and the bytes of its own (its layers no other image
         shares: what removing it frees at least), from the engine's disk usage report."""
         found = []
-        for i in self.api.df().get("Images") or []:
+        for i in self.read.df().get("Images") or []:
             shared = max(int(i.get("SharedSize") or 0), 0)  # -1: not computed
             found.append(
                 Image(
@@ -197,20 +462,20 @@ class Daemon:
     def image_refs(self, image_id: str) -> list[str]:
         """The references (`repository:tag`) that point at `image_id`."""
         try:
-            return [str(t) for t in self.api.inspect_image(image_id).get("RepoTags") or []]
-        except _not_found():
+            return [str(t) for t in self.read.inspect_image(image_id).get("RepoTags") or []]
+        except Missing:
             return []
 
     def images_in_use(self) -> set[str]:
         """The image IDs of every container of any project, running or not."""
-        return {str(c["ImageID"]) for c in self.api.containers(all=True)}
+        return {str(c["ImageID"]) for c in self.read.containers(all=True)}
 
     def remove_image(self, image_id: str) -> bool:
         """Remove an image no reference and no container uses; False when the engine refuses
         (a container or a child image still needs it)."""
         try:
             self.api.remove_image(image_id, noprune=False)
-        except _not_found():
+        except Missing:
             return True
         except EngineRefused:
             return False
@@ -227,27 +492,27 @@ class Daemon:
         try:
             # force: the reference goes even when a container runs its image (which stays)
             self.api.remove_image(ref, force=True, noprune=True)
-        except _not_found():
+        except Missing:
             pass
 
     def remove_container(self, container_id: str) -> None:
         try:
             self.api.remove_container(container_id, force=True, v=False)
-        except _not_found():
+        except Missing:
             pass
 
     def logs(self, container_id: str, lines: int = 20) -> str:
         try:
-            out = self.api.logs(container_id, tail=lines, stdout=True, stderr=True)
-        except _not_found():
+            out = self.read.logs(container_id, tail=lines, stdout=True, stderr=True)
+        except Missing:
             return ""
         return out.decode(errors="replace") if isinstance(out, bytes) else str(out)
 
     def health_log(self, container_id: str) -> str:
         """The output of the container's last health check, if it has one."""
         try:
-            state = self.api.inspect_container(container_id)["State"]
-        except _not_found():
+            state = self.read.inspect_container(container_id)["State"]
+        except Missing:
             return ""
         runs = (state.get("Health") or {}).get("Log") or []
         if not runs:
@@ -256,43 +521,172 @@ class Daemon:
         return f"exit {last.get('ExitCode')}: {str(last.get('Output', '')).strip()}"
 
 
-def _not_found() -> type[Exception]:
+# The container events that can change what the health gate sees.
+GATE_EVENTS = (
+    *("create", "start", "restart", "die", "kill", "oom", "stop", "destroy"),
+    *("pause", "unpause", "health_status"),
+)
+
+
+@dataclass(frozen=True)
+class Died:
+    """A service container's `die` event: it exited (with `exit_code`)."""
+
+    container_id: str
+    name: str
+    service: str
+    exit_code: int
+
+
+class Watch:
+    """The engine's container events for one project, read by a background thread: `wait`
+    returns as soon as something happened to one of its containers, so that the gate reads
+    the states again then, instead of polling; `deaths` are the service containers that
+    exited meanwhile (the engine may take a while longer to answer an inspect of a container
+    that just died: the event alone says it). Should the stream fail, `wait` falls back to
+    short pauses (the caller polls)."""
+
+    FALLBACK = 0.2  # seconds between reads once the stream is gone
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._changed = threading.Event()
+        self._broken = False
+        self._closed = False
+        self._died: list[Died] = []
+        self.events = 0
+        threading.Thread(target=self._read, name="cfgroll-events", daemon=True).start()
+
+    def deaths(self) -> list[Died]:
+        """The service containers that died since the watch began, oldest first."""
+        return list(self._died)
+
+    def _read(self) -> None:
+        try:
+            for event in self._stream:
+                self.events += 1
+                died = _died(event)
+                if died is not None:
+                    self._died.append(died)
+                self._changed.set()
+        except Exception:  # noqa: BLE001, S110 - closed by `close`, or the engine went away
+            pass
+        self._broken = True
+        self._changed.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Up to `timeout` seconds until an event (True) or none came (False)."""
+        if self._broken:
+            time.sleep(min(timeout, self.FALLBACK))
+            return True
+        fired = self._changed.wait(timeout)
+        self._changed.clear()
+        return fired
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self._stream.close()
+            except Exception:  # noqa: BLE001, S110 - it is going away either way
+                pass
+
+
+def _died(event: Any) -> Died | None:
+    """The `Died` an event reports: a service container (not a one-off `run`) that exited."""
+    if not isinstance(event, dict) or event.get("Action", event.get("status")) != "die":
+        return None
+    actor = event.get("Actor") or {}
+    labels = actor.get("Attributes") or {}
+    if labels.get(ONEOFF_LABEL, "False") != "False" or SERVICE_LABEL not in labels:
+        return None
+    try:
+        code = int(labels.get("exitCode", -1))
+    except (TypeError, ValueError):
+        code = -1
+    cid = str(actor.get("ID") or event.get("id") or "")
+    return Died(cid, str(labels.get("name", cid[:12])), str(labels[SERVICE_LABEL]), code)
+
+
+class _Lines:
+    """The JSON objects of an HTTP/1.0 event stream, one a line; `close` ends it."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def __iter__(self) -> Iterator[Any]:
+        for line in self._body:
+            if line.strip():
+                yield json.loads(line)
+
+    def close(self) -> None:
+        import socket
+
+        try:
+            self._body.raw._sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked reader
+        except (AttributeError, OSError):
+            pass
+        self._body.close()
+
+
+def _sdk_client() -> Any:
     import docker
 
-    return docker.errors.NotFound  # type: ignore[no-any-return]
-
-
-def _env_kwargs() -> dict[str, Any]:
-    import docker
-
-    return docker.utils.kwargs_from_env()  # type: ignore[no-any-return]
+    try:
+        # "auto": speak the engine's API version, old engines included
+        client = docker.APIClient(version="auto", **docker.utils.kwargs_from_env())
+    except docker.errors.DockerException as exc:
+        raise EngineUnreachable(
+            f"cannot reach the Docker engine ({_short(exc)}); start Docker, or set DOCKER_HOST"
+        ) from exc
+    return _Api(client)
 
 
 class ImageIdsLater:
-    """The engine's image IDs, asked for by a child process started now.
+    """The engine's image IDs, for `cfgroll log` (to mark which releases can be restored).
 
-    Importing the Docker SDK alone takes about 0.15 s. `cfgroll log` only needs the image IDs
-    (to mark which releases can still be restored), so it starts this first and reads the
-    store meanwhile: on two cores the SDK's start-up then costs next to nothing. The child runs
-    this module (`python -m cfgroll.engine.daemon`), so the SDK is still used here only.
+    From a local socket they are one request, made now by a thread while the store is read
+    (the engine takes some 30 ms to answer). Otherwise they need the SDK, whose import alone
+    takes about 0.15 s: a child process (`python -m cfgroll.engine.daemon`) started now
+    imports it on the other core meanwhile.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = 10.0) -> None:
         import subprocess
         import sys
 
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "cfgroll.engine.daemon"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        socket_path = local_socket()
+        self._proc = None
+        self._ids: set[str] | None = None
+        self._asking: threading.Thread | None = None
+        if socket_path is not None:
+            self._asking = threading.Thread(
+                target=self._ask, args=(_Local(socket_path, timeout),), daemon=True
+            )
+            self._asking.start()
+        else:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "cfgroll.engine.daemon"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+
+    def _ask(self, local: _Local) -> None:
+        try:
+            self._ids = set(local.images(all=True, quiet=True))
+        except (CfgrollError, Missing):
+            self._ids = None
 
     def result(self, timeout: float = 10.0) -> set[str] | None:
         """The IDs, or None when the engine did not answer in time."""
         import subprocess
 
+        if self._asking is not None:
+            self._asking.join(timeout)
+            return self._ids
+        assert self._proc is not None
         try:
             out, _ = self._proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

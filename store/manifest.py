@@ -279,10 +279,12 @@ class Manifest:
 
     @classmethod
     def from_yaml(cls, text: str | bytes) -> Manifest:
-        import yaml
+        return cls.from_doc(parse(text))
 
+    @classmethod
+    def from_doc(cls, doc: Any) -> Manifest:
+        """The manifest of a parsed manifest file (`parse`)."""
         try:
-            doc = yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
             if int(doc.get("format", 1)) > FORMAT:
                 raise StoreError(
                     f"a release in the store was written by a newer cfgroll (manifest format "
@@ -348,11 +350,25 @@ class Manifest:
                 hooks_skipped=bool(doc.get("hooks_skipped")),
                 source=rel.get("source"),
             )
-        except (KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
-            raise StoreError(
-                f"a release manifest in the store cannot be read ({exc}); the store may have "
-                "been edited by hand: check it with `git --git-dir <store> fsck`"
-            ) from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _unreadable(exc) from exc
+
+
+def parse(text: str | bytes) -> Any:
+    """A manifest file's YAML, as plain data."""
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise _unreadable(exc) from exc
+
+
+def _unreadable(exc: BaseException) -> StoreError:
+    return StoreError(
+        f"a release manifest in the store cannot be read ({exc}); the store may have "
+        "been edited by hand: check it with `git --git-dir <store> fsck`"
+    )
 
 
 def _loader() -> Any:

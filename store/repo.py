@@ -8,29 +8,33 @@ object database first, and only then do the refs move, `main` and the tag togeth
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import git
-from git.objects.fun import tree_to_stream
-from gitdb import IStream
+from git.objects.fun import tree_entries_from_data, tree_to_stream
+from gitdb import IStream, LooseObjectDB
 
 from cfgroll import faults
 from cfgroll.errors import StoreError, UnknownRelease
 from cfgroll.store.files import FileData, FileKind, fsync_dir
-from cfgroll.store.manifest import MANIFEST_PATH, Manifest
+from cfgroll.store.manifest import MANIFEST_PATH, Manifest, parse
 from cfgroll.store.names import (
     ATTEMPT_PREFIX,
     DRAFT_PREFIX,
     RELEASE_PREFIX,
     STAMP_RE,
 )
+from cfgroll.store.summaries import Summaries, Summary
 
 MAIN_REF = "refs/heads/main"
+TIDY_EVERY = 8  # releases written loose before they are packed (`Store.tidy`)
 PINS = "refs/pins/"
 _TREE_MODE = 0o040000
 _MODES: dict[FileKind, int] = {"file": 0o100644, "exec": 0o100755, "link": 0o120000}
@@ -63,6 +67,8 @@ class Store:
         self.path = path
         self._repo = repo
         self._written: list[bytes] = []  # objects written by the current `record`
+        self._loose = LooseObjectDB(str(path / "objects"))
+        self._summaries = Summaries(path)
         # A commit never changes: what `files` read once serves every later call (a deploy
         # compares, checks and records against the same live release).
         self._files: dict[str, dict[str, FileData]] = {}
@@ -125,13 +131,18 @@ class Store:
             with repo.config_writer() as cfg:
                 # Objects and refs that plain git writes later stay private too.
                 cfg.set_value("core", "sharedRepository", "0600")
-                cfg.set_value("core", "logAllRefUpdates", "true")
-                # Each release is packed as it is written (see `pack`); plain git's own gc must
+                # A reflog for `main` only (every move of the live release, kept forever):
+                # git appends to a reflog that exists. With logAllRefUpdates, HEAD (which
+                # points at main) would log each move a second time.
+                cfg.set_value("core", "logAllRefUpdates", "false")
+                # Releases are packed every few (see `tidy`); plain git's own gc must
                 # not detach from the command that triggered it, nor write dumb-HTTP info.
                 cfg.set_value("gc", "autoDetach", "false")
                 cfg.set_value("repack", "updateServerInfo", "false")
                 for key, value in DURABLE.items():
                     cfg.set_value("core", key, value)
+            (path / "logs" / "refs" / "heads").mkdir(parents=True)
+            (path / "logs" / "refs" / "heads" / "main").touch()
             if description:
                 (path / "description").write_text(description + "\n")
         finally:
@@ -195,11 +206,53 @@ class Store:
         raise UnknownRelease(ref)
 
     def releases(self) -> Iterator[Entry]:
-        """The releases on `main`, newest first (lazily: stop reading when you have enough)."""
-        if self._main() is None:
+        """The releases on `main`, newest first (lazily: stop reading when you have enough).
+
+        The newest come from the summaries cache (`cfgroll.store.summaries`); from the first
+        commit it lacks, one `git rev-list` names the rest with their parents, and each
+        manifest is one read of `commit:.cfgroll/manifest.yaml`."""
+        sha = self._main_sha()
+        while sha is not None:
+            cached = self._summaries.get(sha)
+            if cached is None:
+                break
+            yield Entry(sha, cached.parent, Manifest.from_doc(cached.doc))
+            sha = cached.parent
+        if sha is None:
             return
-        for commit in self._repo.iter_commits(MAIN_REF, first_parent=True):
-            yield self._entry(commit)
+        proc = self._repo.git.rev_list("--first-parent", "--parents", sha, as_process=True)
+        try:
+            for line in proc.stdout:
+                sha, *parents = line.decode().split()
+                parent = parents[0] if parents else None
+                doc = self._doc_of(sha)
+                self._summaries.put(sha, Summary(parent, doc, None))
+                yield Entry(sha, parent, Manifest.from_doc(doc))
+        finally:
+            proc.proc.kill()
+            proc.proc.wait()
+
+    def _main_sha(self) -> str | None:
+        """The commit `main` names, read from the ref files (no object read)."""
+        try:
+            return str(git.SymbolicReference.dereference_recursive(self._repo, MAIN_REF))
+        except (ValueError, OSError):
+            return None
+
+    def _doc_of(self, sha: str) -> Any:
+        try:
+            _, _, _, stream = self._repo.git.stream_object_data(f"{sha}:{MANIFEST_PATH}")
+            data = stream.read()
+        except ValueError:
+            self._entry(self._repo.commit(sha))  # raises what is wrong with it
+            raise
+        except _DAMAGE as exc:
+            raise damaged(self.path, exc) from exc
+        return parse(data)
+
+    def save_cache(self) -> None:
+        """Keep what reading found in the summaries cache, for the next read."""
+        self._summaries.save()
 
     def side_entries(self) -> list[Entry]:
         """Failed attempts and drafts (commits reachable only by their tag)."""
@@ -216,8 +269,28 @@ class Store:
 
     def file_ids(self, entry: Entry) -> dict[str, str]:
         """Project-relative path -> blob id and mode of every project file of `entry` (equal
-        when the content and the kind are equal)."""
-        return {str(blob.path): f"{blob.mode:o} {blob.hexsha}" for blob in self._blobs(entry)}
+        when the content and the kind are equal): its trees read straight from git, one read
+        each."""
+        cached = self._summaries.get(entry.commit)
+        if cached is not None and cached.file_ids is not None:
+            return dict(cached.file_ids)
+        found: dict[str, str] = {}
+        try:
+            self._tree_ids(f"{entry.commit}^{{tree}}", "", found)
+        except _DAMAGE as exc:
+            raise damaged(self.path, exc) from exc
+        found.pop(MANIFEST_PATH, None)
+        if cached is not None:
+            self._summaries.put(entry.commit, replace(cached, file_ids=found))
+        return found
+
+    def _tree_ids(self, ref: str, prefix: str, found: dict[str, str]) -> None:
+        _, _, _, stream = self._repo.git.stream_object_data(ref)
+        for binsha, mode, name in tree_entries_from_data(stream.read()):
+            if mode == _TREE_MODE:
+                self._tree_ids(binsha.hex(), f"{prefix}{name}/", found)
+            else:
+                found[prefix + name] = f"{mode:o} {binsha.hex()}"
 
     def files(self, entry: Entry) -> dict[str, FileData]:
         """Project-relative path -> content and kind of every project file of `entry`."""
@@ -256,41 +329,32 @@ class Store:
         self._written = []
         tree = self._write_tree({**files, MANIFEST_PATH: FileData(manifest.to_yaml().encode())})
         actor = git.Actor(manifest.user, f"{manifest.user}@{manifest.host}")
-        parents = [self._repo.commit(parent)] if parent else []
-        commit = git.Commit.create_from_tree(
-            self._repo,
-            git.Tree(self._repo, tree),
-            message,
-            parent_commits=parents,
-            head=False,
-            author=actor,
-            committer=actor,
-            author_date=manifest.created_at,
-            commit_date=manifest.created_at,
-        )
         stamp = int(manifest.created_at.timestamp())
+        who = f"{actor.name} <{actor.email}> {stamp} +0000"
+        commit_body = (
+            f"tree {tree.hex()}\n"
+            + (f"parent {parent}\n" if parent else "")
+            + f"author {who}\ncommitter {who}\n\n{message}"
+        ).encode()
+        commit_sha = self._store_object("commit", commit_body).hex()
         tag_body = (
-            f"object {commit.hexsha}\ntype commit\ntag {manifest.tag}\n"
-            f"tagger {actor.name} <{actor.email}> {stamp} +0000\n\n"
+            f"object {commit_sha}\ntype commit\ntag {manifest.tag}\n"
+            f"tagger {who}\n\n"
             f"{message.splitlines()[0]}\n"
         ).encode()
         tag_sha = self._store_object("tag", tag_body).hex()
-        self._written.append(commit.binsha)
         # No ref may point at an object that a power cut could still take away.
         self._sync_objects(self._written)
         faults.point("store:objects-written")
         zero = "0" * 40
         commands = f"create refs/tags/{manifest.tag} {tag_sha}\n"
         if on_main:
-            commands += f"update {MAIN_REF} {commit.hexsha} {parent or zero}\n"
+            commands += f"update {MAIN_REF} {commit_sha} {parent or zero}\n"
         self._update_refs(commands, actor)
         faults.point("store:refs-moved")
         if pack:
-            try:
-                self.pack()
-            except (git.GitCommandError, OSError):
-                pass  # the release is recorded; its loose objects are packed with the next one
-        return Entry(commit.hexsha, parent, manifest)
+            self.tidy()
+        return Entry(commit_sha, parent, manifest)
 
     def _sync_objects(self, shas: list[bytes]) -> None:
         """fsync the loose object files written in-process (gitdb does not) and their
@@ -386,17 +450,43 @@ class Store:
         except git.GitCommandError:
             return ""
 
+    def tidy(self) -> None:
+        """Pack once `TIDY_EVERY` releases have been written loose since the last packing (a
+        loose tag each tells): the cost of packing, which grows with the history (the packed
+        tags are rewritten whole), is paid every few releases, not by each."""
+        try:
+            with os.scandir(self.path / "refs" / "tags") as found:
+                loose = sum(1 for _ in found)
+        except OSError:
+            return
+        if loose >= TIDY_EVERY:
+            try:
+                self.pack()
+            except (git.GitCommandError, OSError):
+                pass  # the releases are recorded; their loose objects wait for the next time
+
     def pack(self) -> None:
-        """Pack the loose objects and refs a release leaves (six objects and a tag: seven files
-        and seven disk blocks). Geometric repacking keeps a few packs whose sizes grow by
+        """Pack the loose objects and refs releases leave (six objects and a tag each: seven
+        files and seven disk blocks). Geometric repacking keeps a few packs whose sizes grow by
         halves, so the work per release stays small however long the history is."""
         self._repo.git.repack("-d", "-q", "--geometric=2")
         self._repo.git.pack_refs("--all", "--prune")
 
     def _store_object(self, kind: str, data: bytes) -> bytes:
-        stored = self._repo.odb.store(IStream(kind, len(data), io.BytesIO(data)))
-        self._written.append(bytes(stored.binsha))
-        return bytes(stored.binsha)
+        """Write one object as a loose object file, in-process (GitPython's own `store` starts
+        a `git hash-object` per object), unless the store has it already."""
+        binsha = hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).digest()  # noqa: S324 - git's object name
+        if not self._has(binsha):
+            self._loose.store(IStream(kind, len(data), io.BytesIO(data)))
+            self._written.append(binsha)
+        return binsha
+
+    def _has(self, binsha: bytes) -> bool:
+        try:
+            self._repo.odb.info(binsha)
+        except (ValueError, git.BadObject, git.GitCommandError):
+            return False
+        return True
 
     def _write_tree(self, files: Mapping[str, FileData]) -> bytes:
         root: _Node = {}

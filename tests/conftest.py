@@ -33,6 +33,8 @@ def isolated(
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for var in (
         "CFGROLL_STORE",
+        "CFGROLL_CACHE",
+        "XDG_CACHE_HOME",
         "COMPOSE_FILE",
         "COMPOSE_PROJECT_NAME",
         "COMPOSE_PATH_SEPARATOR",

@@ -92,9 +92,9 @@ def test_build_failure(
     make_v2(proj, project_name)
     (proj / "Dockerfile").write_text(DOCKERFILE + "RUN echo building-v2 && exit 7\n")
     err = failed_deploy(proj, capsys)
-    assert "docker compose build failed" in err and f"{v1} is running again" in err
+    assert "docker compose up --build failed" in err and f"{v1} is running again" in err
     assert "exit code: 7" in err  # the build's own last lines, shown
-    tag = assert_back_to_v1(proj, v1, project_name, capsys, "docker compose build failed")
+    tag = assert_back_to_v1(proj, v1, project_name, capsys, "docker compose up --build failed")
     # the user's edits are not lost: the attempt has them
     assert main(["checkout", tag, "-C", str(proj)]) == 0
     assert (proj / ".env").read_text().startswith("GREETING=v2")
@@ -169,7 +169,7 @@ def test_live_image_deleted_by_hand_rollback_cannot_work(
     assert "cfgroll checkout failed_" in err  # where the edits are
     assert live_tag(store) == v1
     (attempt,) = attempts(proj, capsys)
-    assert "docker compose build failed" in str(attempt["result"])
+    assert "docker compose up --build failed" in str(attempt["result"])
 
 
 def test_no_rollback_leaves_the_failure_in_place(
@@ -341,7 +341,7 @@ def test_partial_build_tags_are_put_back(
     (proj / "api.Dockerfile").write_text(DOCKERFILE + "RUN exit 9\n")  # does not
     (proj / ".env").write_text("GREETING=v2\n")
     err = failed_deploy(proj, capsys)
-    assert "docker compose build failed" in err
+    assert "docker compose up --build failed" in err
     for service in ("web", "api"):
         assert image_id(f"{project_name}-{service}") == image_id(f"{project_name}-{service}:{v1}")
     assert http_get(project_name) == "v1"

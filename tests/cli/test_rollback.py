@@ -116,7 +116,7 @@ def test_failed_build_records_nothing(
     capsys.readouterr()
     assert main(["deploy", "-C", str(proj), *FAST]) != 0
     err = capsys.readouterr().err
-    assert "docker compose build failed" in err
+    assert "docker compose up --build failed" in err
     assert live_tag(proj / ".cfgroll" / "store.git") == v2
     assert http_get(project_name) == "v2"
 

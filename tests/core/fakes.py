@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from cfgroll.engine.daemon import Container
+from cfgroll.engine.daemon import Container, Died
 
 
 def container(service: str, state: str = "running", health: str | None = None) -> Container:
@@ -41,8 +41,30 @@ class ScriptedDaemon:
     def logs(self, container_id: str, lines: int = 20) -> str:
         return f"log of {container_id}"
 
+    def watch(self, project: str) -> EveryReadAnEvent:
+        return EveryReadAnEvent()
+
     def health_log(self, container_id: str) -> str:
         return "wget: server returned error: HTTP/1.1 500"
+
+
+class EveryReadAnEvent:
+    """The engine's event stream as the gate sees it: here, something happened before each of
+    the daemon's next views, so the gate reads again at once."""
+
+    def __init__(self) -> None:
+        self.waits = 0
+        self.closed = False
+
+    def wait(self, timeout: float) -> bool:
+        self.waits += 1
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def deaths(self) -> list[Died]:
+        return []
 
 
 def healthy(c: Container) -> Container:

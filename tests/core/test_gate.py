@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cfgroll import gate
+from cfgroll.engine.daemon import Died
 from tests.core.fakes import ScriptedDaemon, container, healthy
 
 LIMITS = gate.Limits(timeout=5, settle=0)
@@ -28,3 +29,74 @@ def test_healthy_services_pass() -> None:
     daemon = ScriptedDaemon([[container("web", health="starting")], [healthy(container("web"))]])
     gate.wait_healthy(daemon, "p", ["web"], LIMITS, gate.Baseline({}))
     assert daemon.calls == 2
+
+
+class NoEvents:
+    """An event stream that stays quiet: each wait lasts its whole timeout."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[float] = []
+        self.closed = False
+
+    def wait(self, timeout: float) -> bool:
+        import time
+
+        self.timeouts.append(timeout)
+        time.sleep(timeout)
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def deaths(self) -> list[object]:
+        return []
+
+
+def test_without_events_the_gate_reads_again_only_when_a_container_has_settled() -> None:
+    """No polling: between reads the gate waits on the engine's events, and with none coming
+    it wakes once, when the settling container's time is up (not every fraction of a second);
+    the stream is closed when the gate ends."""
+    quiet = NoEvents()
+    daemon = ScriptedDaemon([[container("worker")]])
+    daemon.watch = lambda project: quiet  # type: ignore[method-assign]
+    gate.wait_healthy(
+        daemon, "p", ["worker"], gate.Limits(timeout=5, settle=0.3), gate.Baseline({})
+    )
+    assert len(quiet.timeouts) == 1 and 0.2 < quiet.timeouts[0] <= 0.32
+    assert daemon.calls == 2 and quiet.closed
+
+
+def test_a_starting_service_is_read_again_at_the_latest_after_idle() -> None:
+    """A health check that takes long: with no event the gate still reads the states every
+    `IDLE` seconds (the first wait asks for at most that)."""
+    quiet = NoEvents()
+    quiet.wait = lambda timeout: quiet.timeouts.append(timeout) or False  # type: ignore[method-assign]
+    views = [[container("web", health="starting")], [healthy(container("web"))]]
+    daemon = ScriptedDaemon(views)
+    daemon.watch = lambda project: quiet  # type: ignore[method-assign]
+    gate.wait_healthy(daemon, "p", ["web"], gate.Limits(timeout=60, settle=0), gate.Baseline({}))
+    assert quiet.timeouts and max(quiet.timeouts) <= gate.IDLE + 0.02
+
+
+class OneDeath(NoEvents):
+    """The engine's event stream reports that web's container died."""
+
+    def wait(self, timeout: float) -> bool:
+        self.timeouts.append(timeout)
+        return True
+
+    def deaths(self) -> list[Died]:
+        return [Died("id-web", "p-web-1", "web", 7)] if self.timeouts else []
+
+
+def test_a_death_event_fails_the_gate_without_waiting_for_the_engines_view() -> None:
+    """The engine may answer for a container that just died only a while later; its `die`
+    event already says it exited, with which code: the gate fails on the event, with the
+    container's last log lines."""
+    events = OneDeath()
+    daemon = ScriptedDaemon([[container("web", health="starting")]])  # never shows the exit
+    daemon.watch = lambda project: events  # type: ignore[method-assign]
+    with pytest.raises(gate.GateFailed) as failed:
+        gate.wait_healthy(daemon, "p", ["web"], LIMITS, gate.Baseline({}))
+    assert failed.value.reason == "exited with code 7" and "log of id-web" in failed.value.details
+    assert daemon.calls == 1 and events.closed

@@ -23,7 +23,7 @@ from cfgroll.status import file_drift, service_states
 from cfgroll.store.files import FileData
 from cfgroll.store.manifest import FileUse, Layout, Manifest, ServiceRecord
 from cfgroll.store.repo import Entry, Store
-from tests.core.fakes import container, healthy
+from tests.core.fakes import EveryReadAnEvent, container, healthy
 from tests.core.test_hooks import Collecting
 
 IMAGE = {"web": "sha256:" + "a" * 64, "worker": "sha256:" + "b" * 64}
@@ -51,6 +51,12 @@ class Engine:
 
     def health_log(self, container_id: str) -> str:
         return ""
+
+    def watch(self, project: str) -> EveryReadAnEvent:
+        return EveryReadAnEvent()
+
+    def warm(self) -> None:
+        pass
 
 
 class FakeCompose:
