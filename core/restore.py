@@ -82,7 +82,6 @@ def start(
     doing = "building and starting services" if building else "starting services"
     ctx.reporter.step(f"{doing} (docker compose {' '.join(up)})")
     what = "docker compose up --build" if building else "docker compose up"
-    ctx.daemon.warm()  # the SDK (to tag the images) loads while Compose works
     compose.run(*up, on_line=ctx.reporter.output, what=what)
     faults.point("up:done")
     if recreate:

@@ -126,7 +126,6 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
     live release's folder run `pre-rollback` first (a failure stops it, exit 1); those of the
     target's run `check` in the gate, `post-rollback` and `on-failure`.
     """
-    ctx.daemon.warm()  # the SDK loads while the store is read; retagging needs it
     store = ctx.open_store()
     draft_bytes = preflight.size_of(store.files(planned.live).values())
     preflight.check(ctx, preflight.Needs(draft_bytes, project=planned.only is None))

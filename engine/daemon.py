@@ -1,11 +1,10 @@
 """The Docker engine through the Docker SDK. This is the only module that imports `docker`.
 
 Reads from an engine on a local Unix socket (the default, or `DOCKER_HOST=unix://…`: the very
-socket the SDK would use) go through `_Local`, a few lines of the standard library's HTTP
-client: importing the SDK and `requests` costs about 0.15 s, more than `cfgroll log` or
-`cfgroll status` spend on everything else. Every other engine (tcp, ssh, TLS) and every change
-(tag, pull, remove) goes through the SDK, which `Daemon.warm` imports in the background while
-Compose works.
+socket the SDK would use), and image tags, go through `_Local`, a few lines of HTTP over the
+standard library's sockets: importing the SDK and `requests` costs about 0.15 s, more than
+`cfgroll log` or `cfgroll status` spend on everything else. Every other engine (tcp, ssh, TLS)
+and every other change (pull, remove, untag) goes through the SDK.
 """
 
 from __future__ import annotations
@@ -143,15 +142,17 @@ class _Local:
         self._reached = True
         return sock
 
-    def fetch(self, path: str, params: dict[str, Any] | None = None) -> bytes:
-        """The body of `GET path?params` once the engine answered 2xx; `Missing` on 404,
+    def fetch(self, path: str, params: dict[str, Any] | None = None, method: str = "GET") -> bytes:
+        """The body of `GET path?params` (or `method`, without a body) once the engine
+        answered 2xx; `Missing` on 404,
         `EngineRefused` on other 4xx, `EngineUnreachable` otherwise. HTTP/1.1 on a kept-alive
         connection (a few lines here: `http.client` alone costs more to import than the
         request takes)."""
         from urllib.parse import urlencode
 
         url = path + (f"?{urlencode(params)}" if params else "")
-        request = f"GET {url} HTTP/1.1\r\nHost: docker\r\n\r\n".encode()
+        length = "Content-Length: 0\r\n" if method != "GET" else ""
+        request = f"{method} {url} HTTP/1.1\r\nHost: docker\r\n{length}\r\n".encode()
         with self._lock:
             for fresh in (False, True):
                 if self._http is None:
@@ -239,6 +240,12 @@ class _Local:
 
     def df(self) -> Any:
         return self.get("/system/df")
+
+    def tag(self, image: str, repository: str, tag: str, force: bool = True) -> None:
+        """The one change made here (each rollback and release makes a few, on the way to
+        Compose): `POST /images/{image}/tag`, idempotent."""
+        params = {"repo": repository, "tag": tag, "force": int(force)}
+        self.fetch(f"/images/{_quote(image)}/tag", params, method="POST")
 
     def logs(self, container_id: str, tail: int, stdout: bool, stderr: bool) -> bytes:
         params = {"stdout": int(stdout), "stderr": int(stderr), "tail": tail}
@@ -336,7 +343,6 @@ class Daemon:
         self._client: Any = None
         socket_path = local_socket()
         self._local = _Local(socket_path) if socket_path else None
-        self._warming: threading.Thread | None = None
         self._lock = threading.Lock()
 
     @property
@@ -351,19 +357,6 @@ class Daemon:
     def read(self) -> Any:
         """Where reads go: `_Local` or the SDK, with the same method names."""
         return self._local if self._local is not None else self.api
-
-    def warm(self) -> None:
-        """Import the SDK and connect it in a background thread, so that it is ready when a
-        change needs it (the import takes about 0.15 s; Compose is working meanwhile)."""
-        if self._client is None and self._warming is None:
-            self._warming = threading.Thread(target=self._warm, name="cfgroll-sdk", daemon=True)
-            self._warming.start()
-
-    def _warm(self) -> None:
-        try:
-            self.api  # noqa: B018 - builds and keeps the client
-        except Exception:  # noqa: BLE001, S110 - the first real use reports it
-            pass
 
     def ping(self) -> None:
         """Raise `EngineUnreachable` unless the engine answers."""
@@ -485,7 +478,7 @@ class Daemon:
         """Point `ref` (`repository:tag`) at `image_id`, moving it if it pointed elsewhere."""
         full = with_default_tag(ref)
         repo = repository(full)
-        self.api.tag(image_id, repo, full[len(repo) + 1 :], force=True)
+        self.read.tag(image_id, repo, full[len(repo) + 1 :], force=True)
 
     def untag(self, ref: str) -> None:
         """Remove the reference `ref`, never the image layers another reference still uses."""

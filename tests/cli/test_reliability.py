@@ -277,13 +277,23 @@ def test_the_engine_stopped_and_restarted_mid_gate(
     assert run.returncode == 4, err
     assert "Traceback" not in err
     message = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(message) == 1 and "Docker engine did not answer" in message[0], err
+    # which request meets the stopped engine first decides the words (cfgroll's own, or
+    # Compose's during the rollback's `up`); either way the one line names the engine
+    gone = ("Docker engine did not answer", "Cannot connect to the Docker daemon")
+    assert len(message) == 1 and any(g in message[0] for g in gone), err
     assert "running now:" in message[0] and "rollback" in message[0]  # what runs, what to do
     fsck = subprocess.run(["git", "--git-dir", str(store), "fsck", "--strict"], capture_output=True)
     assert fsck.returncode == 0
     capsys.readouterr()
     assert main(["doctor", "-C", str(live)]) == 1
     assert "drift       PROBLEM" in capsys.readouterr().out
+    # The rollback may have written v1's files before Compose met the stopped engine; then
+    # the v2 edits are in the kept attempt. Nothing is lost either way, and the next deploy
+    # runs what the files say.
+    now = (live / ".env").read_text().strip().removeprefix("GREETING=")
+    if now != "v2":
+        attempt = next(t for t in git(store, "tag").split() if t.startswith("failed_"))
+        assert git(store, "show", f"{attempt}:.env").strip() == "GREETING=v2"
     assert main(["deploy", "-C", str(live), *FAST]) == 0
-    assert http_get(project_name) == "v2"
+    assert http_get(project_name) == now
     assert main(["doctor", "-C", str(live)]) == 0

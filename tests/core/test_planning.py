@@ -55,9 +55,6 @@ class Engine:
     def watch(self, project: str) -> EveryReadAnEvent:
         return EveryReadAnEvent()
 
-    def warm(self) -> None:
-        pass
-
 
 class FakeCompose:
     """The Compose door: records each `docker compose` argv; `on_up` plays what `up` does."""

@@ -170,3 +170,16 @@ def test_responses_are_read_by_length_chunks_or_to_the_end() -> None:
     assert _response(io.BytesIO(closing)) == (200, b"abc", False)
     with pytest.raises(ValueError):
         _response(io.BytesIO(b""))  # the engine hung up: the caller connects again
+
+
+def test_a_tag_is_one_post(engine: Callable[[Answer], str]) -> None:
+    seen: list[str] = []
+
+    def answer(request: str) -> bytes:
+        seen.append(request.strip())
+        return http(201, b"")
+
+    _Local(engine(answer)).tag("sha256:abc", "shop-web", "backup_20261128_010203")
+    assert seen == [
+        "POST /images/sha256%3Aabc/tag?repo=shop-web&tag=backup_20261128_010203&force=1 HTTP/1.1"
+    ]
