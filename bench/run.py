@@ -111,9 +111,8 @@ def show(values: Sequence[float], unit: str) -> str:
 
 
 class Bench:
-    def __init__(self, pairs: int, work: Path, quick: bool) -> None:
+    def __init__(self, pairs: int, work: Path) -> None:
         self.pairs = pairs
-        self.quick = quick
         self.work = work
         self.name = f"cfgbench{uuid.uuid4().hex[:6]}"
         self.proj = work / "proj"
@@ -398,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pairs = 1 if args.quick else args.pairs
     scales = [30] if args.quick else [int(s) for s in args.scales.split(",")]
     with tempfile.TemporaryDirectory(prefix="cfgroll-bench-") as tmp:
-        bench = Bench(pairs, Path(tmp), args.quick)
+        bench = Bench(pairs, Path(tmp))
         started = time.monotonic()
         try:
             bench.setup()

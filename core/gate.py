@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cfgroll.engine.daemon import Container, Daemon, Watch, by_service
+from cfgroll.engine.daemon import Container, Daemon, Died, by_service
 from cfgroll.errors import CfgrollError
 
 IDLE = 2.0  # the longest the gate goes without reading the states, events or not
@@ -84,79 +85,69 @@ def wait_healthy(
 ) -> None:
     """Return when every container of `services` passes, and then `check`; raise `GateFailed`
     (`CheckFailed`) otherwise."""
-    watch = daemon.watch(project)  # before the first read: no event falls in between
-    try:
-        _wait(
-            daemon, watch, project, sorted(services), limits, before, on_states, check, check_pause
-        )
-    finally:
-        watch.close()
-
-
-def _wait(
-    daemon: Daemon,
-    watch: Watch,
-    project: str,
-    wanted: list[str],
-    limits: Limits,
-    before: Baseline,
-    on_states: Callable[[dict[str, str]], None],
-    check: Check | None,
-    check_pause: float,
-) -> None:
+    wanted = sorted(services)
     timeout, settle = limits.timeout, limits.settle
     start = time.monotonic()
     seen_running: dict[tuple[str, str], float] = {}  # (container id, StartedAt) -> first seen
-    while True:
-        for died in watch.deaths():  # the event says it, before the engine answers for it
-            if died.service in wanted:
-                exited = f"exited with code {died.exit_code}"
-                on_states({died.service: exited})
-                logs = daemon.logs(died.container_id, LOG_LINES).rstrip()
-                excerpt = f"last log lines of {died.name}:\n{logs}" if logs else ""
-                raise GateFailed(died.service, exited, excerpt)
-        now = time.monotonic()
-        grouped = by_service(daemon.containers(project))
-        states: dict[str, str] = {}
-        for name in wanted:
-            containers = grouped.get(name, [])
-            if not containers:
-                states[name] = "no container"
+    # opened before the first read, so that no event falls in between
+    with closing(daemon.watch(project)) as watch:
+        while True:
+            death = _death(daemon, watch.deaths(), wanted)
+            if death is not None:  # the event says it, before the engine answers for it
+                on_states({death.service: death.reason})
+                raise death
+            now = time.monotonic()
+            grouped = by_service(daemon.containers(project))
+            states: dict[str, str] = {}
+            for name in wanted:
+                containers = grouped.get(name, [])
+                if not containers:
+                    states[name] = "no container"
+                    continue
+                verdicts = []
+                for c in containers:
+                    failure = _failure(c, before)
+                    if failure:
+                        on_states({**states, name: failure})
+                        raise GateFailed(name, failure, _excerpt(daemon, c))
+                    verdicts.append(_progress(c, seen_running, now, settle))
+                states[name] = min(verdicts, key=_ORDER.index)
+            on_states(states)
+            if all(s == "healthy" or s == "running" for s in states.values()):
+                if check is None:
+                    return
+                failing = check(max(timeout - (time.monotonic() - start), CHECK_LEAST))
+                if failing is None:
+                    return
+                # no time left for a whole try after the pause: this try's say is the last
+                if time.monotonic() - start + check_pause + CHECK_LEAST >= timeout:
+                    raise CheckFailed(f"{failing}, for {timeout:g}s", "")
+                on_states({**states, "check": failing.removeprefix("the check hook ")})
+                time.sleep(check_pause)
                 continue
-            verdicts = []
-            for c in containers:
-                failure = _failure(c, before)
-                if failure:
-                    on_states({**states, name: failure})
-                    raise GateFailed(name, failure, _excerpt(daemon, c))
-                verdicts.append(_progress(c, seen_running, now, settle))
-            states[name] = min(verdicts, key=_ORDER.index)
-        on_states(states)
-        if all(s == "healthy" or s == "running" for s in states.values()):
-            if check is None:
-                return
-            failing = check(max(timeout - (time.monotonic() - start), CHECK_LEAST))
-            if failing is None:
-                return
-            # no time left for a whole try after the pause: this try's say is the last
-            if time.monotonic() - start + check_pause + CHECK_LEAST >= timeout:
-                raise CheckFailed(f"{failing}, for {timeout:g}s", "")
-            on_states({**states, "check": failing.removeprefix("the check hook ")})
-            time.sleep(check_pause)
-            continue
-        if now - start >= timeout:
-            waiting = ", ".join(f"{n} ({s})" for n, s in states.items() if s not in _DONE)
-            first = next(n for n, s in states.items() if s not in _DONE)
-            pending = grouped.get(first)
-            raise GateFailed(
-                first,
-                f"was not healthy after {timeout:g}s; still waiting for {waiting}",
-                _excerpt(daemon, pending[0]) if pending else "",
-            )
-        # until something happens, a settling container's time is up, or the gate's time
-        wake = [start + timeout, now + IDLE]
-        wake += [first + settle for first in seen_running.values() if first + settle > now]
-        watch.wait(max(min(wake) - time.monotonic(), 0.0) + 0.01)
+            if now - start >= timeout:
+                waiting = ", ".join(f"{n} ({s})" for n, s in states.items() if s not in _DONE)
+                first = next(n for n, s in states.items() if s not in _DONE)
+                pending = grouped.get(first)
+                raise GateFailed(
+                    first,
+                    f"was not healthy after {timeout:g}s; still waiting for {waiting}",
+                    _excerpt(daemon, pending[0]) if pending else "",
+                )
+            # until something happens, a settling container's time is up, or the gate's time
+            wake = [start + timeout, now + IDLE]
+            wake += [first + settle for first in seen_running.values() if first + settle > now]
+            watch.wait(max(min(wake) - time.monotonic(), 0.0) + 0.01)
+
+
+def _death(daemon: Daemon, deaths: Iterable[Died], wanted: list[str]) -> GateFailed | None:
+    """The failure of the first wanted service whose container died, with its last log lines."""
+    died = next((d for d in deaths if d.service in wanted), None)
+    if died is None:
+        return None
+    logs = daemon.logs(died.container_id, LOG_LINES).rstrip()
+    excerpt = f"last log lines of {died.name}:\n{logs}" if logs else ""
+    return GateFailed(died.service, f"exited with code {died.exit_code}", excerpt)
 
 
 _DONE = ("healthy", "running")

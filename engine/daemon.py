@@ -122,7 +122,6 @@ class _Local:
         self._timeout = timeout
         self._reached = False  # connected once: a later failure is a lost engine
         self._http: Any = None
-        self._lock = threading.Lock()
 
     def _connect(self, timeout: float | None) -> Any:
         import socket
@@ -153,23 +152,22 @@ class _Local:
         url = path + (f"?{urlencode(params)}" if params else "")
         length = "Content-Length: 0\r\n" if method != "GET" else ""
         request = f"{method} {url} HTTP/1.1\r\nHost: docker\r\n{length}\r\n".encode()
-        with self._lock:
-            for fresh in (False, True):
-                if self._http is None:
-                    fresh = True
-                    sock = self._connect(self._timeout)
-                    self._http = (sock, sock.makefile("rb"))
-                sock, reader = self._http
-                try:
-                    sock.sendall(request)
-                    status, body, keep = _response(reader)
-                    break
-                except (OSError, ValueError) as exc:
-                    self._drop()
-                    if fresh:  # not a kept-alive connection the engine had closed meanwhile
-                        raise _unreachable(_short(exc)) from exc
-            if not keep:
+        for fresh in (False, True):
+            if self._http is None:
+                fresh = True
+                sock = self._connect(self._timeout)
+                self._http = (sock, sock.makefile("rb"))
+            sock, reader = self._http
+            try:
+                sock.sendall(request)
+                status, body, keep = _response(reader)
+                break
+            except (OSError, ValueError) as exc:
                 self._drop()
+                if fresh:  # not a kept-alive connection the engine had closed meanwhile
+                    raise _unreachable(_short(exc)) from exc
+        if not keep:
+            self._drop()
         if status >= 300:
             raise _answer_error(status, body.decode(errors="replace"))
         return body
@@ -343,15 +341,13 @@ class Daemon:
         self._client: Any = None
         socket_path = local_socket()
         self._local = _Local(socket_path) if socket_path else None
-        self._lock = threading.Lock()
 
     @property
     def api(self) -> Any:
         """The SDK's client (for changes, and for reads from an engine not on a local socket)."""
-        with self._lock:
-            if self._client is None:
-                self._client = _sdk_client()
-            return self._client
+        if self._client is None:
+            self._client = _sdk_client()
+        return self._client
 
     @property
     def read(self) -> Any:
@@ -515,10 +511,7 @@ class Daemon:
 
 
 # The container events that can change what the health gate sees.
-GATE_EVENTS = (
-    *("create", "start", "restart", "die", "kill", "oom", "stop", "destroy"),
-    *("pause", "unpause", "health_status"),
-)
+GATE_EVENTS = "create start restart die kill oom stop destroy pause unpause health_status".split()
 
 
 @dataclass(frozen=True)
