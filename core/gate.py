@@ -92,10 +92,11 @@ def wait_healthy(
     # opened before the first read, so that no event falls in between
     with closing(daemon.watch(project)) as watch:
         while True:
-            death = _death(daemon, watch.deaths(), wanted)
-            if death is not None:  # the event says it, before the engine answers for it
-                on_states({death.service: death.reason})
-                raise death
+            died = next((d for d in watch.deaths() if d.service in wanted), None)
+            if died is not None:  # the event says it, before the engine answers for it
+                exited = f"exited with code {died.exit_code}"
+                on_states({died.service: exited})  # at once: the logs take the engine a while
+                raise GateFailed(died.service, exited, _last_logs(daemon, died))
             now = time.monotonic()
             grouped = by_service(daemon.containers(project))
             states: dict[str, str] = {}
@@ -140,14 +141,9 @@ def wait_healthy(
             watch.wait(max(min(wake) - time.monotonic(), 0.0) + 0.01)
 
 
-def _death(daemon: Daemon, deaths: Iterable[Died], wanted: list[str]) -> GateFailed | None:
-    """The failure of the first wanted service whose container died, with its last log lines."""
-    died = next((d for d in deaths if d.service in wanted), None)
-    if died is None:
-        return None
+def _last_logs(daemon: Daemon, died: Died) -> str:
     logs = daemon.logs(died.container_id, LOG_LINES).rstrip()
-    excerpt = f"last log lines of {died.name}:\n{logs}" if logs else ""
-    return GateFailed(died.service, f"exited with code {died.exit_code}", excerpt)
+    return f"last log lines of {died.name}:\n{logs}" if logs else ""
 
 
 _DONE = ("healthy", "running")

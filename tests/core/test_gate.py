@@ -96,7 +96,14 @@ def test_a_death_event_fails_the_gate_without_waiting_for_the_engines_view() -> 
     events = OneDeath()
     daemon = ScriptedDaemon([[container("web", health="starting")]])  # never shows the exit
     daemon.watch = lambda project: events  # type: ignore[method-assign]
+    said: list[str] = []
+    logs = daemon.logs
+    daemon.logs = lambda cid, lines=20: said.append("logs asked") or logs(cid, lines)  # type: ignore[method-assign]
     with pytest.raises(gate.GateFailed) as failed:
-        gate.wait_healthy(daemon, "p", ["web"], LIMITS, gate.Baseline({}))
+        gate.wait_healthy(
+            daemon, "p", ["web"], LIMITS, gate.Baseline({}), lambda s: said.append(str(s))
+        )
     assert failed.value.reason == "exited with code 7" and "log of id-web" in failed.value.details
     assert daemon.calls == 1 and events.closed
+    # the exit is reported before the logs are asked for (an engine answers those late)
+    assert said[-2:] == ["{'web': 'exited with code 7'}", "logs asked"]
