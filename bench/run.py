@@ -58,6 +58,36 @@ services:
     command: ["sleep", "3600"]
 """
 DOCKERFILE = f"FROM {BASE}\nRUN mkdir -p /www\n"
+# The Swarm scenario: the same two services as a stack, the image in a loopback registry, a
+# config file; `version:` and no `name:` (the folder names the project), so that `docker stack
+# deploy` (the anchor) reads the file as well.
+STACK = """\
+version: "3.9"
+services:
+  web:
+    build: .
+    image: {registry}/{name}-web:latest
+    init: true
+    environment:
+      GREETING: ${{GREETING}}
+    command: ["sh", "-c", "echo \\"$$GREETING\\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    configs: [{{source: conf, target: /etc/app.conf}}]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:8080/"]
+      interval: 1s
+      retries: 10
+    deploy: {{replicas: 2, update_config: {{parallelism: 2, monitor: 1s}}}}
+  worker:
+    image: {registry}/{name}-web:latest
+    init: true
+    command: ["sleep", "3600"]
+    deploy: {{replicas: 2, update_config: {{parallelism: 2, monitor: 1s}}}}
+configs:
+  conf:
+    file: ./app.conf
+x-cfgroll:
+  orchestrator: swarm
+"""
 CRASH = """\
 name: {name}
 services:
@@ -211,6 +241,104 @@ class Bench:
             "≤ 1.05×",
         ))  # fmt: skip
 
+    def swarm(self) -> None:
+        """A stack deploy (a new `.env` value and a new image) and a stack rollback, against
+        Swarm's own `docker stack deploy` of the same files (the compose file with the `.env`
+        values in the environment, as `docker stack deploy` ignores `.env`; for the rollback,
+        the release's recorded stack file), each waited for with the same gate as cfgroll's
+        (every task of the new spec running, for 1 s)."""
+        from cfgroll import gate, swarm
+        from cfgroll.engine.daemon import Daemon
+
+        joined = "active" not in sh(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"])
+        if joined:
+            sh(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"])
+        registry = Registry(self.work / "registry")
+        stack = self.name + "stack"
+        folder = self.work / stack  # Compose names the project after it
+        folder.mkdir()
+        (folder / "compose.yaml").write_text(STACK.format(name=stack, registry=registry.address))
+        (folder / "app.conf").write_text("level=0\n")
+        daemon = Daemon()
+        limits = gate.Limits(timeout=120, settle=1)
+        settle = ["--settle", "1"]
+        n = [0]
+
+        def change() -> None:
+            n[0] += 1
+            (folder / ".env").write_text(f"GREETING=s{n[0]}\n")
+            (folder / "Dockerfile").write_text(DOCKERFILE + f"RUN echo {n[0]} > /version\n")
+
+        def converge() -> None:
+            swarm.wait_stack(daemon, stack, ["web", "worker"], limits, before)
+
+        try:
+            change()
+            sh([self.cfgroll, "deploy", *settle], folder)
+
+            def anchor() -> float:
+                nonlocal before
+                change()
+                start = time.perf_counter()
+                sh(["docker", "compose", "build", "web"], folder)
+                sh(["docker", "compose", "push", "web"], folder)
+                before = {t.id for t in daemon.stack_tasks(stack)}
+                env = {**os.environ, "GREETING": f"s{n[0]}"}
+                done = subprocess.run(
+                    ["docker", "stack", "deploy", "--prune", "--with-registry-auth", "-c",
+                     "compose.yaml", stack], cwd=folder, env=env, capture_output=True,
+                )  # fmt: skip
+                if done.returncode != 0:
+                    raise SystemExit(f"bench: docker stack deploy failed: {done.stderr!r}")
+                converge()
+                return time.perf_counter() - start
+
+            def ours() -> float:
+                change()
+                return timed([self.cfgroll, "deploy", *settle], folder)
+
+            before: set[str] = set()
+            a, b = self.pairs_of(anchor, ours)
+            self.rows.append(Row(
+                "`cfgroll deploy` (Swarm stack, new image and `.env`)", b, a,
+                "`docker compose build` + `push` + `docker stack deploy`, waited for",
+                "≤ 1.1×",
+            ))  # fmt: skip
+
+            def anchor_back() -> float:
+                nonlocal before
+                change()
+                sh([self.cfgroll, "deploy", *settle], folder)
+                previous = sh(["git", "--git-dir", ".cfgroll/store.git", "show",
+                               "main~1:.cfgroll/stack.yaml"], folder)  # fmt: skip
+                (folder / ".previous-stack.yaml").write_text(previous)
+                start = time.perf_counter()
+                before = {t.id for t in daemon.stack_tasks(stack)}
+                sh(["docker", "stack", "deploy", "--prune", "--with-registry-auth",
+                    "--resolve-image", "never", "-c", ".previous-stack.yaml", stack], folder)  # fmt: skip
+                converge()
+                return time.perf_counter() - start
+
+            def ours_back() -> float:
+                change()
+                sh([self.cfgroll, "deploy", *settle], folder)
+                return timed([self.cfgroll, "rollback", "previous", "--yes", *settle], folder)
+
+            a, b = self.pairs_of(anchor_back, ours_back)
+            self.rows.append(Row(
+                "`cfgroll rollback previous --yes` (Swarm stack)", b, a,
+                "`docker stack deploy` of the previous release's stack file, waited for",
+                "≤ 1.1×",
+            ))  # fmt: skip
+        finally:
+            subprocess.run(["docker", "stack", "rm", stack], capture_output=True)
+            registry.stop()
+            images = sh(["docker", "images", "-q", f"{registry.address}/{stack}-web"]).split()
+            if images:
+                subprocess.run(["docker", "rmi", "-f", *set(images)], capture_output=True)
+            if joined:
+                subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
+
     def startup(self, store: Path | None = None, releases: int = 0) -> None:
         python = str(Path(self.cfgroll).parent / "python")
         if not Path(python).exists():
@@ -350,6 +478,40 @@ class Bench:
                              "≤ 5%", "KiB"))  # fmt: skip
 
 
+class Registry:
+    """Debian's docker-registry on a free loopback port (the engine trusts loopback)."""
+
+    def __init__(self, folder: Path) -> None:
+        import socket
+        import urllib.request
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.address = f"127.0.0.1:{s.getsockname()[1]}"
+        folder.mkdir(parents=True)
+        config = folder / "config.yml"
+        config.write_text(
+            f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+            f"http:\n  addr: {self.address}\n"
+        )
+        self.proc = subprocess.Popen(
+            ["docker-registry", "serve", str(config)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1):  # noqa: S310
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise SystemExit("bench: the registry did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 def du(path: Path) -> float:
     """Bytes of disk used (blocks), as `du -s` counts them."""
     return float(int(sh(["du", "-sk", str(path)]).split()[0]) * 1024)
@@ -392,7 +554,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     parser.add_argument("--quick", action="store_true",
                         help="every row once, small stores (CI: keeps the script working)")  # fmt: skip
-    parser.add_argument("--only", default="", help="some of: deploy,rollback,startup,gate,history")
+    parser.add_argument(
+        "--only", default="", help="some of: deploy,rollback,startup,gate,swarm,history"
+    )
     args = parser.parse_args(argv)
     pairs = 1 if args.quick else args.pairs
     scales = [30] if args.quick else [int(s) for s in args.scales.split(",")]
@@ -402,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             bench.setup()
             only = set(filter(None, args.only.split(",")))
-            for step in (bench.deploy, bench.rollback, bench.startup, bench.gate):
+            for step in (bench.deploy, bench.rollback, bench.startup, bench.gate, bench.swarm):
                 if not only or step.__name__ in only:
                     print(f"bench: {step.__name__}…", file=sys.stderr)
                     step()

@@ -45,9 +45,26 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _context(name: str | None) -> str | None:
+    if name:
+        from cfgroll.context import choose_engine
+
+        choose_engine(name)
+    return name
+
+
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    context: str = typer.Option(
+        None,
+        "--context",
+        "-c",
+        callback=_context,
+        metavar="NAME",
+        help="The docker context (engine) to use, as `docker --context NAME`; it wins over "
+        "DOCKER_HOST and DOCKER_CONTEXT, and holds for Compose, the engine and the hooks.",
     ),
 ) -> None:
     pass
@@ -73,5 +90,9 @@ def build(command: str | None = None) -> typer.Typer:
 
 
 def command_of(args: list[str]) -> str | None:
-    """The command named on the command line (its first word that is not an option)."""
-    return next((a for a in args if not a.startswith("-")), None)
+    """The command named on the command line (its first word that is neither an option nor
+    the value of `--context`)."""
+    for i, a in enumerate(args):
+        if not a.startswith("-") and (i == 0 or args[i - 1] not in ("--context", "-c")):
+            return a
+    return None

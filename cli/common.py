@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from cfgroll.context import Context
     from cfgroll.deploy import Deployed
     from cfgroll.init import Initialised
-    from cfgroll.settings import Flags
+    from cfgroll.settings import Flags, Orchestrator
 
 ProjectDir = Annotated[
     Optional[Path],
@@ -121,6 +121,17 @@ RecordUnchanged = Annotated[
         "images); by default such a deploy passes the health gate and records nothing.",
     ),
 ]
+OrchestratorOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--orchestrator",
+        help="compose (`docker compose up`) or swarm (`docker stack deploy` on a Swarm "
+        "manager, images pinned by digest) [default: x-cfgroll orchestrator, else compose].",
+        show_default=False,
+        metavar="[compose|swarm]",
+        callback=lambda value: _one_of(value, ("compose", "swarm")),
+    ),
+]
 LockTimeout = Annotated[
     Optional[float],
     typer.Option(
@@ -157,6 +168,17 @@ def context(
         env_files or (),
         model,
     )
+
+
+def _one_of(value: str | None, choices: tuple[str, ...]) -> str | None:
+    if value is not None and value not in choices:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def chosen(orchestrator: str | None) -> Orchestrator | None:
+    """`--orchestrator`'s value (typer checked it is one of the choices)."""
+    return "swarm" if orchestrator == "swarm" else "compose" if orchestrator else None
 
 
 def split_services(value: str | None) -> list[str]:

@@ -9,6 +9,7 @@ from cfgroll.cli.common import (
     LockTimeout,
     NoHooks,
     NoRollback,
+    OrchestratorOption,
     ProjectDir,
     ProjectName,
     RecordUnchanged,
@@ -16,6 +17,7 @@ from cfgroll.cli.common import (
     StorePath,
     Timeout,
     Yes,
+    chosen,
     context,
     nothing_changed,
     out,
@@ -35,6 +37,7 @@ def deploy(
     hook_timeout: HookTimeout = None,
     no_hooks: NoHooks = False,
     no_rollback: NoRollback = False,
+    orchestrator: OrchestratorOption = None,
     record_unchanged: RecordUnchanged = False,
     yes: Yes = False,
 ) -> None:
@@ -53,7 +56,7 @@ def deploy(
     """
     from cfgroll.context import Flags
 
-    flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks)
+    flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks, chosen(orchestrator))
     ctx = context(project_dir, file, project_name, store, flags, env_file, model=True)
     from cfgroll.deploy import deploy as run_deploy  # imported while Compose reads the model
 

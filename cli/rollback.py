@@ -51,6 +51,14 @@ def rollback(
         bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
     ] = False,
     show_secrets: ShowSecrets = False,
+    engine_change: Annotated[
+        bool,
+        typer.Option(
+            "--engine-change",
+            help="Put the release onto this engine even though it ran on another one (the "
+            "manifest records each release's engine).",
+        ),
+    ] = False,
     project_dir: ProjectDir = None,
     file: Files = None,
     env_file: EnvFiles = None,
@@ -73,6 +81,10 @@ def rollback(
     or pull, passes the health gate, and records the rollback as a new release. If that fails,
     the release that was live is put back (exit 3; exit 4 if that fails too). The hooks run
     around it (pre-rollback, check, post-rollback, on-failure; see the README, "Hooks").
+
+    A Swarm stack's release goes back whole: its files, then its recorded stack file (images
+    pinned by digest) with `docker stack deploy`, gated. A release made on another engine is
+    refused unless --engine-change.
     """
     from cfgroll.rollback import plan, preview
     from cfgroll.rollback import rollback as run_rollback
@@ -81,7 +93,7 @@ def rollback(
     flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks)
     ctx = context(project_dir, file, project_name, store, flags, env_file)
     only = split_services(services) or None
-    planned = plan(ctx, tag if tag is not None else _choose(ctx), only)
+    planned = plan(ctx, tag if tag is not None else _choose(ctx), only, engine_change)
     t = planned.target.manifest
     if dry_run:
         out(f"rollback of {t.project} from {planned.live.tag} to {t.tag} would change:")

@@ -69,7 +69,9 @@ def show(
     out(f"  result    {m.outcome}")
     out(f"  time      {local_time(m.created_at)}  ({m.created_at:%Y-%m-%dT%H:%M:%SZ})")
     out(f"  by        {m.user} on {m.host}, cfgroll {m.cfgroll_version}")
-    out(f"  project   {m.project}")
+    out(f"  project   {m.project}" + (" (Swarm stack)" if m.orchestrator == "swarm" else ""))
+    if m.engine is not None:
+        out(f"  engine    {m.engine.name} ({m.engine.id[:14]}, context {m.engine.context})")
     out(f"  changed   {', '.join(m.services_changed) or '-'}")
     out("services:")
     rows = [["  SERVICE", "IMAGE", "IMAGE ID", "BACKUP", "CONTAINERS"]]
@@ -126,6 +128,8 @@ def _json(entry: Entry) -> dict[str, Any]:
         "created_at": m.created_at.isoformat(),
         "commit": entry.commit,
         "project": m.project,
+        "orchestrator": m.orchestrator,
+        "engine": asdict(m.engine) if m.engine else None,
         "host": m.host,
         "user": m.user,
         "cfgroll_version": m.cfgroll_version,

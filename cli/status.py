@@ -58,6 +58,10 @@ def status(
     else:
         m = result.live.manifest
         out(f"live release {m.tag} ({m.action}, {local_time(m.created_at)})")
+        where = f"engine: {result.engine}" + (", Swarm stack" if m.orchestrator == "swarm" else "")
+        if result.engine_changed:
+            where += f"; the live release ran on another engine, {result.engine_changed}"
+        out(where)
         if result.problem:
             out(f"warning: the project as it is now cannot be read: {result.problem}")
         out("files:" + ("" if result.files else " as recorded"))
@@ -119,6 +123,9 @@ def _json(result: Status) -> dict[str, object]:
             "created_at": live.manifest.created_at.isoformat(),
             "commit": live.commit,
         },
+        "engine": result.engine,
+        "engine_changed": result.engine_changed or None,
+        "orchestrator": live.manifest.orchestrator if live else None,
         "drifted": result.drifted,
         "problem": result.problem or None,
         "not_recorded": [asdict(u) for u in result.not_recorded],

@@ -13,6 +13,7 @@ from cfgroll.cli.common import (
     LockTimeout,
     NoHooks,
     NoRollback,
+    OrchestratorOption,
     ProjectDir,
     ProjectName,
     RecordUnchanged,
@@ -21,6 +22,7 @@ from cfgroll.cli.common import (
     StorePath,
     Timeout,
     Yes,
+    chosen,
     complete_service,
     confirm,
     context,
@@ -44,6 +46,7 @@ def update(
     ] = False,
     yes: Yes = False,
     no_rollback: NoRollback = False,
+    orchestrator: OrchestratorOption = None,
     record_unchanged: RecordUnchanged = False,
     project_dir: ProjectDir = None,
     file: Files = None,
@@ -66,7 +69,7 @@ def update(
     from cfgroll.context import Flags
 
     names = list(service or []) + split_services(services)
-    flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks)
+    flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks, chosen(orchestrator))
     ctx = context(project_dir, file, project_name, store, flags, env_file, model=True)
     confirm(f"update {', '.join(names) or 'no service'}?", yes)
     from cfgroll.deploy import update as run_update  # imported while Compose reads the model
@@ -77,4 +80,7 @@ def update(
         out(nothing_changed(result.entry.tag))
         return
     out(f"updated {', '.join(names)} as {result.entry.tag}")
-    out(f"roll back with: cfgroll rollback previous --services {','.join(names)}")
+    if result.entry.manifest.orchestrator == "swarm":  # a stack goes back whole
+        out("roll back with: cfgroll rollback previous")
+    else:
+        out(f"roll back with: cfgroll rollback previous --services {','.join(names)}")

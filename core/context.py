@@ -15,6 +15,7 @@ from cfgroll.engine.compose import Compose
 
 if TYPE_CHECKING:
     from cfgroll.engine.daemon import Daemon
+    from cfgroll.store.manifest import Orchestrator
     from cfgroll.store.repo import Store
 
 STORE_ENV = "CFGROLL_STORE"
@@ -57,6 +58,7 @@ class Flags:
     lock_timeout: float | None = None
     hook_timeout: float | None = None
     no_hooks: bool = False
+    orchestrator: Orchestrator | None = None  # `--orchestrator`
 
 
 def default_store_path(project_dir: Path) -> Path:
@@ -115,6 +117,14 @@ class Context:
         from cfgroll.store.repo import Store
 
         return Store.create(self.store_path, f"cfgroll store of {self.compose.directory}")
+
+
+def choose_engine(context: str) -> None:
+    """`--context NAME`: this run, Compose, the docker CLI and the hooks all talk to that
+    docker context's engine (checked at once: an unknown name is an error)."""
+    from cfgroll.engine.endpoint import use_context
+
+    use_context(context)
 
 
 def now() -> datetime:

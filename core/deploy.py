@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from cfgroll import faults, preflight, retention
+from cfgroll import faults, preflight, retention, swarm
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
@@ -82,6 +82,7 @@ class Attempt:
     existing: list[Container]  # the project's containers before it started
     only: Sequence[str] | None  # an update's services
     hooks: Hooks
+    on_swarm: bool = False
 
 
 def _roll_out(
@@ -100,6 +101,9 @@ def _roll_out(
     untouched = [s for s in everything if s not in services]
     files = resolve(compose, config)  # refuses over-limit files before anything changes
     settings = effective(ctx.flags, files.layout.settings)
+    on_swarm = settings.orchestrator == "swarm"
+    if on_swarm:
+        swarm.check_project(ctx.daemon, config, services)
     # room for the release and, should it fail, the attempt (or a baseline first)
     preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content.values())))
     init = ensure_store(ctx)
@@ -107,7 +111,8 @@ def _roll_out(
     with store_lock(store.path, action, settings.lock_timeout, ctx.reporter.warn):
         live = store.live()
         faults.point("deploy:locked")
-        existing = ctx.daemon.containers(project)
+        swarm.check_switch(live, settings.orchestrator)
+        existing = [] if on_swarm else ctx.daemon.containers(project)
         if live is None and only is not None:
             raise ProjectError("nothing is deployed yet to update; run `cfgroll deploy` first")
         base_tag = reserve_name(store) if live is None and existing else None
@@ -120,9 +125,16 @@ def _roll_out(
         baseline = None
         if base_tag is not None:
             baseline = live = record_baseline(ctx, store, compose, files, existing, base_tag)
-        attempt = Attempt(action, project, live, files, existing, only, hooks)
-        remount = _mounted_changes(ctx, store, live, files, services)
+        attempt = Attempt(action, project, live, files, existing, only, hooks, on_swarm)
+        remount = set() if on_swarm else _mounted_changes(ctx, store, live, files, services)
         try:
+            if on_swarm:
+                check = hooks.check if hooks.command("check") else None
+                before = swarm.stack_of(store, live) if live is not None else None
+                rendered = swarm.start(
+                    ctx, compose, config, services, settings.limits, before, only, no_build, check
+                )
+                return _recorded(ctx, init, attempt, tag, rendered, record_unchanged)
             # One Compose run builds and starts, as `up --build` does for a user: Compose
             # builds every image first and touches no container when a build fails.
             build = any("build" in config["services"][s] for s in services) and not no_build
@@ -149,6 +161,30 @@ def _roll_out(
         hooks.after("post-deploy", lambda text: store.add_note(entry.commit, text))
         retention.after_release(ctx, store, files.layout.settings)
     return Deployed(entry, init, baseline)
+
+
+def _recorded(
+    ctx: Context,
+    init: Initialised,
+    attempt: Attempt,
+    tag: str,
+    stack: swarm.Rendered,
+    record_unchanged: bool,
+) -> Deployed:
+    """A Swarm stack's deploy, once it converged: record it (unless nothing changed), then
+    the `post-deploy` hook, retention, and the configs no kept release uses."""
+    store, live = init.store, attempt.live
+    if live is not None and not record_unchanged:
+        same = swarm.stack_of(store, live).text == stack.text
+        if same and not changed_keys(store.files(live), attempt.files.content):
+            return Deployed(live, init, None, unchanged=True)
+    ctx.reporter.step("recording the release")
+    release = _release(attempt, sorted(stack.records), ())
+    entry = record_release(ctx, store, replace(release, stack=stack), tag=tag, hooks=attempt.hooks)
+    attempt.hooks.after("post-deploy", lambda text: store.add_note(entry.commit, text))
+    retention.after_release(ctx, store, attempt.files.layout.settings)
+    swarm.after_release(ctx, store, attempt.project, attempt.files.layout.settings)
+    return Deployed(entry, init, None)
 
 
 def _release(attempt: Attempt, services: Sequence[str], carry: Sequence[str]) -> Release:
@@ -209,6 +245,13 @@ def _put_back(
             f"{running(ctx, attempt.project)}; {kept}",
             details,
         ), "left-as-is"
+    if live is None and attempt.on_swarm:
+        swarm.remove_stack(ctx, attempt.project)
+        return DeployFailed(
+            f"deploy failed ({reason}); nothing ran before, so the stack {attempt.project} was "
+            f"removed; {kept}",
+            details,
+        ), "removed"
     if live is None:
         before = {c.id for c in attempt.existing}
         created = [c for c in ctx.daemon.containers(attempt.project) if c.id not in before]

@@ -16,7 +16,9 @@ from cfgroll.store.manifest import (
     ATTEMPT,
     DRAFT,
     RELEASE,
+    STACK_PATH,
     Action,
+    EngineRecord,
     Manifest,
     Role,
     changed_keys,
@@ -34,6 +36,7 @@ from cfgroll.store.repo import Entry, Store
 
 if TYPE_CHECKING:
     from cfgroll.hooks import Hooks
+    from cfgroll.swarm import Rendered
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Release:
     live: Entry | None  # the release live before; the parent commit
     target: str | None = None  # what a rollback went back to
     carry: tuple[str, ...] = ()  # services whose entries are taken over from `live`
+    stack: Rendered | None = None  # a Swarm release's stack file (its services read from Swarm)
 
 
 def reserve_name(store: Store, *taken: str | None) -> str:
@@ -95,7 +99,14 @@ def record_release(
     tag = tag or new_name(RELEASE_PREFIX, moment, store.has_tag)
     action, project, files, live = release.action, release.project, release.files, release.live
     target = release.target
-    records = service_records(ctx.daemon, project, release.services, tag)
+    own: dict[str, bytes] = {}
+    if release.stack is not None:
+        from cfgroll import swarm
+
+        records = swarm.records(ctx.daemon, project, release.stack, tag)
+        own[STACK_PATH] = release.stack.text.encode()
+    else:
+        records = service_records(ctx.daemon, project, release.services, tag)
     if live:
         for name in release.carry:
             if name in live.manifest.services and name not in records:
@@ -115,6 +126,8 @@ def record_release(
         result="ok",
         layout=files.layout,
         services=records,
+        orchestrator="swarm" if release.stack is not None else "compose",
+        engine=engine_record(ctx),
         **_hook_fields(hooks),
     )
     user, host = manifest.user, manifest.host
@@ -126,17 +139,22 @@ def record_release(
     tagged: list[str] = []
     try:
         for svc in records.values():
-            if svc.backup_ref not in tagged:
+            if svc.backup_ref and svc.backup_ref not in tagged:
                 ctx.daemon.tag(svc.image_id, svc.backup_ref)
                 tagged.append(svc.backup_ref)
         faults.point("release:tagged")
-        return store.record(
-            files.content, manifest, message, live.commit if live else None, on_main=True
-        )
+        parent = live.commit if live else None
+        return store.record(files.content, manifest, message, parent, on_main=True, own=own)
     except BaseException:
         for ref in tagged:
             ctx.daemon.untag(ref)
         raise
+
+
+def engine_record(ctx: Context) -> EngineRecord:
+    """The engine this run talks to, as a release records it."""
+    info = ctx.daemon.engine()
+    return EngineRecord(info.id, info.name, info.context)
 
 
 def unchanged(

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cfgroll import faults, gate, project
+from cfgroll import faults, gate, project, swarm
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import CfgrollError, DeployFailed, ImageMissing, RollbackFailed, one_line
@@ -126,6 +126,15 @@ def restore(
     if missing:
         raise ImageMissing(entry.tag, missing)
     fetch(ctx, entry, [n for n in chosen if found.get(n) == "pull"])
+    checking = replace(hooks, config=settings.hooks) if hooks is not None else None
+    if entry.manifest.orchestrator == "swarm":
+        # the release's own stack file, whole: its images are pinned by digest
+        if paths is not None:
+            _write_files(ctx, store, entry, paths)
+        check = checking.check if checking is not None and checking.command("check") else None
+        rendered = swarm.stack_of(store, entry)
+        swarm.deploy_rendered(ctx, entry.manifest.project, rendered, chosen, settings.limits, check)
+        return
     ctx.reporter.step(f"retagging {len(chosen)} image(s) of {entry.tag}")
     for name in chosen:
         svc = entry.manifest.services[name]
@@ -133,11 +142,7 @@ def restore(
     faults.point("restore:retagged")
     recreate: set[str] = set()
     if paths is not None:
-        files = store.files(entry)
-        ctx.reporter.step(f"writing the files of {entry.tag}")
-        wanted = {p: files.get(p) for p in set(paths) | set(files)}
-        written = project.write(ctx.directory, wanted, entry.manifest.files)
-        faults.point("restore:files-written")
+        written = _write_files(ctx, store, entry, paths)
         recreate = entry.manifest.layout.services_using(written) & set(chosen)
         compose = compose_of(ctx, entry)
     else:
@@ -145,8 +150,18 @@ def restore(
     if only is not None and not chosen:
         return  # no service of `entry` to put back (`up` without names would start them all)
     up = UP_RELEASE if only is None else (*UP_RELEASE, "--no-deps", *chosen)
-    checking = replace(hooks, config=settings.hooks) if hooks is not None else None
     start(ctx, compose, chosen, settings.limits, up=up, recreate=recreate, hooks=checking)
+
+
+def _write_files(ctx: Context, store: Store, entry: Entry, paths: Iterable[str]) -> list[str]:
+    """Make the project files those of `entry` (files in `paths` it did not have are removed);
+    the paths that changed."""
+    files = store.files(entry)
+    ctx.reporter.step(f"writing the files of {entry.tag}")
+    wanted = {p: files.get(p) for p in set(paths) | set(files)}
+    written = project.write(ctx.directory, wanted, entry.manifest.files)
+    faults.point("restore:files-written")
+    return written
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
-from cfgroll import faults, preflight, project, retention
+from cfgroll import faults, preflight, project, retention, swarm
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, ImageMissing, RollbackFailed, UsageError, one_line
 from cfgroll.history import Side, diff, entry_side, short, working_side
@@ -30,6 +30,7 @@ class Plan:
     live: Entry
     only: tuple[str, ...] | None = None  # just these services; the files stay as they are
     images: dict[str, Availability] = field(default_factory=dict)  # of the services to restore
+    engine_change: bool = False  # `--engine-change`: the release may go onto another engine
 
     @property
     def pulls(self) -> tuple[str, ...]:
@@ -43,9 +44,12 @@ class RolledBack:
     draft: Entry | None  # the user's edits kept before the files were overwritten
 
 
-def plan(ctx: Context, ref: str, only: Sequence[str] | None = None) -> Plan:
-    """Resolve `ref` and check that every image the release needs (of the services `only`, if
-    given) still exists."""
+def plan(
+    ctx: Context, ref: str, only: Sequence[str] | None = None, engine_change: bool = False
+) -> Plan:
+    """Resolve `ref` and check that the release can go back: onto the engine it ran on (or
+    any, with `engine_change`), on the orchestrator the live release runs on, with every
+    image it needs (of the services `only`, if given) still here or pullable by digest."""
     store = ctx.open_store()
     target = store.resolve(ref)
     if target.manifest.kind != RELEASE:
@@ -61,6 +65,15 @@ def plan(ctx: Context, ref: str, only: Sequence[str] | None = None) -> Plan:
         )
     live = store.live()
     assert live is not None  # target is a release, so main exists
+    _same_engine(ctx, target, engine_change)
+    swarm.check_switch(live, target.manifest.orchestrator)
+    if target.manifest.orchestrator == "swarm":
+        swarm.check_engine(ctx.daemon)
+        if only is not None:
+            raise UsageError(
+                f"--services is for Compose projects; {target.tag} is a Swarm stack, which "
+                "cfgroll rolls back whole (`cfgroll rollback TAG`)"
+            )
     if only is not None:
         only = tuple(check_services(target.manifest.services, only, f"release {target.tag}"))
     found = {n: a for n, a in availability(ctx, target).items() if only is None or n in only}
@@ -69,7 +82,22 @@ def plan(ctx: Context, ref: str, only: Sequence[str] | None = None) -> Plan:
         raise ImageMissing(target.tag, missing)
     if only is None:
         store.files(target)  # every file must still read (a damaged store fails here, not later)
-    return Plan(target, live, only, found)
+    return Plan(target, live, only, found, engine_change)
+
+
+def _same_engine(ctx: Context, target: Entry, engine_change: bool) -> None:
+    """Refuse to put a release onto another engine than the one it ran on, unless told."""
+    recorded = target.manifest.engine
+    if recorded is None or engine_change:
+        return
+    now = ctx.daemon.engine()
+    if now.id == recorded.id:
+        return
+    raise UsageError(
+        f"{target.tag} ran on engine {recorded.name} ({recorded.id[:14]}, context "
+        f"{recorded.context}); this is engine {now.name} ({now.id[:14]}, context {now.context}); "
+        "choose that engine (--context, DOCKER_HOST), or pass --engine-change to put it here"
+    )
 
 
 @dataclass(frozen=True)
@@ -132,7 +160,7 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
     settings = recorded(ctx.flags, planned.live)
     with store_lock(store.path, "rollback", settings.lock_timeout, ctx.reporter.warn):
         # Checked again under the lock: another run may have changed things since the plan.
-        planned = plan(ctx, planned.target.tag, planned.only)
+        planned = plan(ctx, planned.target.tag, planned.only, planned.engine_change)
         target, live, only = planned.target, planned.live, planned.only
         settings = recorded(ctx.flags, live)
         services = tuple(sorted(target.manifest.services if only is None else only))
@@ -162,8 +190,11 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
                 files = project.resolve(ctx.compose.named(str(config["name"])), config)
             everything = set(target.manifest.services) | set(live.manifest.services)
             carry = () if only is None else tuple(sorted(everything - set(only)))
+            stack = (
+                swarm.stack_of(store, target) if target.manifest.orchestrator == "swarm" else None
+            )
             release = Release(
-                "rollback", target.manifest.project, files, services, live, target.tag, carry
+                "rollback", target.manifest.project, files, services, live, target.tag, carry, stack
             )
             entry = record_release(ctx, store, release, occasion.tag, hooks)
         except (Exception, KeyboardInterrupt) as exc:
@@ -187,6 +218,8 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
         after = replace(hooks, config=recorded(ctx.flags, target).hooks)
         after.after("post-rollback", lambda text: store.add_note(entry.commit, text))
         retention.after_release(ctx, store, entry.manifest.layout.settings)
+        if stack is not None:
+            swarm.after_release(ctx, store, entry.manifest.project, entry.manifest.layout.settings)
     return RolledBack(entry, draft)
 
 

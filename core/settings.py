@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from cfgroll.context import Flags as Flags  # the command line's say; lives with the Context
 from cfgroll.errors import ProjectError
 from cfgroll.gate import Limits
+from cfgroll.store.manifest import ORCHESTRATORS
+from cfgroll.store.manifest import Orchestrator as Orchestrator  # for the CLI
 
 if TYPE_CHECKING:
     from cfgroll.store.repo import Entry
@@ -36,6 +38,7 @@ _KNOWN = (
     "hook_timeout",
     "keep",
     "keep_for",
+    "orchestrator",
 )
 KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
 
@@ -53,6 +56,7 @@ class Settings:
     hook_timeout: float | None = None
     keep: int | None = None
     keep_for: timedelta | None = None
+    orchestrator: Orchestrator | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class Effective:
     limits: Limits
     lock_timeout: float
     hooks: HookSettings
+    orchestrator: Orchestrator = "compose"
 
 
 def settings(config: Mapping[str, Any]) -> Settings:
@@ -98,6 +103,7 @@ def parse(block: Any) -> Settings:
         hook_timeout=_seconds(block, "hook_timeout", least=1),
         keep=_count(block, "keep"),
         keep_for=_duration_of(block, "keep_for"),
+        orchestrator=_orchestrator(block),
     )
 
 
@@ -119,6 +125,7 @@ def effective(flags: Flags, block: Any = None) -> Effective:
             pick(flags.hook_timeout, s.hook_timeout, HOOK_TIMEOUT),
             not flags.no_hooks,
         ),
+        orchestrator=flags.orchestrator or s.orchestrator or "compose",
     )
 
 
@@ -189,6 +196,18 @@ def duration(text: str) -> timedelta:
             f"must be a number and a unit (s, m, h, d or w), such as 30d or 12h, not {text!r}"
         )
     return timedelta(seconds=int(number) * _UNITS[unit])
+
+
+def _orchestrator(block: Mapping[str, Any]) -> Orchestrator | None:
+    value = block.get("orchestrator")
+    if value is None:
+        return None
+    for known in ORCHESTRATORS:
+        if value == known:
+            return known
+    raise ProjectError(
+        f"`{KEY}: orchestrator:` must be one of {', '.join(ORCHESTRATORS)}, not {value!r}"
+    )
 
 
 def _folder(block: Mapping[str, Any], key: str) -> str | None:

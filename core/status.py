@@ -12,6 +12,7 @@ from cfgroll.store.manifest import Role, Unrecorded, changed_keys
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import EnvChanges as EnvChanges  # re-exported for the CLI
 from cfgroll.store.secrets import env_changes, is_env
+from cfgroll.swarm import stack_of
 
 # `added`: the stack reads a file now that the live release does not hold (a new bind source,
 # a new include); `mode`: only the executable bit or the link target kind changed.
@@ -42,10 +43,12 @@ class Status:
     services: list[ServiceState] = field(default_factory=list)
     not_recorded: tuple[Unrecorded, ...] = ()  # read by the stack, not versioned, and why
     problem: str = ""  # why the project as it is now could not be resolved
+    engine: str = ""  # the engine asked: `name (context …)`
+    engine_changed: str = ""  # the engine the live release ran on, when it is another
 
     @property
     def drifted(self) -> bool:
-        return bool(self.files) or any(not s.ok for s in self.services)
+        return bool(self.files) or bool(self.engine_changed) or any(not s.ok for s in self.services)
 
 
 def status(ctx: Context) -> Status:
@@ -56,12 +59,20 @@ def status(ctx: Context) -> Status:
     if live is None:
         return Status(None)
     working = working_side(ctx, live)
+    info = ctx.daemon.engine()
+    recorded = live.manifest.engine
+    other = ""
+    if recorded is not None and recorded.id != info.id:
+        other = f"{recorded.name} (context {recorded.context})"
+    on_swarm = live.manifest.orchestrator == "swarm"
     return Status(
         live,
         file_drift(store, live, working),
-        service_states(ctx, live),
+        swarm_states(ctx, store, live) if on_swarm else service_states(ctx, live),
         working.not_recorded,
         working.problem,
+        f"{info.name} (context {info.context})",
+        other,
     )
 
 
@@ -121,5 +132,46 @@ def service_states(ctx: Context, live: Entry) -> list[ServiceState]:
             ServiceState(
                 name, not problems, "; ".join(problems) or fine, containers[0].image_id, recorded_id
             )
+        )
+    return states
+
+
+def swarm_states(ctx: Context, store: Store, live: Entry) -> list[ServiceState]:
+    """For a Swarm stack: whether each service's spec runs the digest and the replica count
+    the release recorded, and how many of its tasks run."""
+    stack = live.manifest.project
+    doc = stack_of(store, live).doc.get("services") or {}
+    found = {s.name.removeprefix(f"{stack}_"): s for s in ctx.daemon.stack_services(stack)}
+    tasks = ctx.daemon.stack_tasks(stack)
+    states = []
+    for name in sorted(set(live.manifest.services) | set(found)):
+        record, svc = live.manifest.services.get(name), found.get(name)
+        digest = svc.image.partition("@")[2] if svc else None
+        if record is None:
+            states.append(ServiceState(name, False, "not in the live release", digest))
+            continue
+        wanted_digest = record.repo_digest.partition("@")[2]
+        if svc is None:
+            states.append(ServiceState(name, False, "no service", None, wanted_digest))
+            continue
+        replicas = int(((doc.get(name) or {}).get("deploy") or {}).get("replicas") or 1)
+        running = sum(
+            1
+            for t in tasks
+            if t.service_id == svc.id and t.state == "running" and t.desired == "running"
+        )
+        problems = []
+        if digest != wanted_digest:
+            problems.append(
+                f"runs image {short(digest or svc.image)}, the release recorded "
+                f"{short(wanted_digest)}"
+            )
+        if svc.replicas is not None and svc.replicas != replicas:
+            problems.append(f"{svc.replicas} replicas, the release recorded {replicas}")
+        if svc.replicas is not None and running < svc.replicas:
+            problems.append(f"{running}/{svc.replicas} tasks running")
+        fine = f"{running}/{svc.replicas if svc.replicas is not None else running} tasks running"
+        states.append(
+            ServiceState(name, not problems, "; ".join(problems) or fine, digest, wanted_digest)
         )
     return states

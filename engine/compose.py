@@ -163,3 +163,16 @@ class Compose:
                 f"{path} is outside the project folder {self.directory}; cfgroll versions only "
                 "files inside it: move the file into the project"
             ) from None
+
+
+def stack_deploy(file: Path, stack: str, cwd: Path, on_line: Callable[[str], None]) -> Result:
+    """`docker stack deploy` of the stack file `file` as the stack `stack`: services no longer
+    in the file are removed (`--prune`), registry credentials go to the nodes, and images are
+    taken as the file pins them (no registry round trip to resolve them again)."""
+    argv = ["docker", "stack", "deploy", "--prune", "--with-registry-auth"]
+    argv += ["--resolve-image", "never", "-c", str(file), stack]
+    return run(argv, cwd, on_line, "docker stack deploy")
+
+
+def stack_remove(stack: str, cwd: Path, on_line: Callable[[str], None]) -> Result:
+    return run(["docker", "stack", "rm", stack], cwd, on_line, "docker stack rm")

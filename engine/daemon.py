@@ -1,23 +1,24 @@
 """The Docker engine through the Docker SDK. This is the only module that imports `docker`.
 
-Reads from an engine on a local Unix socket (the default, or `DOCKER_HOST=unix://…`: the very
-socket the SDK would use), and image tags, go through `_Local`, a few lines of HTTP over the
-standard library's sockets: importing the SDK and `requests` costs about 0.15 s, more than
-`cfgroll log` or `cfgroll status` spend on everything else. Every other engine (tcp, ssh, TLS)
-and every other change (pull, remove, untag) goes through the SDK.
+Which engine: `cfgroll.engine.endpoint` (DOCKER_HOST, DOCKER_CONTEXT, `--context`, as the
+docker CLI chooses). Reads from an engine on a local Unix socket, and image tags, go through
+`_Local`, a few lines of HTTP over the standard library's sockets: importing the SDK and
+`requests` costs about 0.15 s, more than `cfgroll log` or `cfgroll status` spend on everything
+else. Every other engine (tcp, ssh, TLS) and every other change (pull, remove, untag) goes
+through the SDK.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from cfgroll.engine.endpoint import Endpoint, resolve
 from cfgroll.engine.refs import repository, with_default_tag
 from cfgroll.errors import CfgrollError, EngineRefused, EngineUnreachable
 
@@ -99,16 +100,10 @@ def _refused(explanation: str) -> EngineRefused:
     return EngineRefused(f"the Docker engine refused: {' '.join(explanation.split())[:200]}")
 
 
-DEFAULT_SOCKET = "/var/run/docker.sock"
-
-
 def local_socket() -> str | None:
-    """The Unix socket of the engine the SDK would talk to (`DOCKER_HOST`, else the default),
-    None when that engine is reached another way (tcp, ssh, a Windows named pipe)."""
-    host = os.environ.get("DOCKER_HOST", "")
-    if host:
-        return host[len("unix://") :] if host.startswith("unix://") else None
-    return DEFAULT_SOCKET if os.name == "posix" else None
+    """The Unix socket of the engine chosen (see `cfgroll.engine.endpoint`), None when that
+    engine is reached another way (tcp, ssh, a Windows named pipe)."""
+    return resolve().socket
 
 
 class _Local:
@@ -136,7 +131,7 @@ class _Local:
                 raise _unreachable(_short(exc)) from exc
             raise EngineUnreachable(
                 f"cannot reach the Docker engine at unix://{self._path} ({_short(exc)}); start "
-                "Docker, or set DOCKER_HOST"
+                "Docker, or choose another engine (DOCKER_HOST, DOCKER_CONTEXT, --context)"
             ) from exc
         self._reached = True
         return sock
@@ -245,6 +240,27 @@ class _Local:
         params = {"repo": repository, "tag": tag, "force": int(force)}
         self.fetch(f"/images/{_quote(image)}/tag", params, method="POST")
 
+    def info(self) -> Any:
+        return self.get("/info")
+
+    def services(self, filters: dict[str, Any] | None = None) -> Any:
+        return self.get("/services", {"filters": json.dumps(_filters(filters or {}))})
+
+    def tasks(self, filters: dict[str, Any] | None = None) -> Any:
+        return self.get("/tasks", {"filters": json.dumps(_filters(filters or {}))})
+
+    def configs(self, filters: dict[str, Any] | None = None) -> Any:
+        return self.get("/configs", {"filters": json.dumps(_filters(filters or {}))})
+
+    def secrets(self, filters: dict[str, Any] | None = None) -> Any:
+        return self.get("/secrets", {"filters": json.dumps(_filters(filters or {}))})
+
+    def remove_config(self, config_id: str) -> None:
+        self.fetch(f"/configs/{_quote(config_id)}", method="DELETE")
+
+    def remove_secret(self, secret_id: str) -> None:
+        self.fetch(f"/secrets/{_quote(secret_id)}", method="DELETE")
+
     def logs(self, container_id: str, tail: int, stdout: bool, stderr: bool) -> bytes:
         params = {"stdout": int(stdout), "stderr": int(stderr), "tail": tail}
         data = self.fetch(f"/containers/{_quote(container_id)}/logs", params)
@@ -337,16 +353,17 @@ class Daemon:
     """A connection to the engine, opened on first use: reads through `_Local` where the
     engine is on a local socket, everything else through the SDK."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: Endpoint | None = None) -> None:
         self._client: Any = None
-        socket_path = local_socket()
+        self.endpoint = endpoint or resolve()
+        socket_path = self.endpoint.socket
         self._local = _Local(socket_path) if socket_path else None
 
     @property
     def api(self) -> Any:
         """The SDK's client (for changes, and for reads from an engine not on a local socket)."""
         if self._client is None:
-            self._client = _sdk_client()
+            self._client = _sdk_client(self.endpoint)
         return self._client
 
     @property
@@ -509,6 +526,138 @@ class Daemon:
         last = runs[-1]
         return f"exit {last.get('ExitCode')}: {str(last.get('Output', '')).strip()}"
 
+    # -- the engine itself, and Swarm -----------------------------------------------------
+
+    def engine(self) -> EngineInfo:
+        """Which engine this is (ID, name) and its place in a swarm."""
+        info = self.read.info()
+        swarm = info.get("Swarm") or {}
+        return EngineInfo(
+            str(info.get("ID") or ""),
+            str(info.get("Name") or ""),
+            self.endpoint.context,
+            str(swarm.get("LocalNodeState") or "inactive"),
+            bool(swarm.get("ControlAvailable")),
+        )
+
+    def stack_services(self, stack: str) -> list[SwarmService]:
+        """The Swarm services of the stack `stack`."""
+        found = []
+        for s in self.read.services(filters={"label": [f"{STACK_LABEL}={stack}"]}):
+            spec = s["Spec"]
+            template = spec.get("TaskTemplate") or {}
+            container = template.get("ContainerSpec") or {}
+            mode = spec.get("Mode") or {}
+            replicas = (mode.get("Replicated") or {}).get("Replicas")
+            update = s.get("UpdateStatus") or {}
+            found.append(
+                SwarmService(
+                    id=str(s["ID"]),
+                    name=str(spec["Name"]),
+                    image=str(container.get("Image") or ""),
+                    replicas=None if "Global" in mode else int(replicas or 0),
+                    update_state=str(update.get("State") or ""),
+                    update_message=str(update.get("Message") or ""),
+                    spec_key=_task_key(template),
+                    healthcheck=bool((container.get("Healthcheck") or {}).get("Test")),
+                )
+            )
+        return sorted(found, key=lambda s: s.name)
+
+    def stack_tasks(self, stack: str) -> list[SwarmTask]:
+        """Every task of the stack's services the engine still lists (old ones included)."""
+        found = []
+        for t in self.read.tasks(filters={"label": [f"{STACK_LABEL}={stack}"]}):
+            status = t.get("Status") or {}
+            found.append(
+                SwarmTask(
+                    id=str(t["ID"]),
+                    service_id=str(t.get("ServiceID") or ""),
+                    slot=int(t.get("Slot") or 0),
+                    state=str(status.get("State") or ""),
+                    desired=str(t.get("DesiredState") or ""),
+                    error=str(status.get("Err") or status.get("Message") or ""),
+                    spec_key=_task_key(t.get("Spec") or {}),
+                    image=str(((t.get("Spec") or {}).get("ContainerSpec") or {}).get("Image", "")),
+                    container_id=str(
+                        (status.get("ContainerStatus") or {}).get("ContainerID") or ""
+                    ),
+                    exit_code=(status.get("ContainerStatus") or {}).get("ExitCode"),
+                )
+            )
+        return found
+
+    def stack_objects(self, kind: SwarmObject, stack: str) -> dict[str, str]:
+        """The stack's Swarm configs or secrets: name -> ID."""
+        reader = self.read.configs if kind == "config" else self.read.secrets
+        return {
+            str(o["Spec"]["Name"]): str(o["ID"])
+            for o in reader(filters={"label": [f"{STACK_LABEL}={stack}"]})
+        }
+
+    def remove_object(self, kind: SwarmObject, object_id: str) -> bool:
+        """Remove a Swarm config or secret; False when the engine refuses (a service uses it)."""
+        try:
+            if kind == "config":
+                self.read.remove_config(object_id)
+            else:
+                self.read.remove_secret(object_id)
+        except Missing:
+            return True
+        except EngineRefused:
+            return False
+        return True
+
+
+STACK_LABEL = "com.docker.stack.namespace"
+SwarmObject = Literal["config", "secret"]
+SWARM_OBJECTS: tuple[SwarmObject, ...] = ("config", "secret")
+
+
+def _task_key(template: dict[str, Any]) -> str:
+    """What tells a task made from a service's current spec from one of an earlier spec: the
+    task template without the fields the engine fills in on its tasks."""
+    import hashlib
+
+    kept = {k: v for k, v in template.items() if k not in ("Runtime", "ForceUpdate")}
+    kept["ForceUpdate"] = template.get("ForceUpdate", 0)
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    id: str
+    name: str
+    context: str
+    swarm: str  # "inactive", "active", "pending", "error", "locked"
+    manager: bool
+
+
+@dataclass(frozen=True)
+class SwarmService:
+    id: str
+    name: str  # `<stack>_<service>`
+    image: str  # as the spec says (`repository:tag@sha256:…` once pinned)
+    replicas: int | None  # None: a global service
+    update_state: str  # "", "updating", "paused", "completed", "rollback_…"
+    update_message: str
+    spec_key: str
+    healthcheck: bool
+
+
+@dataclass(frozen=True)
+class SwarmTask:
+    id: str
+    service_id: str
+    slot: int
+    state: str  # "new" … "running", "complete", "failed", "rejected", "shutdown", …
+    desired: str
+    error: str
+    spec_key: str
+    image: str
+    container_id: str
+    exit_code: int | None
+
 
 # The container events that can change what the health gate sees.
 GATE_EVENTS = "create start restart die kill oom stop destroy pause unpause health_status".split()
@@ -615,15 +764,30 @@ class _Lines:
         self._body.close()
 
 
-def _sdk_client() -> Any:
+def _sdk_client(endpoint: Endpoint) -> Any:
+    """The SDK's client for `endpoint`: `DOCKER_HOST` with the SDK's own reading of the
+    environment (`DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`), a context's host with its TLS
+    files, an `ssh://` host through the `ssh` client, as the docker CLI does."""
     import docker
 
     try:
         # "auto": speak the engine's API version, old engines included
-        client = docker.APIClient(version="auto", **docker.utils.kwargs_from_env())
+        if endpoint.chosen_by != "context":
+            kwargs = docker.utils.kwargs_from_env()
+        else:
+            kwargs = {"base_url": endpoint.host, "use_ssh_client": endpoint.ssh}
+            if endpoint.tls_dir is not None:
+                files = {n: str(endpoint.tls_dir / f"{n}.pem") for n in ("ca", "cert", "key")}
+                kwargs["tls"] = docker.tls.TLSConfig(
+                    client_cert=(files["cert"], files["key"]),
+                    ca_cert=None if endpoint.skip_tls_verify else files["ca"],
+                    verify=not endpoint.skip_tls_verify,
+                )
+        client = docker.APIClient(version="auto", **kwargs)
     except docker.errors.DockerException as exc:
         raise EngineUnreachable(
-            f"cannot reach the Docker engine ({_short(exc)}); start Docker, or set DOCKER_HOST"
+            f"cannot reach the Docker engine at {endpoint.host} ({_short(exc)}); start Docker, "
+            "or choose another engine (DOCKER_HOST, DOCKER_CONTEXT, --context)"
         ) from exc
     return _Api(client)
 

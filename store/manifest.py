@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 # Inside the project, `.cfgroll/` belongs to cfgroll (the store lives there), so no file of the
 # user's can collide with this path.
 MANIFEST_PATH = ".cfgroll/manifest.yaml"
-FORMAT = 2  # 2 added `uses`, `not_recorded` and `env_files`; format 1 is still read
+STACK_PATH = ".cfgroll/stack.yaml"  # a Swarm release's rendered stack file
+OWN_FILES = (MANIFEST_PATH, STACK_PATH)  # cfgroll's files in a commit; the rest is the project's
+# 2 added `uses`, `not_recorded` and `env_files`; 3 marks a Swarm release (`orchestrator:
+# swarm`), which an older cfgroll must not take for a Compose one. Compose releases stay 2.
+FORMAT = 3
+COMPOSE_FORMAT = 2
 T = TypeVar("T")
 
 # Kinds of commit in the store: releases are on `main`; attempts (failed deploys) and drafts
@@ -32,6 +37,10 @@ DRAFT: Kind = "draft"
 Action = Literal["deploy", "update", "rollback", "baseline", "draft", "import"]
 Result = Literal["ok", "failed", "saved"]
 RESULTS: tuple[Result, ...] = ("ok", "failed", "saved")
+
+# What runs a release: `docker compose up`, or `docker stack deploy` on a Swarm manager.
+Orchestrator = Literal["compose", "swarm"]
+ORCHESTRATORS: tuple[Orchestrator, ...] = ("compose", "swarm")
 
 # What a project file is to the stack. `env` and `secret` files hold secrets: `env` values are
 # masked in every output (keys stay visible), `secret` files are never shown at all.
@@ -187,6 +196,16 @@ class ServiceRecord:
 
 
 @dataclass(frozen=True)
+class EngineRecord:
+    """The engine a release ran on: its ID and name (`docker info`), and the docker context
+    that reached it."""
+
+    id: str
+    name: str
+    context: str = "default"
+
+
+@dataclass(frozen=True)
 class Manifest:
     tag: str
     action: Action
@@ -206,6 +225,8 @@ class Manifest:
     hooks: tuple[HookRecord, ...] = ()  # the hooks run before this was recorded
     hooks_skipped: bool = False  # `--no-hooks`
     source: str | None = None  # the `.backup/` folder an imported release was read from
+    orchestrator: Orchestrator = "compose"
+    engine: EngineRecord | None = None  # None: recorded before cfgroll noted the engine
 
     @property
     def outcome(self) -> str:
@@ -225,7 +246,7 @@ class Manifest:
         import yaml
 
         doc: dict[str, Any] = {
-            "format": FORMAT,
+            "format": FORMAT if self.orchestrator == "swarm" else COMPOSE_FORMAT,
             "release": {
                 "tag": self.tag,
                 "kind": self.kind,
@@ -243,6 +264,8 @@ class Manifest:
                 **({"reason": self.reason} if self.reason else {}),
                 "compose_files": list(self.compose_files),
                 "env_files": list(self.layout.env_files),
+                "orchestrator": self.orchestrator,
+                **({"engine": asdict(self.engine)} if self.engine else {}),
             },
             "files": dict(sorted(self.files.items())),
             "uses": [asdict(u) for u in self.layout.uses],
@@ -271,7 +294,9 @@ class Manifest:
         if self.hooks or self.hooks_skipped:
             doc["hooks"] = [r.to_dict() for r in self.hooks]
             doc["hooks_skipped"] = self.hooks_skipped
-        header = f"# cfgroll release manifest (format {FORMAT}); see the README, 'Store format'\n"
+        header = (
+            f"# cfgroll release manifest (format {doc['format']}); see the README, 'Store format'\n"
+        )
         body = yaml.dump(
             doc, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=100
         )
@@ -349,9 +374,27 @@ class Manifest:
                 hooks=tuple(HookRecord.from_dict(d) for d in doc.get("hooks") or ()),
                 hooks_skipped=bool(doc.get("hooks_skipped")),
                 source=rel.get("source"),
+                orchestrator=_orchestrator(rel.get("orchestrator")),
+                engine=_engine(rel.get("engine")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _unreadable(exc) from exc
+
+
+def _orchestrator(value: Any) -> Orchestrator:
+    if value in (None, "compose"):
+        return "compose"
+    if value == "swarm":
+        return "swarm"
+    raise ValueError(f"orchestrator {value!r}")
+
+
+def _engine(value: Any) -> EngineRecord | None:
+    if not value:
+        return None
+    return EngineRecord(
+        str(value["id"]), str(value.get("name") or ""), str(value.get("context") or "default")
+    )
 
 
 def parse(text: str | bytes) -> Any:

@@ -24,7 +24,7 @@ from gitdb import IStream, LooseObjectDB
 from cfgroll import faults
 from cfgroll.errors import StoreError, UnknownRelease
 from cfgroll.store.files import FileData, FileKind, fsync_dir
-from cfgroll.store.manifest import MANIFEST_PATH, Manifest, parse
+from cfgroll.store.manifest import MANIFEST_PATH, OWN_FILES, Manifest, parse
 from cfgroll.store.names import (
     ATTEMPT_PREFIX,
     DRAFT_PREFIX,
@@ -264,7 +264,7 @@ class Store:
 
     def _blobs(self, entry: Entry) -> Iterator[git.Blob]:
         for item in self._repo.commit(entry.commit).tree.traverse():
-            if isinstance(item, git.Blob) and item.path != MANIFEST_PATH:
+            if isinstance(item, git.Blob) and item.path not in OWN_FILES:
                 yield item
 
     def file_ids(self, entry: Entry) -> dict[str, str]:
@@ -279,7 +279,7 @@ class Store:
             self._tree_ids(f"{entry.commit}^{{tree}}", "", found)
         except _DAMAGE as exc:
             raise damaged(self.path, exc) from exc
-        found.pop(MANIFEST_PATH, None)
+        found = {p: i for p, i in found.items() if p not in OWN_FILES}
         if cached is not None:
             self._summaries.put(entry.commit, replace(cached, file_ids=found))
         return found
@@ -291,6 +291,16 @@ class Store:
                 self._tree_ids(binsha.hex(), f"{prefix}{name}/", found)
             else:
                 found[prefix + name] = f"{mode:o} {binsha.hex()}"
+
+    def own_file(self, entry: Entry, path: str) -> bytes | None:
+        """One of cfgroll's own files (`OWN_FILES`) of `entry`, None when it has none."""
+        try:
+            _, _, _, stream = self._repo.git.stream_object_data(f"{entry.commit}:{path}")
+            return bytes(stream.read())
+        except ValueError:
+            return None
+        except _DAMAGE as exc:
+            raise damaged(self.path, exc) from exc
 
     def files(self, entry: Entry) -> dict[str, FileData]:
         """Project-relative path -> content and kind of every project file of `entry`."""
@@ -316,18 +326,24 @@ class Store:
         parent: str | None,
         on_main: bool,
         pack: bool = True,
+        own: Mapping[str, bytes] | None = None,
     ) -> Entry:
         """Write `files` and `manifest` as one commit with the annotated tag `manifest.tag`.
 
         `on_main`: the commit becomes the live release (`main` moves from `parent` to it, or
         nothing is written if `main` moved meanwhile); otherwise it is a side commit on `parent`
         reachable only by its tag. `pack=False` leaves the objects loose (for bulk imports that
-        call `pack()` once at the end).
+        call `pack()` once at the end). `own`: cfgroll's own files beside the manifest
+        (`OWN_FILES`: a Swarm release's rendered stack file).
         """
-        if MANIFEST_PATH in files:
-            raise StoreError(f"{MANIFEST_PATH} is cfgroll's own path; rename that project file")
+        taken = sorted(p for p in files if p in OWN_FILES)
+        if taken:
+            raise StoreError(f"{taken[0]} is cfgroll's own path; rename that project file")
         self._written = []
-        tree = self._write_tree({**files, MANIFEST_PATH: FileData(manifest.to_yaml().encode())})
+        extra = {p: FileData(data) for p, data in (own or {}).items()}
+        tree = self._write_tree(
+            {**files, **extra, MANIFEST_PATH: FileData(manifest.to_yaml().encode())}
+        )
         actor = git.Actor(manifest.user, f"{manifest.user}@{manifest.host}")
         stamp = int(manifest.created_at.timestamp())
         who = f"{actor.name} <{actor.email}> {stamp} +0000"

@@ -10,8 +10,11 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
 import subprocess
 import tarfile
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +47,14 @@ def isolated(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     before = (REPO_ROOT / ".cfgroll").exists()
+    # the engine choice (`--context` sets it in-process) must not reach the next test
+    engine = {k: os.environ.get(k) for k in ("DOCKER_HOST", "DOCKER_CONTEXT")}
     yield
+    for key, value in engine.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     if not before and (REPO_ROOT / ".cfgroll").exists():
         pytest.fail("a test created a store in the cfgroll checkout itself")
 
@@ -137,3 +147,34 @@ def project_name() -> Iterator[str]:
     ).stdout.split()
     if images:
         subprocess.run(["docker", "rmi", "-f", *images], capture_output=True)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """Debian's docker-registry on a free loopback port; the engine trusts loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'registry'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1):  # noqa: S310
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the registry did not start")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

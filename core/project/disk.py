@@ -50,7 +50,7 @@ def write(
 
 
 TEMP_SUFFIXES = (".cfgroll-tmp",)
-TEMP_PREFIXES = (".cfgroll-preflight.",)
+TEMP_PREFIXES = (".cfgroll-preflight.", ".cfgroll-stack-")
 
 
 def leftovers(directory: Path) -> list[Path]:

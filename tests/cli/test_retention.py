@@ -5,11 +5,7 @@ scripts' `.backup/` folders imported and rolled back to."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import time
-import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -109,37 +105,6 @@ def test_keep_prunes_after_every_release(
     assert not exists(ids[0]) and exists(ids[1])
     assert run("rollback", tags[1], "--yes", *FAST) == 0  # prunes after a rollback too
     assert exists(ids[1]) and http_get(project_name) == "v2"
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[str]:
-    """Debian's docker-registry on a free loopback port; the engine trusts loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'registry'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen(
-        ["docker-registry", "serve", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the registry did not start")
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_a_pruned_registry_image_is_pulled_back_by_digest(

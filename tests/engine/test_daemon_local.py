@@ -85,7 +85,8 @@ def test_a_missing_socket_is_unreachable(tmp_path: Path) -> None:
 
 def test_the_socket_is_the_one_the_sdk_would_use(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCKER_HOST", raising=False)
-    assert local_socket() == (daemon.DEFAULT_SOCKET if os.name == "posix" else None)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    assert local_socket() == ("/var/run/docker.sock" if os.name == "posix" else None)
     monkeypatch.setenv("DOCKER_HOST", "unix:///run/user/1000/docker.sock")
     assert local_socket() == "/run/user/1000/docker.sock"
     for remote in ("tcp://10.0.0.5:2376", "ssh://deploy@host"):
