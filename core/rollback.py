@@ -93,7 +93,7 @@ def _same_engine(ctx: Context, target: Entry, engine_change: bool) -> None:
     now = ctx.daemon.engine()
     if now.id == recorded.id:
         return
-    raise UsageError(
+    raise CfgrollError(
         f"{target.tag} ran on engine {recorded.name} ({recorded.id[:14]}, context "
         f"{recorded.context}); this is engine {now.name} ({now.id[:14]}, context {now.context}); "
         "choose that engine (--context, DOCKER_HOST), or pass --engine-change to put it here"

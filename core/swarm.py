@@ -34,7 +34,7 @@ from cfgroll.context import Context
 from cfgroll.engine.compose import Compose, stack_deploy, stack_remove
 from cfgroll.engine.daemon import SWARM_OBJECTS, Daemon, SwarmService, SwarmTask
 from cfgroll.engine.refs import repository
-from cfgroll.errors import CfgrollError, ProjectError, UsageError
+from cfgroll.errors import CfgrollError, ProjectError, StoreError
 from cfgroll.store.manifest import STACK_PATH, ContainerRecord, Orchestrator, ServiceRecord
 from cfgroll.store.names import backup_ref
 from cfgroll.store.repo import Entry, Store
@@ -169,9 +169,15 @@ def _hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# the keys of a healthcheck that stack files (format 3.9) know
+_HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period", "disable")
+
+
 def _service_value(key: str, value: Any, directory: Path) -> Any:
     if key == "deploy":
         return _deploy(value)
+    if key == "healthcheck" and isinstance(value, Mapping):
+        return {k: value[k] for k in _HEALTHCHECK_KEYS if k in value}
     if key == "ports":
         return [_port(p) for p in value]
     if key == "volumes":
@@ -309,7 +315,9 @@ def publish(
         compose.run("build", *built, on_line=ctx.reporter.output, what="docker compose build")
         faults.point("swarm:built")
         ctx.reporter.step(f"pushing {', '.join(built)} (docker compose push)")
-        compose.run("push", *built, on_line=ctx.reporter.output, what="docker compose push")
+        compose.run(
+            "push", "--quiet", *built, on_line=ctx.reporter.output, what="docker compose push"
+        )
     pinned: dict[str, Pinned] = {}
     for name in services:
         image = str(model[name]["image"])
@@ -375,7 +383,7 @@ def check_switch(live: Entry | None, orchestrator: Orchestrator) -> None:
     if live is None or live.manifest.orchestrator == orchestrator:
         return
     was = live.manifest.orchestrator
-    raise UsageError(
+    raise CfgrollError(
         f"the live release {live.tag} runs on {was.title()}, and this deploy is for "
         f"{orchestrator.title()}; cfgroll does not move a project between them: stop it there "
         f"first, and keep the new one in its own store (--store) or project (-p)"
@@ -406,7 +414,7 @@ def check_engine(daemon: Daemon) -> None:
     if info.swarm != "active" or not info.manager:
         where = daemon.endpoint.describe()
         state = "is not in a swarm" if info.swarm != "active" else "is a worker, not a manager"
-        raise UsageError(
+        raise CfgrollError(
             f"the engine {info.name} ({where}) {state}; a Swarm stack is deployed on a "
             "manager: `docker swarm init` (or choose a manager with --context)"
         )
@@ -563,7 +571,10 @@ def stack_of(store: Store, entry: Entry) -> Rendered:
     """The rendered stack file `entry` recorded."""
     text = store.own_file(entry, STACK_PATH)
     if text is None:
-        raise UsageError(f"{entry.tag} recorded no stack file; it did not run on Swarm")
+        raise StoreError(
+            f"{entry.tag} is a Swarm release without its stack file ({STACK_PATH}); the store "
+            "may have been edited by hand: check it with `git --git-dir <store> fsck`"
+        )
     return Rendered(text.decode(), dict(entry.manifest.services), _objects_of(text.decode()))
 
 

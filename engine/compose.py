@@ -171,7 +171,16 @@ def stack_deploy(file: Path, stack: str, cwd: Path, on_line: Callable[[str], Non
     taken as the file pins them (no registry round trip to resolve them again)."""
     argv = ["docker", "stack", "deploy", "--prune", "--with-registry-auth"]
     argv += ["--resolve-image", "never", "-c", str(file), stack]
-    return run(argv, cwd, on_line, "docker stack deploy")
+
+    def shown(line: str) -> None:
+        if not line.startswith(_DETACH_NOTICE):  # cfgroll waits for the tasks itself
+            on_line(line)
+
+    return run(argv, cwd, shown, "docker stack deploy")
+
+
+# what `docker stack deploy` says about waiting (newer versions can): cfgroll's gate waits
+_DETACH_NOTICE = ("Since --detach=false was not specified", "In a future release, --detach=false")
 
 
 def stack_remove(stack: str, cwd: Path, on_line: Callable[[str], None]) -> Result:

@@ -619,8 +619,8 @@ def _task_key(template: dict[str, Any]) -> str:
     task template without the fields the engine fills in on its tasks."""
     import hashlib
 
-    kept = {k: v for k, v in template.items() if k not in ("Runtime", "ForceUpdate")}
-    kept["ForceUpdate"] = template.get("ForceUpdate", 0)
+    kept = {k: v for k, v in template.items() if k != "Runtime"}
+    kept.setdefault("ForceUpdate", 0)  # absent on one, 0 on the other
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
 
 

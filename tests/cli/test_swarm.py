@@ -26,9 +26,10 @@ def _docker(*args: str, check: bool = True) -> str:
     ).stdout.strip()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def swarm() -> Iterator[None]:
-    """A single-node swarm: joined for the test when the engine is in none, left afterwards."""
+    """A single-node swarm: made for these tests when the engine is in none, left afterwards
+    (once: the Compose tests that follow run on the same engine)."""
     state = _docker("info", "--format", "{{.Swarm.LocalNodeState}}")
     joined = state != "active"
     if joined:

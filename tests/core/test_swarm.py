@@ -16,7 +16,7 @@ import yaml
 from cfgroll import gate, swarm
 from cfgroll.engine import endpoint
 from cfgroll.engine.daemon import EngineInfo, SwarmService, SwarmTask
-from cfgroll.errors import ProjectError, UsageError
+from cfgroll.errors import CfgrollError, ProjectError, UsageError
 from cfgroll.settings import parse
 from cfgroll.store.manifest import EngineRecord, Manifest
 
@@ -243,7 +243,7 @@ def test_only_a_swarm_manager_takes_a_stack() -> None:
     class Door(StackDaemon):
         endpoint = endpoint.Endpoint("default", endpoint.DEFAULT_HOST)
 
-    with pytest.raises(UsageError, match="is not in a swarm; .* `docker swarm init`"):
+    with pytest.raises(CfgrollError, match="is not in a swarm; .* `docker swarm init`"):
         swarm.check_engine(Door([]))  # type: ignore[arg-type]
 
 
@@ -318,3 +318,35 @@ def test_the_orchestrator_setting_is_checked() -> None:
     assert parse({"orchestrator": "swarm"}).orchestrator == "swarm"
     with pytest.raises(ProjectError, match="must be one of compose, swarm, not 'k8s'"):
         parse({"orchestrator": "k8s"})
+
+
+def test_after_a_release_the_configs_outside_the_keep_window_go(tmp_path: Path) -> None:
+    from cfgroll.store.files import FileData
+    from cfgroll.store.manifest import STACK_PATH
+    from cfgroll.store.repo import Store
+
+    store, _ = Store.create(tmp_path / "store.git")
+    parent = None
+    for n in range(1, 4):
+        stack = f"configs:\n  conf:\n    name: shop_conf_{n}\n    file: ./app.conf\n"
+        m = Manifest(
+            tag=f"backup_20261201_10000{n}", action="deploy", project="shop",
+            created_at=datetime(2026, 12, 1, 10, 0, n, tzinfo=timezone.utc), host="h", user="u",
+            cfgroll_version="0", result="ok", orchestrator="swarm",
+        )  # fmt: skip
+        files = {"app.conf": FileData(f"{n}\n".encode())}
+        own = {STACK_PATH: stack.encode()}
+        parent = store.record(files, m, "deploy\n", parent, on_main=True, own=own).commit
+    assert store.files(store.live()) == {"app.conf": FileData(b"3\n")}  # not a project file
+    daemon = StackDaemon([])
+    daemon.objects["config"] = {f"shop_conf_{n}": f"C{n}" for n in range(1, 4)}
+
+    class Ctx:
+        reporter = type("R", (), {"step": lambda self, m: steps.append(m), "warn": print})()
+
+    steps: list[str] = []
+    ctx = Ctx()
+    ctx.daemon = daemon  # type: ignore[attr-defined]
+    swarm.after_release(ctx, store, "shop", {"keep": 2})  # type: ignore[arg-type]
+    assert daemon.removed == ["C1"]
+    assert steps == ["removed 1 config(s) and secret(s) no kept release uses: shop_conf_1"]
