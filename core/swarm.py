@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cfgroll import faults, gate
+from cfgroll import gate
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose, stack_deploy, stack_remove
 from cfgroll.engine.daemon import SWARM_OBJECTS, Daemon, SwarmService, SwarmTask
@@ -313,7 +313,6 @@ def publish(
     if built:
         ctx.reporter.step(f"building {', '.join(built)} (docker compose build)")
         compose.run("build", *built, on_line=ctx.reporter.output, what="docker compose build")
-        faults.point("swarm:built")
         ctx.reporter.step(f"pushing {', '.join(built)} (docker compose push)")
         compose.run(
             "push", "--quiet", *built, on_line=ctx.reporter.output, what="docker compose push"
@@ -439,7 +438,6 @@ def deploy_rendered(
         stack_deploy(Path(name), stack, ctx.directory, ctx.reporter.output)
     finally:
         Path(name).unlink(missing_ok=True)
-    faults.point("swarm:deployed")
     wanted = sorted(services)
     ctx.reporter.step(f"waiting for {len(wanted)} service(s) of the stack to converge")
     wait_stack(ctx.daemon, stack, wanted, limits, before, ctx.reporter.states, check)
