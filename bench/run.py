@@ -250,7 +250,8 @@ class Bench:
         from cfgroll import gate, swarm
         from cfgroll.engine.daemon import Daemon
 
-        joined = "active" not in sh(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"])
+        state = sh(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"]).strip()
+        joined = state != "active"
         if joined:
             sh(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"])
         registry = Registry(self.work / "registry")

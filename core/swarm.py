@@ -411,11 +411,10 @@ def check_engine(daemon: Daemon) -> None:
     """Refuse, before anything changes, an engine that is no Swarm manager."""
     info = daemon.engine()
     if info.swarm != "active" or not info.manager:
-        where = daemon.endpoint.describe()
         state = "is not in a swarm" if info.swarm != "active" else "is a worker, not a manager"
         raise CfgrollError(
-            f"the engine {info.name} ({where}) {state}; a Swarm stack is deployed on a "
-            "manager: `docker swarm init` (or choose a manager with --context)"
+            f"the engine {info.name} at {daemon.endpoint.describe()} {state}; a Swarm stack "
+            "is deployed on a manager: `docker swarm init` (or choose a manager with --context)"
         )
 
 

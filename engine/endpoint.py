@@ -48,8 +48,8 @@ class Endpoint:
         return self.host.startswith("ssh://")
 
     def describe(self) -> str:
-        """`context NAME (HOST)`, for messages."""
-        return f"context {self.context} ({self.host})"
+        """`HOST (context NAME)`, for messages."""
+        return f"{self.host} (context {self.context})"
 
 
 def config_dir(env: Mapping[str, str] | None = None) -> Path:

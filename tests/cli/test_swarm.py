@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from cfgroll.engine.daemon import Daemon
+from cfgroll.engine.endpoint import Endpoint
 from tests.helpers import BASE_IMAGE, Runner, build_file_tree, git, live_tag
 
 pytestmark = pytest.mark.docker
@@ -153,6 +155,13 @@ def test_a_stack_deploys_rolls_back_by_itself_and_goes_back_whole(
         converged(stack, "worker", d1)
         assert run("status") == 0, run.err
         assert "Swarm stack" in run.out and "web      ok     2/2 tasks running" in run.out
+        # the SDK's door (remote engines) reads the stack as the local socket's does
+        local = Daemon()
+        sdk = Daemon(Endpoint("ctx", local.endpoint.host, "context"))
+        sdk._local = None  # every read through the SDK, as for a tcp or ssh engine
+        assert sdk.stack_services(stack) == local.stack_services(stack)
+        assert {t.id for t in sdk.stack_tasks(stack)} == {t.id for t in local.stack_tasks(stack)}
+        assert sdk.engine().id == local.engine().id and sdk.engine().context == "ctx"
 
         # a crashing image: the gate fails at once, the stack goes back to the first release
         write_version(proj, 2, crash=True)
@@ -193,6 +202,11 @@ def test_a_stack_deploys_rolls_back_by_itself_and_goes_back_whole(
         assert (proj / ".env").read_text() == "GREETING=one\n"
         assert run("status", "--check") == 0, run.out
         assert run("log") == 0 and f"rollback to {first}" in run.out and third in run.out
+
+        # status compares the services' specs with the release
+        _docker("service", "scale", "--detach", f"{stack}_worker=1")
+        assert run("status", "--check") == 1
+        assert "worker   DRIFT  1 replicas, the release recorded 2" in run.out
     finally:
         _docker("stack", "rm", stack, check=False)
         for _ in range(50):  # the stack's network goes once its tasks are gone
