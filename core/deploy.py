@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from cfgroll import faults, preflight, retention, swarm
 from cfgroll.context import Context
@@ -127,32 +128,23 @@ def _roll_out(
             baseline = live = record_baseline(ctx, store, compose, files, existing, base_tag)
         attempt = Attempt(action, project, live, files, existing, only, hooks, on_swarm)
         remount = set() if on_swarm else _mounted_changes(ctx, store, live, files, services)
+        stack: swarm.Rendered | None = None  # a Swarm stack's file, once deployed
         try:
             if on_swarm:
-                check = hooks.check if hooks.command("check") else None
-                before = swarm.stack_of(store, live) if live is not None else None
-                rendered = swarm.start(
-                    ctx, compose, config, services, settings.limits, before, only, no_build, check
+                running = swarm.stack_of(store, live) if live is not None else None
+                stack = swarm.start(
+                    ctx, compose, config, services, settings.limits, running, only, no_build, hooks
                 )
-                return _recorded(ctx, init, attempt, tag, rendered, record_unchanged)
-            # One Compose run builds and starts, as `up --build` does for a user: Compose
-            # builds every image first and touches no container when a build fails.
-            build = any("build" in config["services"][s] for s in services) and not no_build
-            built = ("--build",) if build else ()
-            if only is None:
-                up: tuple[str, ...] = ("up", "-d", *built, "--remove-orphans")
             else:
-                recreate = ("--no-build", "--force-recreate") if no_build else built
-                up = ("up", "-d", "--no-deps", *recreate, *services)
-            start(ctx, compose, services, settings.limits, up, remount, hooks)
+                up = _up(config, services, only, no_build)
+                start(ctx, compose, services, settings.limits, up, remount, hooks)
             faults.point("deploy:gated")
             if live is not None and not record_unchanged:
-                if unchanged(ctx, store, live, files, only):
+                if unchanged(ctx, store, live, files, only, stack):
                     return Deployed(live, init, baseline, unchanged=True)
             ctx.reporter.step("recording the release")
-            entry = record_release(
-                ctx, store, _release(attempt, services, untouched), tag=tag, hooks=hooks
-            )
+            release = replace(_release(attempt, services, untouched), stack=stack)
+            entry = record_release(ctx, store, release, tag=tag, hooks=hooks)
         except (Exception, KeyboardInterrupt) as exc:
             recorded = recorded_meanwhile(ctx, store, live, exc)
             if recorded is not None:
@@ -160,31 +152,22 @@ def _roll_out(
             raise _failed(ctx, store, attempt, exc, no_rollback) from exc
         hooks.after("post-deploy", lambda text: store.add_note(entry.commit, text))
         retention.after_release(ctx, store, files.layout.settings)
+        if stack is not None:
+            swarm.after_release(ctx, store, project, files.layout.settings)
     return Deployed(entry, init, baseline)
 
 
-def _recorded(
-    ctx: Context,
-    init: Initialised,
-    attempt: Attempt,
-    tag: str,
-    stack: swarm.Rendered,
-    record_unchanged: bool,
-) -> Deployed:
-    """A Swarm stack's deploy, once it converged: record it (unless nothing changed), then
-    the `post-deploy` hook, retention, and the configs no kept release uses."""
-    store, live = init.store, attempt.live
-    if live is not None and not record_unchanged:
-        same = swarm.stack_of(store, live).text == stack.text
-        if same and not changed_keys(store.files(live), attempt.files.content):
-            return Deployed(live, init, None, unchanged=True)
-    ctx.reporter.step("recording the release")
-    release = _release(attempt, sorted(stack.records), ())
-    entry = record_release(ctx, store, replace(release, stack=stack), tag=tag, hooks=attempt.hooks)
-    attempt.hooks.after("post-deploy", lambda text: store.add_note(entry.commit, text))
-    retention.after_release(ctx, store, attempt.files.layout.settings)
-    swarm.after_release(ctx, store, attempt.project, attempt.files.layout.settings)
-    return Deployed(entry, init, None)
+def _up(
+    config: Mapping[str, Any], services: Sequence[str], only: Sequence[str] | None, no_build: bool
+) -> tuple[str, ...]:
+    """The one Compose run that builds and starts, as `up --build` does for a user: Compose
+    builds every image first and touches no container when a build fails."""
+    build = any("build" in config["services"][s] for s in services) and not no_build
+    built = ("--build",) if build else ()
+    if only is None:
+        return ("up", "-d", *built, "--remove-orphans")
+    recreate = ("--no-build", "--force-recreate") if no_build else built
+    return ("up", "-d", "--no-deps", *recreate, *services)
 
 
 def _release(attempt: Attempt, services: Sequence[str], carry: Sequence[str]) -> Release:

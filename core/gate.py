@@ -115,16 +115,8 @@ def wait_healthy(
                 states[name] = min(verdicts, key=_ORDER.index)
             on_states(states)
             if all(s == "healthy" or s == "running" for s in states.values()):
-                if check is None:
+                if checked(check, states, start, timeout, on_states, check_pause):
                     return
-                failing = check(max(timeout - (time.monotonic() - start), CHECK_LEAST))
-                if failing is None:
-                    return
-                # no time left for a whole try after the pause: this try's say is the last
-                if time.monotonic() - start + check_pause + CHECK_LEAST >= timeout:
-                    raise CheckFailed(f"{failing}, for {timeout:g}s", "")
-                on_states({**states, "check": failing.removeprefix("the check hook ")})
-                time.sleep(check_pause)
                 continue
             if now - start >= timeout:
                 waiting = ", ".join(f"{n} ({s})" for n, s in states.items() if s not in _DONE)
@@ -139,6 +131,30 @@ def wait_healthy(
             wake = [start + timeout, now + IDLE]
             wake += [first + settle for first in seen_running.values() if first + settle > now]
             watch.wait(max(min(wake) - time.monotonic(), 0.0) + 0.01)
+
+
+def checked(
+    check: Check | None,
+    states: dict[str, str],
+    start: float,
+    timeout: float,
+    on_states: Callable[[dict[str, str]], None],
+    pause: float = 1.0,
+) -> bool:
+    """Once every service passed (`states`): whether the project's `check` passes too (True
+    without one). A failing try is shown and followed by `pause`; `CheckFailed` when no time
+    is left for another whole try of the gate's `timeout`, counted from `start`."""
+    if check is None:
+        return True
+    failing = check(max(timeout - (time.monotonic() - start), CHECK_LEAST))
+    if failing is None:
+        return True
+    # no time left for a whole try after the pause: this try's say is the last
+    if time.monotonic() - start + pause + CHECK_LEAST >= timeout:
+        raise CheckFailed(f"{failing}, for {timeout:g}s", "")
+    on_states({**states, "check": failing.removeprefix("the check hook ")})
+    time.sleep(pause)
+    return False
 
 
 def _last_logs(daemon: Daemon, died: Died) -> str:

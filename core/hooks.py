@@ -25,13 +25,15 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Literal
 
 from cfgroll.context import Context, who
 from cfgroll.errors import CfgrollError
+from cfgroll.gate import Check, CheckFailed
 from cfgroll.settings import HookSettings
 from cfgroll.store.manifest import HookPoint, HookRecord, HookResult, hooks_to_yaml
 from cfgroll.store.secrets import redact
@@ -133,6 +135,17 @@ class Hooks:
             record = replace(record, tries=previous.tries + 1)
         self.runs.append(record)
         return None if record.result == "ok" else f"the check hook {describe(record)}"
+
+    @contextmanager
+    def gate_check(self) -> Iterator[Check | None]:
+        """The `check` hook as the health gate takes it (None: the project has none); a
+        `CheckFailed` raised meanwhile carries the hook's last output as its details."""
+        try:
+            yield self.check if self.command("check") else None
+        except CheckFailed as exc:
+            last = self.last_check()
+            exc.details = f"last output of the check hook:\n{last.output}" if last else ""
+            raise
 
     def last_check(self) -> HookRecord | None:
         return next((r for r in self.runs if r.name == "check"), None)
@@ -290,3 +303,8 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         except ProcessLookupError:
             pass
         break
+
+
+def gate_check(hooks: Hooks | None) -> AbstractContextManager[Check | None]:
+    """`hooks.gate_check()`, or no check at all when there are no hooks."""
+    return hooks.gate_check() if hooks is not None else nullcontext(None)

@@ -163,12 +163,16 @@ def unchanged(
     live: Entry,
     files: ProjectFiles,
     services: Iterable[str] | None,
+    stack: Rendered | None = None,
 ) -> bool:
     """Whether a release recorded now would repeat `live`: the same files (content, kind and
     layout) and the same images and Compose configuration for `services` (None: every service,
-    none added or removed)."""
+    none added or removed); for a Swarm stack, the same stack file deployed (its images
+    pinned by digest)."""
     if files.layout != live.manifest.layout or changed_keys(store.files(live), files.content):
         return False
+    if stack is not None:
+        return store.own_file(live, STACK_PATH) == stack.text.encode()
     project = live.manifest.project
     now = service_records(ctx.daemon, project, services, "", require=False)
     before = live.manifest.services

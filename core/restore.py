@@ -11,7 +11,7 @@ from cfgroll import faults, gate, project, swarm
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import CfgrollError, DeployFailed, ImageMissing, RollbackFailed, one_line
-from cfgroll.hooks import Hooks
+from cfgroll.hooks import Hooks, gate_check
 from cfgroll.settings import recorded
 from cfgroll.snapshot import Availability, judge
 from cfgroll.store.repo import Entry, Store
@@ -93,15 +93,10 @@ def start(
             ctx.reporter.step(f"recreating {', '.join(kept)}: files they mount changed")
             compose.run(*UP_RECREATE, *kept, on_line=ctx.reporter.output, what="docker compose up")
     ctx.reporter.step(f"waiting for {len(wanted)} service(s) to be healthy")
-    check = hooks.check if hooks is not None and hooks.command("check") else None
-    try:
+    with gate_check(hooks) as check:
         gate.wait_healthy(
             ctx.daemon, compose.name, wanted, limits, before, ctx.reporter.states, check
         )
-    except gate.CheckFailed as exc:
-        last = hooks.last_check() if hooks is not None else None
-        exc.details = f"last output of the check hook:\n{last.output}" if last else ""
-        raise
 
 
 def restore(
@@ -131,9 +126,10 @@ def restore(
         # the release's own stack file, whole: its images are pinned by digest
         if paths is not None:
             _write_files(ctx, store, entry, paths)
-        check = checking.check if checking is not None and checking.command("check") else None
         rendered = swarm.stack_of(store, entry)
-        swarm.deploy_rendered(ctx, entry.manifest.project, rendered, chosen, settings.limits, check)
+        swarm.deploy_rendered(
+            ctx, entry.manifest.project, rendered, chosen, settings.limits, checking
+        )
         return
     ctx.reporter.step(f"retagging {len(chosen)} image(s) of {entry.tag}")
     for name in chosen:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cfgroll.context import Flags as Flags  # the command line's say; lives with the Context
 from cfgroll.errors import ProjectError
 from cfgroll.gate import Limits
-from cfgroll.store.manifest import ORCHESTRATORS
+from cfgroll.store.manifest import ORCHESTRATORS, orchestrator_of
 from cfgroll.store.manifest import Orchestrator as Orchestrator  # for the CLI
 
 if TYPE_CHECKING:
@@ -202,12 +202,12 @@ def _orchestrator(block: Mapping[str, Any]) -> Orchestrator | None:
     value = block.get("orchestrator")
     if value is None:
         return None
-    for known in ORCHESTRATORS:
-        if value == known:
-            return known
-    raise ProjectError(
-        f"`{KEY}: orchestrator:` must be one of {', '.join(ORCHESTRATORS)}, not {value!r}"
-    )
+    try:
+        return orchestrator_of(value)
+    except ValueError:
+        raise ProjectError(
+            f"`{KEY}: orchestrator:` must be one of {', '.join(ORCHESTRATORS)}, not {value!r}"
+        ) from None
 
 
 def _folder(block: Mapping[str, Any], key: str) -> str | None:

@@ -12,7 +12,6 @@ from cfgroll.store.manifest import Role, Unrecorded, changed_keys
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import EnvChanges as EnvChanges  # re-exported for the CLI
 from cfgroll.store.secrets import env_changes, is_env
-from cfgroll.swarm import stack_of
 
 # `added`: the stack reads a file now that the live release does not hold (a new bind source,
 # a new include); `mode`: only the executable bit or the link target kind changed.
@@ -139,6 +138,8 @@ def service_states(ctx: Context, live: Entry) -> list[ServiceState]:
 def swarm_states(ctx: Context, store: Store, live: Entry) -> list[ServiceState]:
     """For a Swarm stack: whether each service's spec runs the digest and the replica count
     the release recorded, and how many of its tasks run."""
+    from cfgroll.swarm import stack_of  # a Compose project's status does without it
+
     stack = live.manifest.project
     doc = stack_of(store, live).doc.get("services") or {}
     found = {s.name.removeprefix(f"{stack}_"): s for s in ctx.daemon.stack_services(stack)}
@@ -155,11 +156,7 @@ def swarm_states(ctx: Context, store: Store, live: Entry) -> list[ServiceState]:
             states.append(ServiceState(name, False, "no service", None, wanted_digest))
             continue
         replicas = int(((doc.get(name) or {}).get("deploy") or {}).get("replicas") or 1)
-        running = sum(
-            1
-            for t in tasks
-            if t.service_id == svc.id and t.state == "running" and t.desired == "running"
-        )
+        running = sum(1 for t in tasks if t.service_id == svc.id and t.running)
         problems = []
         if digest != wanted_digest:
             problems.append(

@@ -26,15 +26,25 @@ import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from cfgroll import gate
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose, stack_deploy, stack_remove
-from cfgroll.engine.daemon import SWARM_OBJECTS, Daemon, SwarmService, SwarmTask
+from cfgroll.engine.daemon import (
+    SWARM_OBJECTS,
+    Daemon,
+    State,
+    SwarmObject,
+    SwarmService,
+    SwarmTask,
+)
 from cfgroll.engine.refs import repository
 from cfgroll.errors import CfgrollError, ProjectError, StoreError
+from cfgroll.hooks import Hooks, gate_check
+from cfgroll.settings import KEEP, parse
 from cfgroll.store.manifest import STACK_PATH, ContainerRecord, Orchestrator, ServiceRecord
 from cfgroll.store.names import backup_ref
 from cfgroll.store.repo import Entry, Store
@@ -68,7 +78,6 @@ class Rendered:
 
     text: str  # the YAML; holds interpolated values: never printed
     records: dict[str, ServiceRecord] = field(default_factory=dict)
-    objects: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind -> names used
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -76,6 +85,18 @@ class Rendered:
 
         loaded: dict[str, Any] = yaml.safe_load(self.text) or {}
         return loaded
+
+    @property
+    def objects(self) -> dict[SwarmObject, tuple[str, ...]]:
+        """The names of the Swarm configs and secrets the file creates, by kind."""
+        doc = self.doc
+        return {
+            kind: tuple(
+                sorted(v["name"] for v in doc[f"{kind}s"].values() if not v.get("external"))
+            )
+            for kind in SWARM_OBJECTS
+            if doc.get(f"{kind}s")
+        }
 
 
 # -- rendering ------------------------------------------------------------------------------
@@ -113,7 +134,6 @@ def render(
     volumes = {n: _volume(v) for n, v in (config.get("volumes") or {}).items()}
     if volumes:
         doc["volumes"] = volumes
-    objects: dict[str, tuple[str, ...]] = {}
     for kind in ("configs", "secrets"):
         found = {
             key: _object(stack, kind, key, value, directory)
@@ -121,9 +141,6 @@ def render(
         }
         if found:
             doc[kind] = found
-            objects[kind[:-1]] = tuple(
-                sorted(v["name"] for v in found.values() if not v.get("external"))
-            )
     text = _dump(doc)
     records = {
         name: ServiceRecord(
@@ -135,26 +152,19 @@ def render(
         )
         for name in services
     }
-    return Rendered(text, records, objects)
+    return Rendered(text, records)
 
 
 def _spec_hash(section: Mapping[str, Any], doc: Mapping[str, Any]) -> str:
     """What the service's spec is: its section, and the names (content hashes) of the configs
     and secrets it mounts, so that a changed config file changes it as Swarm sees it."""
-    used = {
-        kind: sorted(
-            str(
-                (
-                    (doc.get(kind) or {}).get(
-                        ref.get("source") if isinstance(ref, Mapping) else ref
-                    )
-                    or {}
-                ).get("name")
-            )
-            for ref in section.get(kind) or ()
-        )
-        for kind in ("configs", "secrets")
-    }
+    used: dict[str, list[str]] = {}
+    for kind in ("configs", "secrets"):
+        declared = doc.get(kind) or {}
+        sources = [
+            r.get("source") if isinstance(r, Mapping) else r for r in section.get(kind) or ()
+        ]
+        used[kind] = sorted(str((declared.get(s) or {}).get("name")) for s in sources)
     return _hash(json.dumps({"service": section, "uses": used}, sort_keys=True).encode())
 
 
@@ -283,7 +293,7 @@ class Pinned:
     """A service's image: the reference in the compose file, the local image, its digest."""
 
     image: str  # `registry/team/web:1`
-    image_id: str  # sha256:… in this engine ("" when only the registry has it)
+    image_id: str  # sha256:… in this engine
     digest: str  # `registry/team/web@sha256:…`
 
     @property
@@ -336,12 +346,11 @@ def publish(
 
 def _digest(daemon: Daemon, image: str) -> tuple[str, str] | None:
     """(image ID, `repository@sha256:…`) of the local image `image`, None without a digest."""
-    if "@" in image:
-        found = daemon.image_id(image)
-        return (found, f"{repository(image)}@{image.split('@', 1)[1]}") if found else None
     image_id = daemon.image_id(image)
     if image_id is None:
         return None
+    if "@" in image:  # pinned in the compose file already
+        return image_id, f"{repository(image)}@{image.partition('@')[2]}"
     digest = daemon.repo_digest(image_id, image)
     if not digest or repository(digest) != repository(image):
         return None
@@ -360,7 +369,7 @@ def start(
     live: Rendered | None,
     only: Sequence[str] | None = None,
     no_build: bool = False,
-    check: gate.Check | None = None,
+    hooks: Hooks | None = None,
 ) -> Rendered:
     """A deploy (or, with `only`, an update) of the project as a Swarm stack: build, push and
     pin the images, render, `docker stack deploy`, gate. The stack file deployed.
@@ -372,7 +381,7 @@ def start(
     rendered = render(compose.name, config, pinned, ctx.directory, ctx.reporter.warn)
     if only is not None and live is not None:
         rendered = merged(live, rendered, only)
-    deploy_rendered(ctx, compose.name, rendered, sorted(rendered.records), limits, check)
+    deploy_rendered(ctx, compose.name, rendered, sorted(rendered.records), limits, hooks)
     return rendered
 
 
@@ -424,10 +433,11 @@ def deploy_rendered(
     rendered: Rendered,
     services: Iterable[str],
     limits: gate.Limits,
-    check: gate.Check | None = None,
+    hooks: Hooks | None = None,
 ) -> None:
     """`docker stack deploy` of `rendered` (from a private file in the project's folder, where
-    its `./` paths start; removed after), then the gate on `services`."""
+    its `./` paths start; removed after), then the gate on `services` and the `check` hook of
+    `hooks`."""
     before = {t.id for t in ctx.daemon.stack_tasks(stack)}
     fd, name = tempfile.mkstemp(prefix=".cfgroll-stack-", suffix=".yaml", dir=ctx.directory)
     try:
@@ -439,7 +449,8 @@ def deploy_rendered(
         Path(name).unlink(missing_ok=True)
     wanted = sorted(services)
     ctx.reporter.step(f"waiting for {len(wanted)} service(s) of the stack to converge")
-    wait_stack(ctx.daemon, stack, wanted, limits, before, ctx.reporter.states, check)
+    with gate_check(hooks) as check:
+        wait_stack(ctx.daemon, stack, wanted, limits, before, ctx.reporter.states, check)
 
 
 def wait_stack(
@@ -476,15 +487,8 @@ def wait_stack(
         if all(s.endswith(" running") and "updating" not in s for s in states.values()):
             ready_since = now if ready_since is None else ready_since
             if now - ready_since >= limits.settle:
-                if check is None:
+                if gate.checked(check, states, start, limits.timeout, on_states):
                     return
-                failing = check(max(limits.timeout - (now - start), gate.CHECK_LEAST))
-                if failing is None:
-                    return
-                if time.monotonic() - start + 1 + gate.CHECK_LEAST >= limits.timeout:
-                    raise gate.CheckFailed(f"{failing}, for {limits.timeout:g}s", "")
-                on_states({**states, "check": failing.removeprefix("the check hook ")})
-                time.sleep(1)
                 continue
         else:
             ready_since = None
@@ -513,7 +517,7 @@ def _verdict(svc: SwarmService, tasks: list[SwarmTask], before: Collection[str])
         return _Failed(f"task {svc.name}.{t.slot or ''} {t.state}: {t.error or 'no reason'}", t)
     if svc.update_state in _UPDATE_FAILED:
         return _Failed(f"update {svc.update_state}: {svc.update_message}")
-    running = [t for t in current if t.state == "running" and t.desired == "running"]
+    running = [t for t in current if t.running]
     others = [t for t in tasks if t.desired == "running" and t.spec_key != svc.spec_key]
     wanted = svc.replicas if svc.replicas is not None else max(len(running), 1)
     text = f"{len(running)}/{wanted} running"
@@ -560,7 +564,7 @@ def records(daemon: Daemon, stack: str, rendered: Rendered, tag: str) -> dict[st
     return out
 
 
-def _state(task_state: str) -> Any:
+def _state(task_state: str) -> State:
     return "running" if task_state == "running" else "created"
 
 
@@ -572,19 +576,7 @@ def stack_of(store: Store, entry: Entry) -> Rendered:
             f"{entry.tag} is a Swarm release without its stack file ({STACK_PATH}); the store "
             "may have been edited by hand: check it with `git --git-dir <store> fsck`"
         )
-    return Rendered(text.decode(), dict(entry.manifest.services), _objects_of(text.decode()))
-
-
-def _objects_of(text: str) -> dict[str, tuple[str, ...]]:
-    import yaml
-
-    doc = yaml.safe_load(text) or {}
-    return {
-        kind[:-1]: tuple(
-            sorted(v["name"] for v in (doc.get(kind) or {}).values() if not v.get("external"))
-        )
-        for kind in ("configs", "secrets")
-    }
+    return Rendered(text.decode(), dict(entry.manifest.services))
 
 
 def merged(live: Rendered, new: Rendered, services: Collection[str]) -> Rendered:
@@ -599,9 +591,8 @@ def merged(live: Rendered, new: Rendered, services: Collection[str]) -> Rendered
         both = {**(old_doc.get(part) or {}), **(new_doc.get(part) or {})}
         if both:
             doc[part] = both
-    recs = {**live.records, **{n: new.records[n] for n in services}}
-    text = _dump({k: v for k, v in doc.items()})
-    return Rendered(text, recs, _objects_of(text))
+    records = {**live.records, **{n: new.records[n] for n in services}}
+    return Rendered(_dump(doc), records)
 
 
 def tidy(ctx: Context, stack: str, kept: Iterable[Rendered]) -> list[str]:
@@ -622,10 +613,6 @@ def tidy(ctx: Context, stack: str, kept: Iterable[Rendered]) -> list[str]:
 def after_release(ctx: Context, store: Store, stack: str, block: Any) -> None:
     """After a release of the stack: remove its configs and secrets that no release in the keep
     window (`x-cfgroll: keep`, else 10) uses. Never fails the release: a warning at most."""
-    from itertools import islice
-
-    from cfgroll.settings import KEEP, parse
-
     keep = parse(block).keep or KEEP
     try:
         kept = [

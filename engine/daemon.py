@@ -243,17 +243,20 @@ class _Local:
     def info(self) -> Any:
         return self.get("/info")
 
+    def _listed(self, path: str, filters: dict[str, Any] | None) -> Any:
+        return self.get(path, {"filters": json.dumps(_filters(filters or {}))})
+
     def services(self, filters: dict[str, Any] | None = None) -> Any:
-        return self.get("/services", {"filters": json.dumps(_filters(filters or {}))})
+        return self._listed("/services", filters)
 
     def tasks(self, filters: dict[str, Any] | None = None) -> Any:
-        return self.get("/tasks", {"filters": json.dumps(_filters(filters or {}))})
+        return self._listed("/tasks", filters)
 
     def configs(self, filters: dict[str, Any] | None = None) -> Any:
-        return self.get("/configs", {"filters": json.dumps(_filters(filters or {}))})
+        return self._listed("/configs", filters)
 
     def secrets(self, filters: dict[str, Any] | None = None) -> Any:
-        return self.get("/secrets", {"filters": json.dumps(_filters(filters or {}))})
+        return self._listed("/secrets", filters)
 
     def remove_config(self, config_id: str) -> None:
         self.fetch(f"/configs/{_quote(config_id)}", method="DELETE")
@@ -355,6 +358,7 @@ class Daemon:
 
     def __init__(self, endpoint: Endpoint | None = None) -> None:
         self._client: Any = None
+        self._engine: EngineInfo | None = None
         self.endpoint = endpoint or resolve()
         socket_path = self.endpoint.socket
         self._local = _Local(socket_path) if socket_path else None
@@ -529,7 +533,13 @@ class Daemon:
     # -- the engine itself, and Swarm -----------------------------------------------------
 
     def engine(self) -> EngineInfo:
-        """Which engine this is (ID, name) and its place in a swarm."""
+        """Which engine this is (ID, name) and its place in a swarm: asked once a run (a
+        rollback's plan, its check under the lock and its record all need it)."""
+        if self._engine is None:
+            self._engine = self._engine_info()
+        return self._engine
+
+    def _engine_info(self) -> EngineInfo:
         info = self.read.info()
         swarm = info.get("Swarm") or {}
         return EngineInfo(
@@ -657,6 +667,11 @@ class SwarmTask:
     image: str
     container_id: str
     exit_code: int | None
+
+    @property
+    def running(self) -> bool:
+        """Running, and meant to (not one Swarm is stopping)."""
+        return self.state == "running" and self.desired == "running"
 
 
 # The container events that can change what the health gate sees.

@@ -374,18 +374,18 @@ class Manifest:
                 hooks=tuple(HookRecord.from_dict(d) for d in doc.get("hooks") or ()),
                 hooks_skipped=bool(doc.get("hooks_skipped")),
                 source=rel.get("source"),
-                orchestrator=_orchestrator(rel.get("orchestrator")),
+                orchestrator=orchestrator_of(rel.get("orchestrator") or "compose"),
                 engine=_engine(rel.get("engine")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _unreadable(exc) from exc
 
 
-def _orchestrator(value: Any) -> Orchestrator:
-    if value in (None, "compose"):
-        return "compose"
-    if value == "swarm":
-        return "swarm"
+def orchestrator_of(value: object) -> Orchestrator:
+    """`value` as an `Orchestrator`; `ValueError` when it is none of them."""
+    for known in ORCHESTRATORS:
+        if value == known:
+            return known
     raise ValueError(f"orchestrator {value!r}")
 
 

@@ -240,15 +240,21 @@ class Store:
             return None
 
     def _doc_of(self, sha: str) -> Any:
-        try:
-            _, _, _, stream = self._repo.git.stream_object_data(f"{sha}:{MANIFEST_PATH}")
-            data = stream.read()
-        except ValueError:
+        data = self._blob_at(sha, MANIFEST_PATH)
+        if data is None:
             self._entry(self._repo.commit(sha))  # raises what is wrong with it
-            raise
+            raise StoreError(f"commit {sha[:12]} holds no {MANIFEST_PATH}")
+        return parse(data)
+
+    def _blob_at(self, sha: str, path: str) -> bytes | None:
+        """The content of `path` in commit `sha`, None when the commit has no such file."""
+        try:
+            _, _, _, stream = self._repo.git.stream_object_data(f"{sha}:{path}")
+            return bytes(stream.read())
+        except ValueError:
+            return None
         except _DAMAGE as exc:
             raise damaged(self.path, exc) from exc
-        return parse(data)
 
     def save_cache(self) -> None:
         """Keep what reading found in the summaries cache, for the next read."""
@@ -294,13 +300,7 @@ class Store:
 
     def own_file(self, entry: Entry, path: str) -> bytes | None:
         """One of cfgroll's own files (`OWN_FILES`) of `entry`, None when it has none."""
-        try:
-            _, _, _, stream = self._repo.git.stream_object_data(f"{entry.commit}:{path}")
-            return bytes(stream.read())
-        except ValueError:
-            return None
-        except _DAMAGE as exc:
-            raise damaged(self.path, exc) from exc
+        return self._blob_at(entry.commit, path)
 
     def files(self, entry: Entry) -> dict[str, FileData]:
         """Project-relative path -> content and kind of every project file of `entry`."""

@@ -234,7 +234,8 @@ def test_configs_no_kept_release_names_are_removed_and_used_ones_stay() -> None:
 
     ctx = Ctx()
     ctx.daemon = daemon  # type: ignore[attr-defined]
-    kept = [swarm.Rendered("", objects={"config": ("shop_conf_a",), "secret": ("shop_key_a",)})]
+    stack = "configs: {c: {name: shop_conf_a, file: a}}\nsecrets: {k: {name: shop_key_a, file: k}}"
+    kept = [swarm.Rendered(stack)]
     assert swarm.tidy(ctx, "shop", kept) == ["shop_conf_b"]  # type: ignore[arg-type]
     assert daemon.removed == ["B"]
 
