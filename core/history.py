@@ -25,7 +25,16 @@ from cfgroll.store.manifest import (
 from cfgroll.store.manifest import FileUse as FileUse  # re-exported: the CLI renders uses
 from cfgroll.store.repo import Entry as Entry  # re-exported: the CLI renders entries
 from cfgroll.store.repo import Store
-from cfgroll.store.secrets import env_changes, is_env, is_secret, mask, mask_compose, mask_env
+from cfgroll.store.secrets import (
+    env_changes,
+    is_env,
+    is_secret,
+    mask,
+    mask_compose,
+    mask_env,
+    shown_as_text,
+    text_of,
+)
 
 
 @dataclass(frozen=True)
@@ -173,7 +182,7 @@ def diff(old: Side, new: Side, show_secrets: bool = False) -> Iterator[str]:
         summary = None
         if a and b and a.data == b.data:
             summary = kind  # only the kind changed (`chmod +x`)
-        elif (a and a.binary) or (b and b.binary):
+        elif (a and not shown_as_text(a)) or (b and not shown_as_text(b)):
             summary = [f"binary, {_size(a)} -> {_size(b)}, changed", *kind]
         elif is_secret(role) and not show_secrets:
             summary = ["a secrets: file, changed (content shown only with --show-secrets)", *kind]
@@ -181,8 +190,8 @@ def diff(old: Side, new: Side, show_secrets: bool = False) -> Iterator[str]:
             yield from header
             yield from summary
             continue
-        a_text = (a.data if a else b"").decode(errors="replace")
-        b_text = (b.data if b else b"").decode(errors="replace")
+        a_text = text_of(a.data if a else b"")
+        b_text = text_of(b.data if b else b"")
         if not show_secrets:
             if is_env(path, role):
                 changed = frozenset(env_changes(a_text, b_text).changed)
@@ -231,12 +240,12 @@ def show_file(store: Store, entry: Entry, path: str, show_secrets: bool) -> str:
     file = files[path]
     if file.kind == "link":
         return f"(a link to {file.data.decode(errors='replace')})"
-    if file.binary:
+    if not shown_as_text(file):
         return (
             f"(binary, {len(file.data):,} bytes; `git --git-dir {store.path} show "
             f"{entry.tag}:{path} > FILE` writes it out)"
         )
-    text = file.data.decode(errors="replace")
+    text = text_of(file.data)
     return text if show_secrets else mask(path, text, entry.manifest.files.get(path))
 
 

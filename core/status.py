@@ -11,7 +11,7 @@ from cfgroll.history import Side, short, working_side
 from cfgroll.store.manifest import Role, Unrecorded, changed_keys
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import EnvChanges as EnvChanges  # re-exported for the CLI
-from cfgroll.store.secrets import env_changes, is_env
+from cfgroll.store.secrets import env_changes, is_env, text_of
 
 # `added`: the stack reads a file now that the live release does not hold (a new bind source,
 # a new include); `mode`: only the executable bit or the link target kind changed.
@@ -85,11 +85,8 @@ def file_drift(store: Store, live: Entry, working: Side) -> list[FileDrift]:
         if old and new and old.data == new.data:
             state = "mode"
         env = None
-        if is_env(path, roles.get(path)) and not (old and old.binary) and not (new and new.binary):
-            env = env_changes(
-                (old.data if old else b"").decode(errors="replace"),
-                (new.data if new else b"").decode(errors="replace"),
-            )
+        if is_env(path, roles.get(path)):
+            env = env_changes(text_of(old.data if old else b""), text_of(new.data if new else b""))
         drift.append(FileDrift(path, state, roles.get(path), env))
     return drift
 

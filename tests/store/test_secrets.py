@@ -1,6 +1,22 @@
 from __future__ import annotations
 
-from cfgroll.store.secrets import env_changes, is_env_path, mask_compose, mask_env, parse_env
+import codecs
+
+import pytest
+
+from cfgroll.store.files import FileData
+from cfgroll.store.secrets import (
+    env_changes,
+    is_env_path,
+    mask,
+    mask_compose,
+    mask_env,
+    parse_env,
+    redact,
+    secret_values,
+    text_of,
+)
+from tests.env_shapes import SHAPES, Shape, secrets_of
 
 ENV = """\
 # database
@@ -15,7 +31,7 @@ EMPTY=
 def test_parse_env_keeps_hash_and_multiline_values() -> None:
     values = parse_env(ENV)
     assert values["GREETING"] == "hello#world"
-    assert values["TOKEN"] == '"multi\nline value"'
+    assert values["TOKEN"] == "multi\nline value"
     assert values["EMPTY"] == ""
 
 
@@ -43,3 +59,77 @@ def test_mask_compose_hides_secret_looking_values_only() -> None:
 def test_env_paths() -> None:
     assert is_env_path(".env") and is_env_path("conf/app.env") and is_env_path(".env.prod")
     assert not is_env_path("compose.yaml") and not is_env_path("environment.yaml")
+
+
+# -- every shape Compose reads (tests/env_shapes.py; the engine test holds it to Compose) ----
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.name)
+def test_each_shape_reads_as_compose_reads_it(shape: Shape) -> None:
+    assert parse_env(text_of(shape.data("v1"))) == shape.read_values("v1")
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.name)
+def test_each_shape_masked_shows_its_keys_and_none_of_its_values(shape: Shape) -> None:
+    masked = mask(".env", text_of(shape.data("v1")))
+    for key in shape.values:
+        assert key in masked
+    for value in secrets_of("v1"):
+        assert value not in masked, f"{value!r} shown in {masked!r}"
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.name)
+def test_each_shape_a_new_value_of_every_key_is_a_change(shape: Shape) -> None:
+    changed = env_changes(text_of(shape.data("v1")), text_of(shape.data("v2"))).changed
+    written = shape.raw or shape.values  # a reference to a changed key is written the same
+    assert set(changed) == {k for k, v in written.items() if "{v}" in v}
+
+
+def test_a_bom_first_key_is_masked_and_its_change_seen() -> None:
+    """Notepad and PowerShell write a BOM first: the first key is still a key (the leak of
+    issue 29: it was shown as `\\ufeffDB_PASSWORD=hunter2-first`)."""
+    for newline in ("\n", "\r\n"):
+        old = codecs.BOM_UTF8 + f"DB_PASSWORD=hunter2-first{newline}B=x{newline}".encode()
+        new = old.replace(b"hunter2-first", b"hunter3-first")
+        assert mask(".env", text_of(old)) == "DB_PASSWORD=***\nB=***\n"
+        assert env_changes(text_of(old), text_of(new)).changed == ("DB_PASSWORD",)
+
+
+def test_utf16_env_is_read_and_masked_not_shown() -> None:
+    """Compose refuses a UTF-16 `.env`; cfgroll still never shows its values."""
+    data = "DB_PASSWORD=hunter2-utf16\nB=bee-value\n".encode("utf-16")
+    assert parse_env(text_of(data)) == {"DB_PASSWORD": "hunter2-utf16", "B": "bee-value"}
+    assert "hunter2" not in mask(".env", text_of(data))
+
+
+def test_a_line_that_cannot_be_read_is_masked_whole() -> None:
+    masked = mask_env("GOOD=1\nthis is no statement s3cr3t\n")
+    assert "s3cr3t" not in masked and masked.startswith("GOOD=***\n***")
+
+
+def test_unquoted_value_loses_its_inline_comment() -> None:
+    assert parse_env("A=value # comment\nB=va#lue\n") == {"A": "value", "B": "va#lue"}
+
+
+def test_escaped_quote_does_not_end_a_multi_line_value() -> None:
+    text = 'A="one\\"\nSECRET_LINE=two"\nB=3\n'
+    assert parse_env(text) == {"A": 'one"\nSECRET_LINE=two', "B": "3"}
+    assert "two" not in mask_env(text)
+
+
+def test_secret_values_hold_every_value_and_each_line_of_a_multi_line_one() -> None:
+    files = {shape.name + ".env": FileData(shape.data("v1")) for shape in SHAPES}
+    values = set(secret_values(files, {}))
+    for shape in SHAPES:
+        for value in shape.read_values("v1").values():
+            assert value in values
+    assert {"ml1-v1", "ml2-v1"} <= values
+    excerpt = "container says ml2-v1 and hunter2-first-v1"
+    assert redact(excerpt, values) == "container says *** and ***"
+
+
+def test_values_are_redacted_as_written_too() -> None:
+    """`cat .env` in a hook shows values in their quotes and escapes."""
+    text = 'DQ_PW="dq\\"v1\\n-pw" # note\nSQ=\'it\\\'s-v1\'\n'
+    values = set(secret_values({".env": FileData(text.encode())}, {}))
+    assert redact(text, values) == 'DQ_PW="***" # note\nSQ=\'***\'\n'
