@@ -130,6 +130,6 @@ def test_secret_values_hold_every_value_and_each_line_of_a_multi_line_one() -> N
 
 def test_values_are_redacted_as_written_too() -> None:
     """`cat .env` in a hook shows values in their quotes and escapes."""
-    text = 'DQ_PW="dq\\"v1\\n-pw" # note\nSQ=\'it\\\'s-v1\'\n'
+    text = "DQ_PW=\"dq\\\"v1\\n-pw\" # note\nSQ='it\\'s-v1'\n"
     values = set(secret_values({".env": FileData(text.encode())}, {}))
-    assert redact(text, values) == 'DQ_PW="***" # note\nSQ=\'***\'\n'
+    assert redact(text, values) == "DQ_PW=\"***\" # note\nSQ='***'\n"
