@@ -109,10 +109,17 @@ def plan(ctx: Context, chosen: Policy, store: Store | None = None) -> Plan:
     images = ctx.daemon.images()
     refs_of = {i.id: {with_default_tag(r) for r in i.refs} for i in images}
     existing = {r for refs in refs_of.values() for r in refs}
+    # a tag a kept release records stays, even where a pruned release records it too
+    kept_refs = {
+        with_default_tag(s.backup_ref)
+        for e in releases
+        if e.tag in kept
+        for s in e.manifest.services.values()
+    }
     untag = []
     for e in beyond:
         refs = sorted({with_default_tag(s.backup_ref) for s in e.manifest.services.values()})
-        present = tuple(r for r in refs if r in existing)
+        present = tuple(r for r in refs if r in existing and r not in kept_refs)
         if present:
             untag.append(Untagged(e, present))
     going = {r for u in untag for r in u.refs}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cfgroll import gate
@@ -107,3 +109,28 @@ def test_a_death_event_fails_the_gate_without_waiting_for_the_engines_view() -> 
     assert daemon.calls == 1 and events.closed
     # the exit is reported before the logs are asked for (an engine answers those late)
     assert said[-2:] == ["{'web': 'exited with code 7'}", "logs asked"]
+
+
+def test_a_container_that_restarted_since_the_deploy_fails_though_running_now() -> None:
+    """A restart loop: between two looks the container is `running` again, but the engine
+    counted a restart after `up` (the baseline had none): it fails the gate."""
+    looping = replace(container("web"), restart_count=2)
+    daemon = ScriptedDaemon([[looping]])
+    with pytest.raises(gate.GateFailed) as failed:
+        gate.wait_healthy(daemon, "p", ["web"], LIMITS, gate.Baseline({"id-web": 0}))
+    assert failed.value.reason.startswith("is restarting") and "2 restarts" in failed.value.reason
+    # restarts from before the deploy do not count
+    gate.wait_healthy(
+        ScriptedDaemon([[looping]]), "p", ["web"], LIMITS, gate.Baseline({"id-web": 2})
+    )
+
+
+def test_a_service_is_as_far_as_its_least_advanced_replica() -> None:
+    """Two replicas, one healthy and one still starting: the service is not through the gate
+    until the second is healthy too."""
+    one = healthy(container("web"))
+    two = replace(container("web", health="starting"), id="id-web-2", name="p-web-2")
+    daemon = ScriptedDaemon([[one, two], [one, two], [one, healthy(two)]])
+    seen: list[dict[str, str]] = []
+    gate.wait_healthy(daemon, "p", ["web"], LIMITS, gate.Baseline({}), seen.append)
+    assert daemon.calls == 3 and [s["web"] for s in seen] == ["starting", "starting", "healthy"]

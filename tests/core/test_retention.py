@@ -159,3 +159,56 @@ def test_log_marks_each_release_here_pullable_or_gone(tmp_path: Path) -> None:
     marks = {line.entry.tag[-8:-7]: (line.restorable, line.pinned) for line in lines}
     assert marks == {"3": ("yes", False), "2": ("pull", True), "1": ("no", False)}
     assert [line.restorable for line in with_restorable(log(store), None)] == [None] * 3
+
+
+def test_an_image_a_kept_release_shares_with_a_pruned_one_stays_and_keeps_its_tag(
+    tmp_path: Path,
+) -> None:
+    """Releases 2 and 3 ran the same image under the same backup tag (an update that left
+    `web` alone). Release 3 is kept (the last good), 2 is pruned: neither the image nor the
+    tag release 3 records may go."""
+    store, _ = Store.create(tmp_path / "store.git")
+    now = datetime.now(timezone.utc)
+    shared = "p-web:backup_shared"
+    parent = None
+    for n, (img, ref) in enumerate(
+        [
+            (image(1), "p-web:backup_1"),
+            (image(2), shared),
+            (image(2), shared),
+            (image(4), "p-web:backup_4"),
+        ],
+        1,
+    ):
+        manifest = Manifest(
+            tag=f"backup_2026010{n}_000000", action="deploy", project="p",
+            created_at=now - timedelta(days=5 - n), host="h", user="u", cfgroll_version="0",
+            result="ok", services={"web": ServiceRecord("p-web", img, ref)},
+        )  # fmt: skip
+        parent = store.record({}, manifest, "m\n", parent, on_main=True).commit
+    images = [Image(image(1), ("p-web:backup_1",), 1), Image(image(2), (shared,), 2),
+              Image(image(4), ("p-web:backup_4",), 4)]  # fmt: skip
+    planned = plan(ctx_with(tmp_path, Images(images, set())), Policy(keep=1), store)
+    assert planned.kept["backup_20260103_000000"] == "last good"
+    assert [i for i, _ in planned.images] == [image(1)]
+    assert all(shared not in u.refs for u in planned.untag)
+
+
+def test_an_image_a_kept_release_runs_stays_when_its_own_tag_is_gone(tmp_path: Path) -> None:
+    """Release 3 (kept, the last good) runs image 2 but its tag was removed by hand; the
+    image still carries pruned release 2's tag. The tag goes, the image stays."""
+    store, _ = Store.create(tmp_path / "store.git")
+    now = datetime.now(timezone.utc)
+    parent = None
+    for n, img in enumerate([image(1), image(2), image(2), image(4)], 1):
+        manifest = Manifest(
+            tag=f"backup_2026010{n}_000000", action="deploy", project="p",
+            created_at=now - timedelta(days=5 - n), host="h", user="u", cfgroll_version="0",
+            result="ok", services={"web": ServiceRecord("p-web", img, f"p-web:backup_{n}")},
+        )  # fmt: skip
+        parent = store.record({}, manifest, "m\n", parent, on_main=True).commit
+    images = [Image(image(1), ("p-web:backup_1",), 1), Image(image(2), ("p-web:backup_2",), 2),
+              Image(image(4), ("p-web:backup_4",), 4)]  # fmt: skip
+    planned = plan(ctx_with(tmp_path, Images(images, set())), Policy(keep=1), store)
+    assert sorted(r for u in planned.untag for r in u.refs) == ["p-web:backup_1", "p-web:backup_2"]
+    assert [i for i, _ in planned.images] == [image(1)]

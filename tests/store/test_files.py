@@ -52,3 +52,27 @@ def test_a_write_that_fails_midway_leaves_the_old_file_whole(
         write_atomic(target, b"NEW=2\n")
     assert target.read_bytes() == b"OLD=1\n" * 1000
     assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]
+
+
+def test_the_temporary_file_is_made_beside_the_target_and_its_folder_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename cannot cross file systems, so the temporary file lives in the target's own
+    folder; after the rename the folder itself is synced, or the new name may not survive a
+    power cut."""
+    from cfgroll.store import files
+
+    renames: list[tuple[Path, Path]] = []
+    synced: list[Path] = []
+    real_replace = os.replace
+
+    def replace(src: str, dst: object) -> None:
+        renames.append((Path(src), Path(str(dst))))
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(files, "fsync_dir", synced.append)
+    target = tmp_path / "sub" / ".env"
+    write_atomic(target, b"A=1\n")
+    assert [(src.parent, dst) for src, dst in renames] == [(target.parent, target)]
+    assert synced == [target.parent]

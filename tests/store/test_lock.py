@@ -44,3 +44,10 @@ def test_lock_state_free_held_and_stale_from_another_machine(tmp_path: Path) -> 
     assert state(tmp_path) == "stale"
     clear_stale(tmp_path)
     assert state(tmp_path) == "free"
+
+
+def test_an_info_file_without_its_lock_file_is_stale_not_free(tmp_path: Path) -> None:
+    """A run killed before the OS lock file was made, or a store copied without it: the info
+    file alone still says a run ended without cleaning up."""
+    (tmp_path / INFO_NAME).write_text(json.dumps({"pid": 4242, "command": "deploy"}))
+    assert state(tmp_path) == "stale"
