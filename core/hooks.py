@@ -1,8 +1,9 @@
 """The project's hooks: the team's own steps at fixed points of a deploy, update or rollback.
 
 Like git's hooks: one executable per hook point in the project's hooks folder (`.cfgroll/hooks/`
-unless `x-cfgroll: hooks:` names another), found by its exact name (on Windows also
-`NAME.cmd`, `NAME.ps1`, `NAME.py`, run with their interpreter), run in the project folder with
+unless `x-cfgroll: hooks:` names another), found by its exact name (on Windows
+`NAME.exe`, or `NAME.cmd`, `NAME.bat`, `NAME.ps1`, `NAME.py` run with their interpreter), run
+in the project folder with
 the run's context in `CFGROLL_*` environment variables. Its output streams live as
 `[hook NAME] …` and its last lines (secrets redacted) are kept with the release or attempt.
 
@@ -35,6 +36,7 @@ from cfgroll.context import Context, who
 from cfgroll.errors import CfgrollError
 from cfgroll.gate import Check, CheckFailed
 from cfgroll.settings import HookSettings
+from cfgroll.store import system
 from cfgroll.store.manifest import HookPoint, HookRecord, HookResult, hooks_to_yaml
 from cfgroll.store.secrets import redact
 
@@ -46,12 +48,14 @@ TAIL_LINES = 20  # the last lines of a hook's output kept in the record
 LINE_WIDTH = 500
 CHECK_PAUSE = 1.0  # seconds between two runs of a failing `check`
 KILL_GRACE = 3.0
-_NEW_GROUP: int = getattr(
-    subprocess, "CREATE_NEW_PROCESS_GROUP", 0
-)  # Windows only  # seconds between SIGTERM and SIGKILL for a hook past its limit
-# Windows runs these with an interpreter; elsewhere a hook is an executable of the exact name.
-_WINDOWS_KINDS = (
+_NEW_GROUP: int = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)  # Windows only
+# Windows has no execute bit: a hook is a program (`.exe`) or a script its interpreter runs,
+# found by its name and suffix, in this order. Elsewhere a hook is an executable of the exact
+# name.
+_WINDOWS_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (".exe", ()),
     (".cmd", ("cmd", "/c")),
+    (".bat", ("cmd", "/c")),
     (".ps1", ("powershell", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File")),
     (".py", (sys.executable,)),
 )
@@ -100,7 +104,7 @@ class Hooks:
     def command(self, point: HookPoint) -> list[str] | None:
         """The argv that runs the hook for `point`, or None when the project has none."""
         path = self.folder / point
-        if sys.platform == "win32":
+        if system.windows():
             for suffix, interpreter in _WINDOWS_KINDS:
                 if path.with_name(point + suffix).is_file():
                     return [*interpreter, str(path.with_name(point + suffix))]

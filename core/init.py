@@ -13,6 +13,7 @@ from cfgroll.errors import EngineUnreachable, ProjectError, os_error
 from cfgroll.project import ProjectFiles
 from cfgroll.release import Release, record_release
 from cfgroll.settings import HOOKS_DIR, KEY, effective
+from cfgroll.store import system
 from cfgroll.store.files import write_atomic
 from cfgroll.store.lock import store_lock
 from cfgroll.store.repo import Entry, Store
@@ -34,6 +35,11 @@ def ensure_store(ctx: Context) -> Initialised:
     `.cfgroll/` is added to the project's `.gitignore`, so `.env` copies never reach that repo.
     """
     store, created = ctx.create_store()
+    if created and system.windows():
+        ctx.reporter.warn(
+            "on Windows, file modes cannot make the store private (0700) nor env files 0600: "
+            "keep the project in a folder only your account can read (its access list)"
+        )
     gitignore = ignore_store(ctx)
     samples = install_samples(ctx) if created else ()
     return Initialised(store, created, gitignore, samples=samples)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cfgroll.context import Flags as Flags  # the command line's say; lives with the Context
 from cfgroll.errors import ProjectError
 from cfgroll.gate import Limits
+from cfgroll.store import system
 from cfgroll.store.manifest import ORCHESTRATORS, orchestrator_of
 from cfgroll.store.manifest import Orchestrator as Orchestrator  # for the CLI
 
@@ -222,9 +223,11 @@ def _folder(block: Mapping[str, Any], key: str) -> str | None:
 
 
 def _inside(key: str, v: str) -> None:
-    if v.startswith("/") or ".." in v.split("/"):
+    why = system.outside(v)
+    if why is not None:
         raise ProjectError(
-            f"`{KEY}: {key}:` entry {v!r} leaves the project folder; name paths relative to it"
+            f"`{KEY}: {key}:` entry {v!r} leaves the project folder ({why}); name paths "
+            "relative to it, with /"
         )
 
 

@@ -44,6 +44,7 @@ def _start(argv: Sequence[str], cwd: Path) -> subprocess.Popen[str]:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            encoding="utf-8",
             errors="replace",
         )
     except FileNotFoundError:

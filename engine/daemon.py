@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -121,6 +122,8 @@ class _Local:
     def _connect(self, timeout: float | None) -> Any:
         import socket
 
+        if sys.platform == "win32":  # Windows engines listen on a named pipe: the SDK's door
+            raise EngineUnreachable(f"unix://{self._path} is not an engine address on Windows")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
@@ -836,6 +839,7 @@ class ImageIdsLater:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
+                encoding="utf-8",
             )
 
     def _ask(self, local: _Local) -> None:

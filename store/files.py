@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from cfgroll.errors import ProjectError
+from cfgroll.store import system
 
 # What git can tell apart: a regular file, an executable one, a symbolic link.
 FileKind = Literal["file", "exec", "link"]
@@ -82,20 +86,47 @@ def write_atomic(
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)  # by path: os.fchmod does not exist on Windows
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
 
 
+# Windows refuses to replace a file another program holds open (an editor, a virus scan):
+# such locks are mostly brief, so the rename is tried again for about this long.
+LOCKED_RETRY = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+def _replace(tmp: str | Path, path: Path) -> None:
+    for pause in (*LOCKED_RETRY, None):
+        try:
+            os.replace(tmp, path)
+            return
+        except PermissionError as exc:
+            if not system.windows():
+                raise
+            if pause is None:
+                raise ProjectError(
+                    f"cannot replace {path}: another program holds it open (an editor, a "
+                    "virus scan); close it and run the command again"
+                ) from exc
+            time.sleep(pause)
+
+
 def _link_atomic(path: Path, target: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.cfgroll-tmp"
     tmp.unlink(missing_ok=True)
-    os.symlink(target, tmp)
     try:
-        os.replace(tmp, path)
+        os.symlink(target, tmp)
+    except OSError as exc:  # Windows: links need a privilege or developer mode
+        raise ProjectError(
+            f"cannot create {path} as a link to {target}: {exc.strerror or exc}; on Windows, "
+            "turn on developer mode (or run as administrator) so links can be made"
+        ) from exc
+    try:
+        _replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

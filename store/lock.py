@@ -27,7 +27,7 @@ INFO_NAME = "cfgroll.lock.json"
 def holder(store_path: Path) -> dict[str, object] | None:
     """What the lock's info file says about its holder, if anything."""
     try:
-        data = json.loads((store_path / INFO_NAME).read_text())
+        data = json.loads((store_path / INFO_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -98,7 +98,7 @@ def store_lock(
             "started": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "time": time.time(),
         }
-        info_path.write_text(json.dumps(info) + "\n")
+        info_path.write_text(json.dumps(info) + "\n", encoding="utf-8")
         try:
             yield
         finally:

@@ -23,6 +23,7 @@ from gitdb import IStream, LooseObjectDB
 
 from cfgroll import faults
 from cfgroll.errors import StoreError, UnknownRelease
+from cfgroll.store import system
 from cfgroll.store.files import FileData, FileKind, fsync_dir
 from cfgroll.store.manifest import MANIFEST_PATH, OWN_FILES, Manifest, parse
 from cfgroll.store.names import (
@@ -144,7 +145,7 @@ class Store:
             (path / "logs" / "refs" / "heads").mkdir(parents=True)
             (path / "logs" / "refs" / "heads" / "main").touch()
             if description:
-                (path / "description").write_text(description + "\n")
+                (path / "description").write_text(description + "\n", encoding="utf-8")
         finally:
             os.umask(old_umask)
         return cls(path, repo), True
@@ -380,13 +381,9 @@ class Store:
             hexsha = sha.hex()
             path = self.path / "objects" / hexsha[:2] / hexsha[2:]
             try:
-                fd = os.open(path, os.O_RDONLY)
+                system.fsync_file(path)
             except FileNotFoundError:
                 continue  # it was already in a pack
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
             folders.add(path.parent)
         for folder in (*folders, self.path / "objects"):
             fsync_dir(folder)

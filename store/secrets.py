@@ -124,19 +124,18 @@ def env_entries(text: str) -> list[EnvEntry]:
         if b.error:
             colon = _COLON_FORM.match(statement)
             again = list(parse_stream(io.StringIO(f"{colon[1]}={colon[2]}"))) if colon else []
-            if len(again) == 1 and again[0].key and not again[0].error:
-                b = again[0]
-                entries.append(EnvEntry(b.key, b.value, blank + f"{colon[1]}: ", original))
+            if colon and len(again) == 1 and again[0].key and not again[0].error:
+                head = f"{blank}{colon[1]}: "
+                entries.append(EnvEntry(again[0].key, again[0].value, head, original))
             else:
                 entries.append(EnvEntry(None, None, blank, original, readable=False))
             continue
         if b.key is None:
             entries.append(EnvEntry(None, None, original, original))
             continue
-        first = statement.splitlines()[0] if statement else ""
-        head = _HEAD.match(first)
+        start = _HEAD.match(statement.splitlines()[0] if statement else "")
         entries.append(
-            EnvEntry(b.key, b.value, blank + (head[1] if head else f"{b.key}="), original)
+            EnvEntry(b.key, b.value, blank + (start[1] if start else f"{b.key}="), original)
         )
     return entries
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cfgroll.engine.compose import DEFAULT_FILES, Compose
 from cfgroll.errors import ProjectError
-from cfgroll.store.secrets import parse_env
+from cfgroll.store.secrets import parse_env, text_of
 
 
 def locate(
@@ -71,18 +71,13 @@ def project_env(directory: Path, env_files: Sequence[Path] = ()) -> dict[str, st
 
 
 def read_env(path: Path) -> dict[str, str]:
-    """The variables of an env file (quotes removed); empty when it cannot be read."""
+    """The variables of an env file, read as Compose reads them; empty when it cannot be
+    read."""
     try:
-        text = path.read_text(errors="replace")
+        text = text_of(path.read_bytes())
     except OSError:
         return {}
-    return {k: _unquote(v) for k, v in parse_env(text).items()}
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return re.sub(r"\s+#.*$", "", value)  # an unquoted value ends at ` #`
+    return parse_env(text)
 
 
 _VAR = re.compile(r"\$(?:\$|\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))")

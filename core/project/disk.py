@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from cfgroll import faults
 from cfgroll.errors import ProjectError
+from cfgroll.store import system
 from cfgroll.store.files import FileData, read_file, write_file
 from cfgroll.store.manifest import Role
 
@@ -46,6 +48,7 @@ def write(
                 )
             write_file(path, file, private=roles.get(rel) in PRIVATE)
         changed.append(rel)
+        faults.point("files:partly-written")  # a target another program holds, a full disk
     return changed
 
 
@@ -69,7 +72,9 @@ def leftovers(directory: Path) -> list[Path]:
 
 def _checked(rel: str) -> str:
     """A path from the store, refused if it would leave the project folder."""
-    p = PurePosixPath(rel)
-    if p.is_absolute() or ".." in p.parts or not rel:
-        raise ProjectError(f"the store names the path {rel!r}, outside the project; not written")
+    why = system.outside(rel)
+    if why is not None:
+        raise ProjectError(
+            f"the store names the path {rel!r}, outside the project ({why}); not written"
+        )
     return rel

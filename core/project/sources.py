@@ -73,7 +73,7 @@ class _Reader:
             import yaml
 
             try:
-                doc = yaml.load(path.read_text(), Loader=_loader())  # noqa: S506 - safe loader
+                doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())  # noqa: S506 - safe loader
             except (OSError, UnicodeDecodeError, yaml.YAMLError):
                 doc = None  # Compose accepted the project; nothing more of ours to find here
             self._docs[path] = doc if isinstance(doc, dict) else {}
