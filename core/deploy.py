@@ -121,7 +121,11 @@ def _roll_out(
         occasion = Occasion(
             action, tag, live.tag if live else base_tag or "", tuple(services), project
         )
-        hooks = Hooks(ctx, settings.hooks, occasion, secret_values(files.content, files.roles))
+        # what runs now and what the deploy starts: either may print its values
+        secrets = secret_values(files.content, files.roles)
+        if live is not None:
+            secrets += secret_values(store.files(live), live.manifest.files)
+        hooks = Hooks(ctx, settings.hooks, occasion, secrets)
         hooks.before("pre-deploy", f"the {action} was stopped before it changed anything")
         baseline = None
         if base_tag is not None:
@@ -186,9 +190,8 @@ def _failed(
 ) -> DeployFailed | RollbackFailed:
     """Keep the attempt, put back what ran before, then run the `on-failure` hook (its output
     kept with the attempt); the error to raise."""
-    reason = one_line(exc)
-    files = attempt.files
-    details = redact(_details(exc), secret_values(files.content, files.roles))
+    reason = redact(one_line(exc), attempt.hooks.secrets)
+    details = redact(_details(exc), attempt.hooks.secrets)
     kept_as: Entry | None = None
     try:
         attempt_entry = record_attempt(

@@ -19,7 +19,7 @@ from cfgroll.snapshot import Availability, check_services, judge, overall
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry
-from cfgroll.store.secrets import secret_values
+from cfgroll.store.secrets import redact, secret_values
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,11 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
         occasion = Occasion(
             "rollback", reserve_name(store), live.tag, services, live.manifest.project, target.tag
         )
-        secrets = secret_values(store.files(live), live.manifest.files)
+        # what runs now and what the rollback starts: either may print its values
+        secrets = [
+            *secret_values(store.files(live), live.manifest.files),
+            *secret_values(store.files(target), target.manifest.files),
+        ]
         hooks = Hooks(ctx, settings.hooks, occasion, secrets)
         hooks.before("pre-rollback", "the rollback was stopped before it changed anything")
         paths: set[str] | None = None
@@ -202,8 +206,9 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
                 return RolledBack(meanwhile, draft)
             kept = f"your edits are kept as {draft.tag}" if draft else ""
             what = f"rollback to {target.tag}" + (f" of {', '.join(only)}" if only else "")
-            reason = one_line(exc)
-            failure = Failure(what, reason, str(getattr(exc, "details", "")), kept)
+            reason = redact(one_line(exc), secrets)
+            details = redact(str(getattr(exc, "details", "")), secrets)
+            failure = Failure(what, reason, details, kept)
             result: FailureResult = "rolled-back"
             try:
                 error: CfgrollError = recover(ctx, store, live, paths, failure, only, hooks)

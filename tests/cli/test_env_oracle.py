@@ -70,6 +70,14 @@ def test_no_output_shows_a_value_compose_reads(
     write_version(proj, project_name, "v2", "env; exit 3")
     assert cfgroll("deploy", *FAST) == 3
     assert "last log lines" in said[-1] and "FIRST_PASSWORD=***" in said[-1]
+    # a release that dies a second after its start passes a short settle; rolling back to it
+    # with a longer one fails, and that error shows its logs
+    write_version(proj, project_name, "v4", "env; sleep 2; exit 4")
+    assert cfgroll("deploy", "--settle", "0.3", "--timeout", "60") == 0, run.err
+    dying = git(run.store, "describe", "--tags", "main").strip()
+    assert cfgroll("rollback", live, "--yes", *FAST) == 0, run.err
+    assert cfgroll("rollback", dying, "--yes", "--settle", "5", "--timeout", "60") == 3
+    assert "last log lines" in said[-1] and "FIRST_PASSWORD=***" in said[-1], said[-1]
     # every value changed on disk, not deployed
     write_version(proj, project_name, "v3", "env; exec sleep 3600")
     assert cfgroll("status", "--check") == 1
@@ -89,5 +97,5 @@ def test_no_output_shows_a_value_compose_reads(
         cfgroll("show", tag)
         cfgroll("diff", live, tag)
     everything = "\n".join(said)
-    shown = [value for value in secrets_of("v1", "v2", "v3") if value in everything]
+    shown = [value for value in secrets_of("v1", "v2", "v3", "v4") if value in everything]
     assert not shown, f"values shown: {shown}\n{everything}"
