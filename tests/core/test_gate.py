@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
 
 from cfgroll import gate
-from cfgroll.engine.daemon import Died
+from cfgroll.engine.daemon import Container, Died
 from tests.core.fakes import ScriptedDaemon, container, healthy
 
 LIMITS = gate.Limits(timeout=5, settle=0)
@@ -134,3 +135,106 @@ def test_a_service_is_as_far_as_its_least_advanced_replica() -> None:
     seen: list[dict[str, str]] = []
     gate.wait_healthy(daemon, "p", ["web"], LIMITS, gate.Baseline({}), seen.append)
     assert daemon.calls == 3 and [s["web"] for s in seen] == ["starting", "starting", "healthy"]
+
+
+def stopped(service: str, state: str, exit_code: int = 3) -> Container:
+    return replace(container(service, state=state), exit_code=exit_code)
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        ("exited", "exited with code 3"),
+        ("dead", "exited with code 3"),
+        ("restarting", "is restarting (exit code 3, 0 restarts)"),
+        ("paused", "is paused"),
+    ],
+)
+def test_a_container_that_stopped_fails_at_once_with_its_state(state: str, reason: str) -> None:
+    seen: list[dict[str, str]] = []
+    daemon = ScriptedDaemon([[healthy(container("api")), stopped("web", state)]])
+    with pytest.raises(gate.GateFailed) as failed:
+        gate.wait_healthy(daemon, "p", ["api", "web"], LIMITS, gate.Baseline({}), seen.append)
+    assert (failed.value.service, failed.value.reason) == ("web", reason)
+    assert str(failed.value) == f"service web {reason}"
+    assert failed.value.details.startswith("last log lines of p-web-1:\nlog of id-web")
+    assert seen[-1] == {"api": "healthy", "web": reason}
+    assert daemon.calls == 1
+
+
+def test_a_new_container_that_restarted_once_fails() -> None:
+    """A container the baseline does not know (created by this deploy) may not restart at
+    all."""
+    daemon = ScriptedDaemon([[replace(container("web"), restart_count=1)]])
+    with pytest.raises(gate.GateFailed, match="is restarting"):
+        gate.wait_healthy(daemon, "p", ["web"], LIMITS, gate.Baseline({"other": 0}))
+
+
+def test_a_service_not_healthy_in_time_fails_naming_what_it_waits_for() -> None:
+    daemon = ScriptedDaemon([[healthy(container("api")), container("web", health="starting")]])
+    with pytest.raises(gate.GateFailed) as failed:
+        gate.wait_healthy(
+            daemon, "p", ["api", "web", "worker"], gate.Limits(timeout=0.2, settle=0),
+            gate.Baseline({}),
+        )  # fmt: skip
+    assert failed.value.service == "web"
+    assert failed.value.reason == (
+        "was not healthy after 0.2s; still waiting for web (starting), worker (no container)"
+    )
+    assert "log of id-web" in failed.value.details
+    assert "last health check of p-web-1:\nwget: server returned error" in failed.value.details
+
+
+def test_a_service_without_a_healthcheck_passes_once_it_has_run_for_settle() -> None:
+    seen: list[dict[str, str]] = []
+    quiet = NoEvents()
+    daemon = ScriptedDaemon([[container("worker", state="created")], [container("worker")]])
+    daemon.watch = lambda project: quiet  # type: ignore[method-assign]
+    start = time.monotonic()
+    gate.wait_healthy(
+        daemon, "p", ["worker"], gate.Limits(timeout=5, settle=0.3), gate.Baseline({}), seen.append
+    )
+    assert time.monotonic() - start >= 0.3
+    assert [s["worker"] for s in seen] == ["created", "settling", "running"]
+
+
+def test_a_container_started_long_ago_has_settled_already() -> None:
+    old = replace(container("worker"), started_at="2020-01-01T00:00:00.123456789Z")
+    daemon = ScriptedDaemon([[old]])
+    gate.wait_healthy(daemon, "p", ["worker"], gate.Limits(timeout=5, settle=60), gate.Baseline({}))
+    assert daemon.calls == 1
+    assert gate._age("not a time") == 0.0
+    assert gate._age("2020-01-01T00:00:00.5Z") > 3600
+
+
+def test_the_check_runs_once_services_pass_with_the_time_left() -> None:
+    asked: list[float] = []
+    answers = iter(["the check hook exited with code 1", None])
+
+    def check(remaining: float) -> str | None:
+        asked.append(remaining)
+        return next(answers)
+
+    seen: list[dict[str, str]] = []
+    daemon = ScriptedDaemon([[healthy(container("web"))]])
+    gate.wait_healthy(
+        daemon, "p", ["web"], gate.Limits(timeout=30, settle=0), gate.Baseline({}),
+        seen.append, check=check, check_pause=0.01,
+    )  # fmt: skip
+    assert len(asked) == 2 and 29 < asked[0] <= 30 and asked[1] <= asked[0]
+    assert {"web": "healthy", "check": "exited with code 1"} in seen
+
+
+def test_a_check_that_never_passes_fails_the_gate() -> None:
+    daemon = ScriptedDaemon([[healthy(container("web"))]])
+    with pytest.raises(gate.CheckFailed) as failed:
+        gate.wait_healthy(
+            daemon, "p", ["web"], gate.Limits(timeout=1.5, settle=0), gate.Baseline({}),
+            check=lambda _r: "the check hook exited with code 2", check_pause=0.2,
+        )  # fmt: skip
+    assert str(failed.value) == "the check hook exited with code 2, for 1.5s"
+    assert failed.value.service == "" and failed.value.details == ""
+
+
+def test_without_a_check_the_gate_passes_on_healthy_services() -> None:
+    assert gate.checked(None, {"web": "healthy"}, time.monotonic(), 1, lambda _s: None)
