@@ -3,6 +3,7 @@ the engine's image door. And what `log` marks restorable: here, pullable by dige
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import pytest
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Image
+from cfgroll.errors import UsageError
 from cfgroll.history import log, with_restorable
-from cfgroll.retention import Policy, plan, size
+from cfgroll.retention import Policy, after_release, pin, plan, policy, prune, size
 from cfgroll.settings import duration
 from cfgroll.store.files import FileData
+from cfgroll.store.lock import state
 from cfgroll.store.manifest import Layout, Manifest, ServiceRecord
 from cfgroll.store.repo import Store
 from tests.core.test_hooks import Collecting
@@ -212,3 +215,114 @@ def test_an_image_a_kept_release_runs_stays_when_its_own_tag_is_gone(tmp_path: P
     planned = plan(ctx_with(tmp_path, Images(images, set())), Policy(keep=1), store)
     assert sorted(r for u in planned.untag for r in u.refs) == ["p-web:backup_1", "p-web:backup_2"]
     assert [i for i, _ in planned.images] == [image(1)]
+
+
+class Engine(Images):
+    """The image door with the writes prune makes; `refuse`: IDs the engine will not remove."""
+
+    def __init__(self, images: list[Image], refuse: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        super().__init__(images, set())
+        self.refuse = refuse
+        self.untagged: list[str] = []
+        self.removed: list[str] = []
+
+    def ping(self) -> None:
+        pass
+
+    def untag(self, ref: str) -> None:
+        self.untagged.append(ref)
+
+    def remove_image(self, image_id: str) -> bool:
+        self.removed.append(image_id)
+        return image_id not in self.refuse
+
+
+def test_prune_untags_removes_and_counts_what_was_freed(tmp_path: Path) -> None:
+    history(tmp_path, 5)
+    engine = Engine(every_image(5), refuse={image(2)})
+    ctx = ctx_with(tmp_path, engine)
+    pruned = prune(ctx, policy(ctx, keep=2))
+    assert sorted(engine.untagged) == [f"p-web:backup_20260100_0000{n}" for n in (1, 2, 3)]
+    assert engine.removed == [image(1), image(2), image(3)]
+    assert pruned.removed == (image(1), image(3)) and pruned.refused == (image(2),)
+    assert pruned.freed == 1_000_000 * (1 + 3)
+    assert state(tmp_path / "store.git") == "free"
+
+
+def test_the_policy_comes_from_the_flags_then_the_live_release_then_ten(tmp_path: Path) -> None:
+    store = history(tmp_path, 2)
+    ctx = ctx_with(tmp_path, Images([], set()))
+    assert policy(ctx) == Policy(10, None)
+    assert policy(ctx, keep=1, older_than="2d") == Policy(1, duration("2d"))
+    with pytest.raises(UsageError, match="--keep must be at least 1"):
+        policy(ctx, keep=0)
+    with pytest.raises(UsageError, match="--older-than"):
+        policy(ctx, older_than="soon")
+    live = store.live()
+    assert live is not None
+    settings = {"keep": 3, "keep_for": "1w"}
+    manifest = replace(
+        live.manifest, tag="backup_20260200_000000", layout=Layout(settings=settings)
+    )
+    store.record({}, manifest, "m\n", live.commit, on_main=True)
+    assert policy(ctx) == Policy(3, duration("1w"))
+    assert policy(ctx, keep=5) == Policy(5, duration("1w"))
+
+
+def test_after_a_release_prune_runs_only_when_the_project_sets_keep(tmp_path: Path) -> None:
+    store = history(tmp_path, 4)
+    engine = Engine(every_image(4))
+    ctx = ctx_with(tmp_path, engine)
+    assert after_release(ctx, store, {}) is None and engine.untagged == []
+    pruned = after_release(ctx, store, {"keep": 1})
+    assert pruned is not None and sorted(engine.untagged) == [
+        "p-web:backup_20260100_00001",
+        "p-web:backup_20260100_00002",
+    ]
+    assert any(
+        "pruned the image tags of 2 old release(s) (keep: 1)" in line for line in ctx.reporter.lines
+    )  # type: ignore[attr-defined]
+
+
+def test_a_prune_that_fails_after_a_release_is_a_warning(tmp_path: Path) -> None:
+    store = history(tmp_path, 3)
+
+    class Broken(Engine):
+        def untag(self, ref: str) -> None:
+            raise OSError("the engine went away")
+
+    ctx = ctx_with(tmp_path, Broken(every_image(3)))
+    assert after_release(ctx, store, {"keep": 1}) is None
+    assert ctx.reporter.warnings == [  # type: ignore[attr-defined]
+        "prune after the release failed (the engine went away; run with --debug for the "
+        "details); run `cfgroll prune`"
+    ]
+
+
+def test_only_releases_are_pinned(tmp_path: Path) -> None:
+    store = history(tmp_path, 2)
+    ctx = ctx_with(tmp_path, Images([], set()))
+    entry, changed = pin(ctx, "backup_20260100_00001")
+    assert changed and store.pins() == {"backup_20260100_00001"}
+    assert pin(ctx, "backup_20260100_00001") == (entry, False)
+    assert pin(ctx, "backup_20260100_00001", on=False)[1] and store.pins() == set()
+    live = store.live()
+    assert live is not None
+    draft = replace(live.manifest, tag="draft_20260300_000000", kind="draft", action="draft")
+    store.record({}, draft, "d\n", live.commit, on_main=False)
+    with pytest.raises(UsageError, match="is a draft, not a release"):
+        pin(ctx, "draft_20260300_000000")
+
+
+def test_an_update_or_a_rollback_can_be_the_last_good_release(tmp_path: Path) -> None:
+    for action in ("update", "rollback"):
+        store = history(tmp_path / action, 3, actions={2: action})
+        ctx = ctx_with(tmp_path / action, Images(every_image(3), set()))
+        assert plan(ctx, Policy(keep=1), store).kept["backup_20260100_00002"] == "last good"
+
+
+@pytest.mark.parametrize(
+    ("n", "shown"), [(0, "0 B"), (1000, "1.0 kB"), (999_949, "999.9 kB"), (10**12, "1000.0 GB")]
+)
+def test_size_boundaries(n: int, shown: str) -> None:
+    assert size(n) == shown
