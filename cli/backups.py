@@ -46,7 +46,7 @@ def import_(
     the store. Safe to run again (imported folders are skipped); never deletes a folder;
     malformed folders are reported one line each and the rest is imported.
     """
-    from cfgroll.importer import import_backups
+    from cfgroll.capabilities.importer import import_backups
 
     ctx = context(project_dir, file, project_name, store, env_files=env_file)
     # relative to where the command runs: -C's folder, as if started there

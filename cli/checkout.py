@@ -37,8 +37,8 @@ def checkout(
 
     Project files that differ from the live release are saved first as a draft.
     """
-    from cfgroll.rollback import checkout as run_checkout
     from cfgroll.settings import Flags
+    from cfgroll.transactions.rollback import checkout as run_checkout
 
     flags = Flags(lock_timeout=lock_timeout)
     result = run_checkout(context(project_dir, file, project_name, store, flags, env_file), tag)

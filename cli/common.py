@@ -13,9 +13,9 @@ import typer
 
 if TYPE_CHECKING:
     from cfgroll.context import Context
-    from cfgroll.deploy import Deployed
     from cfgroll.init import Initialised
     from cfgroll.settings import Flags, Orchestrator
+    from cfgroll.transactions.deploy import Deployed
 
 ProjectDir = Annotated[
     Optional[Path],

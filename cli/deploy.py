@@ -58,7 +58,9 @@ def deploy(
 
     flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks, chosen(orchestrator))
     ctx = context(project_dir, file, project_name, store, flags, env_file, model=True)
-    from cfgroll.deploy import deploy as run_deploy  # imported while Compose reads the model
+    from cfgroll.transactions.deploy import (
+        deploy as run_deploy,  # imported while Compose reads the model
+    )
 
     result = run_deploy(ctx, no_rollback, record_unchanged)
     report_setup(result)

@@ -44,7 +44,7 @@ def diff(
     were added, removed or changed are shown, values as ***); secrets: files show only
     "changed"; binary files their sizes. --show-secrets shows everything.
     """
-    from cfgroll.history import compare
+    from cfgroll.history.log import compare
 
     ctx = context(project_dir, file, project_name, store, env_files=env_file)
     result = compare(ctx, a, b, show_secrets)

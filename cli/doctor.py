@@ -45,7 +45,7 @@ def doctor(
     entry. Read-only unless --fix. Exit 0: healthy; 1: problems found (each with its fix);
     2: cannot run (no store).
     """
-    from cfgroll.doctor import doctor as run_doctor
+    from cfgroll.capabilities.doctor import doctor as run_doctor
 
     report = run_doctor(context(project_dir, file, project_name, store, env_files=env_file), fix)
     if json_:

@@ -22,7 +22,7 @@ from cfgroll.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from cfgroll.history import LogLine
+    from cfgroll.history.log import LogLine
 
 
 def log(
@@ -47,7 +47,7 @@ def log(
 ) -> None:
     """List the releases, newest first, with what each one changed and whether it can still be
     restored (all its images exist; `?` when the engine does not answer)."""
-    from cfgroll.history import log_of
+    from cfgroll.history.log import log_of
 
     ctx = context(project_dir, file, project_name, store, env_files=env_file)
     lines = log_of(ctx, number, include_side=all_, service=service)

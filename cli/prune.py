@@ -60,8 +60,8 @@ def prune(
     before it that passed the health gate, pinned releases (`cfgroll pin`). Asks first on a
     terminal unless --yes.
     """
-    from cfgroll.retention import plan, policy, size
-    from cfgroll.retention import prune as run_prune
+    from cfgroll.capabilities.retention import plan, policy, size
+    from cfgroll.capabilities.retention import prune as run_prune
     from cfgroll.settings import Flags
 
     ctx = context(
@@ -114,7 +114,7 @@ def pin(
 ) -> None:
     """Keep a release's images whatever the retention policy says (recorded in the store as
     refs/pins/TAG; `cfgroll log` shows it)."""
-    from cfgroll.retention import pin as run_pin
+    from cfgroll.capabilities.retention import pin as run_pin
 
     entry, changed = run_pin(
         context(project_dir, file, project_name, store, env_files=env_file), tag
@@ -131,7 +131,7 @@ def unpin(
     store: StorePath = None,
 ) -> None:
     """Let the retention policy prune a release's images again."""
-    from cfgroll.retention import pin as run_pin
+    from cfgroll.capabilities.retention import pin as run_pin
 
     ctx = context(project_dir, file, project_name, store, env_files=env_file)
     entry, changed = run_pin(ctx, tag, on=False)

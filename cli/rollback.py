@@ -86,9 +86,9 @@ def rollback(
     pinned by digest) with `docker stack deploy`, gated. A release made on another engine is
     refused unless --engine-change.
     """
-    from cfgroll.rollback import plan, preview
-    from cfgroll.rollback import rollback as run_rollback
     from cfgroll.settings import Flags
+    from cfgroll.transactions.rollback import plan, preview
+    from cfgroll.transactions.rollback import rollback as run_rollback
 
     flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks)
     ctx = context(project_dir, file, project_name, store, flags, env_file)
@@ -118,7 +118,7 @@ RESTORABLE = {"yes": "yes", "pull": "yes (pull)", "no": "no: image gone"}
 
 def _choose(ctx: Context) -> str:
     """List the releases and ask which one; only on a terminal."""
-    from cfgroll.rollback import choices
+    from cfgroll.transactions.rollback import choices
 
     if not is_tty():
         raise UsageError(

@@ -24,7 +24,7 @@ from cfgroll.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from cfgroll.history import Entry, FileUse
+    from cfgroll.history.log import Entry, FileUse
 
 
 def show(
@@ -51,8 +51,8 @@ def show(
     Files are listed with their role (compose, env, secret, config, mount, tracked) and the
     services that read them; then what the stack read that the release does not hold, and
     why. Env values and secrets: files are masked unless --show-secrets is given."""
-    from cfgroll.history import short, shown, shown_file
-    from cfgroll.hooks import describe
+    from cfgroll.capabilities.hooks import describe
+    from cfgroll.history.log import short, shown, shown_file
 
     ctx = context(project_dir, file, project_name, store, env_files=env_file)
     if path is not None:

@@ -22,7 +22,7 @@ from cfgroll.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from cfgroll.status import EnvChanges, Status
+    from cfgroll.history.status import EnvChanges, Status
 
 
 def status(
@@ -48,7 +48,9 @@ def status(
     are running and healthy, and services found in one and not the other.
     """
     ctx = context(project_dir, file, project_name, store, env_files=env_file, model=True)
-    from cfgroll.status import status as read_status  # imported while Compose reads the model
+    from cfgroll.history.status import (
+        status as read_status,  # imported while Compose reads the model
+    )
 
     result = read_status(ctx)
     if json_:

@@ -72,7 +72,9 @@ def update(
     flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks, chosen(orchestrator))
     ctx = context(project_dir, file, project_name, store, flags, env_file, model=True)
     confirm(f"update {', '.join(names) or 'no service'}?", yes)
-    from cfgroll.deploy import update as run_update  # imported while Compose reads the model
+    from cfgroll.transactions.deploy import (
+        update as run_update,  # imported while Compose reads the model
+    )
 
     result = run_update(ctx, names, no_build, no_rollback, record_unchanged)
     report_setup(result)

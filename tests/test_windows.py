@@ -18,6 +18,7 @@ from cfgroll.errors import ProjectError
 from cfgroll.store import files, system
 from cfgroll.store.files import FileData, write_atomic, write_file
 from tests.helpers import REPO_ROOT
+from tests.test_layering import PACKAGE, sources
 
 
 @pytest.fixture
@@ -160,9 +161,9 @@ def test_a_link_that_cannot_be_made_is_a_clear_error(
 def test_windows_hooks_run_by_suffix(
     tmp_path: Path, on_windows: None, name: str, argv: list[str]
 ) -> None:
+    from cfgroll.capabilities.hooks import Hooks, Occasion
     from cfgroll.context import Context
     from cfgroll.engine.compose import Compose
-    from cfgroll.hooks import Hooks, Occasion
     from cfgroll.settings import HookSettings
     from tests.core.test_hooks import Collecting
 
@@ -193,22 +194,21 @@ def test_text_is_read_and_written_as_utf8_whatever_the_locale() -> None:
     """Windows' default encoding is the locale's (cp1252, …): every text read, write or
     subprocess pipe in the package names UTF-8."""
     loose = []
-    for folder in ("core", "store", "engine", "cli"):
-        for path in (REPO_ROOT / folder).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
-                    continue
-                if node.func.attr not in TEXT_CALLS:
-                    continue
-                words = {k.arg: k.value for k in node.keywords}
-                if node.func.attr in ("read_text", "write_text"):
-                    texty = True
-                elif node.func.attr == "fdopen":
-                    mode = node.args[1] if len(node.args) > 1 else words.get("mode")
-                    texty = isinstance(mode, ast.Constant) and "b" not in str(mode.value)
-                else:
-                    flags = [words.get("text"), words.get("universal_newlines")]
-                    texty = any(isinstance(f, ast.Constant) and f.value is True for f in flags)
-                if texty and "encoding" not in words:
-                    loose.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    for path in sources(*PACKAGE):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            if node.func.attr not in TEXT_CALLS:
+                continue
+            words = {k.arg: k.value for k in node.keywords}
+            if node.func.attr in ("read_text", "write_text"):
+                texty = True
+            elif node.func.attr == "fdopen":
+                mode = node.args[1] if len(node.args) > 1 else words.get("mode")
+                texty = isinstance(mode, ast.Constant) and "b" not in str(mode.value)
+            else:
+                flags = [words.get("text"), words.get("universal_newlines")]
+                texty = any(isinstance(f, ast.Constant) and f.value is True for f in flags)
+            if texty and "encoding" not in words:
+                loose.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
     assert not loose, f"text without encoding='utf-8': {loose}"

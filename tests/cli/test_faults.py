@@ -26,7 +26,7 @@ from cfgroll.faults import ENV, EXIT_CODE
 from tests.helpers import DOCKERFILE, build_file_tree, git, http_get, web_compose
 
 pytestmark = pytest.mark.docker
-# the package's folders (in a checkout they are not nested: core/, store/, …)
+# the package's folders (cli/ and store/ are top-level folders of the checkout)
 FOLDERS = {
     Path(m.__file__).parent
     for m in (cfgroll, cfgroll.cli, cfgroll.engine, cfgroll.project, cfgroll.store)

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from cfgroll import gate
 from cfgroll.engine.daemon import Container, Died
+from cfgroll.orchestrators import gate
 from tests.core.fakes import ScriptedDaemon, container, healthy
 
 LIMITS = gate.Limits(timeout=5, settle=0)

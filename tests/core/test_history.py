@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cfgroll.history import Side, diff, show_file
+from cfgroll.history.log import Side, diff, show_file
 from cfgroll.store.files import FileData
 from cfgroll.store.manifest import Layout, Manifest, Role
 from cfgroll.store.repo import Store

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from cfgroll import gate
+from cfgroll.capabilities.hooks import HookFailed, Hooks, Occasion, describe
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import ProjectError
-from cfgroll.hooks import HookFailed, Hooks, Occasion, describe
+from cfgroll.orchestrators import gate
 from cfgroll.settings import Flags, HookSettings, effective, parse
 from cfgroll.store.manifest import HookRecord, Layout, Manifest, hooks_from_yaml, hooks_to_yaml
 from tests.core.fakes import ScriptedDaemon, container, healthy

@@ -15,14 +15,14 @@ import pytest
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import ImageMissing
-from cfgroll.history import Side
-from cfgroll.restore import UP_RECREATE, restore
-from cfgroll.rollback import plan
+from cfgroll.history.log import Side
+from cfgroll.history.status import file_drift, service_states
 from cfgroll.settings import Flags
-from cfgroll.status import file_drift, service_states
 from cfgroll.store.files import FileData
 from cfgroll.store.manifest import FileUse, Layout, Manifest, ServiceRecord
 from cfgroll.store.repo import Entry, Store
+from cfgroll.transactions.restore import UP_RECREATE, restore
+from cfgroll.transactions.rollback import plan
 from tests.core.fakes import EveryReadAnEvent, container, healthy
 from tests.core.test_hooks import Collecting
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cfgroll import preflight
-from cfgroll.preflight import MIB, Needs, PreflightFailed
+from cfgroll.transactions import preflight
+from cfgroll.transactions.preflight import MIB, Needs, PreflightFailed
 
 
 def ctx(tmp_path: Path) -> Any:

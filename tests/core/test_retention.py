@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from cfgroll.capabilities.retention import Policy, after_release, pin, plan, policy, prune, size
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Image
 from cfgroll.errors import UsageError
-from cfgroll.history import log, with_restorable
-from cfgroll.retention import Policy, after_release, pin, plan, policy, prune, size
+from cfgroll.history.log import log, with_restorable
 from cfgroll.settings import duration
 from cfgroll.store.files import FileData
 from cfgroll.store.lock import state

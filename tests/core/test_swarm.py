@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from cfgroll import gate, swarm
 from cfgroll.engine import endpoint
 from cfgroll.engine.daemon import EngineInfo, SwarmService, SwarmTask
 from cfgroll.errors import CfgrollError, ProjectError, UsageError
+from cfgroll.orchestrators import gate, swarm
 from cfgroll.settings import parse
 from cfgroll.store.manifest import EngineRecord, Manifest
 

@@ -7,14 +7,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cfgroll import faults, preflight, retention, swarm
+from cfgroll import faults
+from cfgroll.capabilities import retention
+from cfgroll.capabilities.hooks import Action, FailureResult, Hooks, Occasion
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
-from cfgroll.hooks import Action, FailureResult, Hooks, Occasion
+from cfgroll.history.snapshot import check_services
 from cfgroll.init import Initialised, ensure_store, record_baseline
+from cfgroll.orchestrators import swarm
 from cfgroll.project import ProjectFiles, resolve
-from cfgroll.release import (
+from cfgroll.settings import effective
+from cfgroll.store.lock import store_lock
+from cfgroll.store.manifest import changed_keys
+from cfgroll.store.repo import Entry, Store
+from cfgroll.store.secrets import redact, secret_values
+from cfgroll.transactions import preflight
+from cfgroll.transactions.release import (
     Release,
     names,
     record_attempt,
@@ -23,13 +32,7 @@ from cfgroll.release import (
     reserve_name,
     unchanged,
 )
-from cfgroll.restore import Failure, recover, running, start
-from cfgroll.settings import effective
-from cfgroll.snapshot import check_services
-from cfgroll.store.lock import store_lock
-from cfgroll.store.manifest import changed_keys
-from cfgroll.store.repo import Entry, Store
-from cfgroll.store.secrets import redact, secret_values
+from cfgroll.transactions.restore import Failure, recover, running, start
 
 
 @dataclass(frozen=True)

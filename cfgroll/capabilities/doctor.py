@@ -184,7 +184,7 @@ def _gitignore(ctx: Context, report: Report, fix: bool) -> None:
 
 def _engine(ctx: Context, releases: list[Entry], report: Report) -> None:
     """Images of every release, and drift of what runs from the live release."""
-    from cfgroll.status import status
+    from cfgroll.history.status import status
 
     try:
         images = ctx.daemon.image_ids()

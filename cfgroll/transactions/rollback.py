@@ -6,20 +6,29 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
-from cfgroll import faults, preflight, project, retention, swarm
+from cfgroll import faults, project
+from cfgroll.capabilities import retention
+from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, ImageMissing, RollbackFailed, UsageError, one_line
-from cfgroll.history import Side, diff, entry_side, short, working_side
-from cfgroll.hooks import FailureResult, Hooks, Occasion
+from cfgroll.history.log import Side, diff, entry_side, short, working_side
+from cfgroll.history.snapshot import Availability, check_services, judge, overall
+from cfgroll.orchestrators import swarm
 from cfgroll.project import ProjectFiles
-from cfgroll.release import Release, record_release, recorded_meanwhile, reserve_name, save_draft
-from cfgroll.restore import Failure, availability, recover, restore
 from cfgroll.settings import recorded
-from cfgroll.snapshot import Availability, check_services, judge, overall
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry
 from cfgroll.store.secrets import redact, secret_values
+from cfgroll.transactions import preflight
+from cfgroll.transactions.release import (
+    Release,
+    record_release,
+    recorded_meanwhile,
+    reserve_name,
+    save_draft,
+)
+from cfgroll.transactions.restore import Failure, availability, recover, restore
 
 
 @dataclass(frozen=True)

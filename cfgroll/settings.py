@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cfgroll.context import Flags as Flags  # the command line's say; lives with the Context
 from cfgroll.errors import ProjectError
-from cfgroll.gate import Limits
+from cfgroll.orchestrators.gate import Limits
 from cfgroll.store import system
 from cfgroll.store.manifest import ORCHESTRATORS, orchestrator_of
 from cfgroll.store.manifest import Orchestrator as Orchestrator  # for the CLI

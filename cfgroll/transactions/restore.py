@@ -7,13 +7,14 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cfgroll import faults, gate, project, swarm
+from cfgroll import faults, project
+from cfgroll.capabilities.hooks import Hooks, gate_check
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import CfgrollError, DeployFailed, ImageMissing, RollbackFailed, one_line
-from cfgroll.hooks import Hooks, gate_check
+from cfgroll.history.snapshot import Availability, judge
+from cfgroll.orchestrators import gate, swarm
 from cfgroll.settings import recorded
-from cfgroll.snapshot import Availability, judge
 from cfgroll.store.repo import Entry, Store
 
 UP_RELEASE = ("up", "-d", "--remove-orphans", "--no-build", "--pull", "never")

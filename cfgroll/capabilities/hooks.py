@@ -34,7 +34,7 @@ from typing import IO, Literal
 
 from cfgroll.context import Context, who
 from cfgroll.errors import CfgrollError
-from cfgroll.gate import Check, CheckFailed
+from cfgroll.orchestrators.gate import Check, CheckFailed
 from cfgroll.settings import HookSettings
 from cfgroll.store import system
 from cfgroll.store.manifest import HookPoint, HookRecord, HookResult, hooks_to_yaml

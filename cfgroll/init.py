@@ -5,18 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cfgroll import preflight, project
+from cfgroll import project
 from cfgroll.context import STORE_DIR, Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import EngineUnreachable, ProjectError, os_error
 from cfgroll.project import ProjectFiles
-from cfgroll.release import Release, record_release
 from cfgroll.settings import HOOKS_DIR, KEY, effective
 from cfgroll.store import system
 from cfgroll.store.files import write_atomic
 from cfgroll.store.lock import store_lock
 from cfgroll.store.repo import Entry, Store
+from cfgroll.transactions import preflight
+from cfgroll.transactions.release import Release, record_release
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from cfgroll import gate
+from cfgroll.capabilities.hooks import Hooks, gate_check
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose, stack_deploy, stack_remove
 from cfgroll.engine.daemon import (
@@ -43,7 +43,7 @@ from cfgroll.engine.daemon import (
 )
 from cfgroll.engine.refs import repository
 from cfgroll.errors import CfgrollError, ProjectError, StoreError
-from cfgroll.hooks import Hooks, gate_check
+from cfgroll.orchestrators import gate
 from cfgroll.settings import KEEP, parse
 from cfgroll.store.manifest import STACK_PATH, ContainerRecord, Orchestrator, ServiceRecord
 from cfgroll.store.names import backup_ref

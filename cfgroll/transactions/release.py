@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from cfgroll import __version__, faults, project
 from cfgroll.context import Context, now, who
 from cfgroll.errors import one_line
+from cfgroll.history.snapshot import service_records
 from cfgroll.project import ProjectFiles
-from cfgroll.snapshot import service_records
 from cfgroll.store.manifest import (
     ATTEMPT,
     DRAFT,
@@ -35,8 +35,8 @@ from cfgroll.store.names import (
 from cfgroll.store.repo import Entry, Store
 
 if TYPE_CHECKING:
-    from cfgroll.hooks import Hooks
-    from cfgroll.swarm import Rendered
+    from cfgroll.capabilities.hooks import Hooks
+    from cfgroll.orchestrators.swarm import Rendered
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def record_release(
     target = release.target
     own: dict[str, bytes] = {}
     if release.stack is not None:
-        from cfgroll import swarm
+        from cfgroll.orchestrators import swarm
 
         records = swarm.records(ctx.daemon, project, release.stack, tag)
         own[STACK_PATH] = release.stack.text.encode()

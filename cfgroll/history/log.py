@@ -10,7 +10,7 @@ from itertools import islice
 from cfgroll import project
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, UsageError
-from cfgroll.snapshot import Availability, judge, overall
+from cfgroll.history.snapshot import Availability, judge, overall
 from cfgroll.store.files import FileData
 from cfgroll.store.manifest import (
     RELEASE,

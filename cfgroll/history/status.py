@@ -7,7 +7,7 @@ from typing import Literal
 
 from cfgroll.context import Context
 from cfgroll.engine.daemon import by_service
-from cfgroll.history import Side, short, working_side
+from cfgroll.history.log import Side, short, working_side
 from cfgroll.store.manifest import Role, Unrecorded, changed_keys
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import EnvChanges as EnvChanges  # re-exported for the CLI
@@ -135,7 +135,7 @@ def service_states(ctx: Context, live: Entry) -> list[ServiceState]:
 def swarm_states(ctx: Context, store: Store, live: Entry) -> list[ServiceState]:
     """For a Swarm stack: whether each service's spec runs the digest and the replica count
     the release recorded, and how many of its tasks run."""
-    from cfgroll.swarm import stack_of  # a Compose project's status does without it
+    from cfgroll.orchestrators.swarm import stack_of  # a Compose project's status does without it
 
     stack = live.manifest.project
     doc = stack_of(store, live).doc.get("services") or {}

@@ -1,0 +1,1 @@
+"""Deploy, update and rollback: the checks before, the transaction, the record after."""
