@@ -44,7 +44,7 @@ def test_the_cli_reaches_the_store_and_the_engine_only_through_the_core() -> Non
 
 
 def test_one_door_each_for_gitpython_the_docker_sdk_and_subprocesses_of_compose() -> None:
-    doors = {"git": "store/repo.py", "docker": "cfgroll/engine/daemon.py"}
+    doors = {"git": "store/repo.py", "docker": "cfgroll/engine/transport.py"}
     for module, door in doors.items():
         users = [
             str(p.relative_to(REPO))

@@ -186,3 +186,8 @@ _DETACH_NOTICE = ("Since --detach=false was not specified", "In a future release
 
 def stack_remove(stack: str, cwd: Path, on_line: Callable[[str], None]) -> Result:
     return run(["docker", "stack", "rm", stack], cwd, on_line, "docker stack rm")
+
+
+def docker(args: Sequence[str]) -> Result:
+    """A plain `docker` command (a pull, say), on the engine the environment chooses."""
+    return run(["docker", *args], Path.cwd(), what=f"docker {args[0]}")

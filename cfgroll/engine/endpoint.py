@@ -62,7 +62,12 @@ def resolve(env: Mapping[str, str] | None = None) -> Endpoint:
     env = os.environ if env is None else env
     host = env.get("DOCKER_HOST", "")
     if host:
-        return Endpoint(DEFAULT_CONTEXT, host, "DOCKER_HOST")
+        # the docker CLI's TLS variables: DOCKER_TLS_VERIFY verifies, DOCKER_TLS only encrypts
+        verify = bool(env.get("DOCKER_TLS_VERIFY"))
+        if not (verify or env.get("DOCKER_TLS")):
+            return Endpoint(DEFAULT_CONTEXT, host, "DOCKER_HOST")
+        certs = Path(env["DOCKER_CERT_PATH"]) if env.get("DOCKER_CERT_PATH") else config_dir(env)
+        return Endpoint(DEFAULT_CONTEXT, host, "DOCKER_HOST", certs, not verify)
     name = env.get("DOCKER_CONTEXT", "") or _current_context(config_dir(env))
     if name and name != DEFAULT_CONTEXT:
         return read_context(name, config_dir(env))

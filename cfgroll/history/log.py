@@ -268,7 +268,7 @@ def log_of(
     its image IDs by a child process started first, while the store is read."""
     from cfgroll.engine.daemon import ImageIdsLater
 
-    images = ImageIdsLater()
+    images = ImageIdsLater(ctx.daemon)
     lines = log(ctx.open_store(), limit, include_side, service)
     return with_restorable(lines, images.result())
 

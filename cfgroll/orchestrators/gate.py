@@ -18,7 +18,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cfgroll.engine.daemon import Container, Daemon, Died, by_service
+from cfgroll.engine.daemon import Container, Daemon, by_service
+from cfgroll.engine.events import Died
 from cfgroll.errors import CfgrollError
 
 IDLE = 2.0  # the longest the gate goes without reading the states, events or not

@@ -33,15 +33,9 @@ from typing import Any
 from cfgroll.capabilities.hooks import Hooks, gate_check
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose, stack_deploy, stack_remove
-from cfgroll.engine.daemon import (
-    SWARM_OBJECTS,
-    Daemon,
-    State,
-    SwarmObject,
-    SwarmService,
-    SwarmTask,
-)
+from cfgroll.engine.daemon import Daemon, State
 from cfgroll.engine.refs import repository
+from cfgroll.engine.swarm import SWARM_OBJECTS, SwarmObject, SwarmService, SwarmTask
 from cfgroll.errors import CfgrollError, ProjectError, StoreError
 from cfgroll.orchestrators import gate
 from cfgroll.settings import KEEP, parse

@@ -16,6 +16,7 @@ import pytest
 
 from cfgroll.engine.daemon import Daemon
 from cfgroll.engine.endpoint import Endpoint
+from cfgroll.engine.transport import SdkTransport
 from tests.helpers import BASE_IMAGE, Runner, build_file_tree, git, live_tag
 
 pytestmark = pytest.mark.docker
@@ -157,8 +158,9 @@ def test_a_stack_deploys_rolls_back_by_itself_and_goes_back_whole(
         assert "Swarm stack" in run.out and "web      ok     2/2 tasks running" in run.out
         # the SDK's door (remote engines) reads the stack as the local socket's does
         local = Daemon()
-        sdk = Daemon(Endpoint("ctx", local.endpoint.host, "context"))
-        sdk._local = None  # every read through the SDK, as for a tcp or ssh engine
+        ctx_endpoint = Endpoint("ctx", local.endpoint.host, "context")
+        # every request through the SDK, as for a Windows pipe or an ssh engine
+        sdk = Daemon(ctx_endpoint, SdkTransport(ctx_endpoint))
         assert sdk.stack_services(stack) == local.stack_services(stack)
         assert {t.id for t in sdk.stack_tasks(stack)} == {t.id for t in local.stack_tasks(stack)}
         assert sdk.engine().id == local.engine().id and sdk.engine().context == "ctx"

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from cfgroll.engine.daemon import Container, Died
+from cfgroll.engine.daemon import Container
+from cfgroll.engine.events import Died
 
 
 def container(service: str, state: str = "running", health: str | None = None) -> Container:

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from cfgroll.engine.daemon import Container, Died
+from cfgroll.engine.daemon import Container
+from cfgroll.engine.events import Died
 from cfgroll.orchestrators import gate
 from tests.core.fakes import ScriptedDaemon, container, healthy
 

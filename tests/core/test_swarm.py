@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from cfgroll.engine import endpoint
-from cfgroll.engine.daemon import EngineInfo, SwarmService, SwarmTask
+from cfgroll.engine.daemon import EngineInfo
+from cfgroll.engine.swarm import SwarmService, SwarmTask
 from cfgroll.errors import CfgrollError, ProjectError, UsageError
 from cfgroll.orchestrators import gate, swarm
 from cfgroll.settings import parse
