@@ -36,3 +36,74 @@ def test_the_margin_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert preflight.min_free() == 10 * MIB
     monkeypatch.setenv(preflight.MIN_FREE_ENV, "1K")  # never below the least margin
     assert preflight.min_free() == preflight.MIN_FREE
+
+
+def test_a_release_needs_its_files_and_some_overhead() -> None:
+    from cfgroll.store.files import FileData
+
+    assert preflight.size_of([FileData(b"x" * 10), FileData(b"yy")]) == preflight.OVERHEAD + 12
+    assert preflight.OVERHEAD == 64 * 1024
+
+
+def test_the_refusal_says_how_much_is_free_needed_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    free_space(monkeypatch, 3 * MIB)
+    monkeypatch.setenv(preflight.MIN_FREE_ENV, "2M")
+    with pytest.raises(PreflightFailed) as refused:
+        preflight.check(ctx(tmp_path), Needs(store_bytes=1536 * 1024, engine=False))
+    assert str(refused.value) == (
+        f"not enough room for the store: 3.0 MiB free on the file system of {tmp_path}, the "
+        "release needs about 1.5 MiB plus a margin of 2.0 MiB (CFGROLL_MIN_FREE); free some "
+        "space, or keep the store elsewhere (--store); nothing was changed"
+    )
+    free_space(monkeypatch, 3 * MIB + 512 * 1024)  # exactly enough
+    preflight.check(ctx(tmp_path), Needs(store_bytes=1536 * 1024, engine=False))
+
+
+@pytest.mark.parametrize(
+    ("raw", "size"), [("2G", 2 * 1024 * MIB), ("1536K", 1536 * 1024), ("3000000", 3_000_000)]
+)
+def test_margin_units(monkeypatch: pytest.MonkeyPatch, raw: str, size: int) -> None:
+    monkeypatch.setenv(preflight.MIN_FREE_ENV, raw)
+    assert preflight.min_free() == size
+
+
+def test_a_margin_that_is_no_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(preflight.MIN_FREE_ENV, "lots")
+    with pytest.raises(PreflightFailed, match="CFGROLL_MIN_FREE='LOTS' is not a size"):
+        preflight.min_free()
+
+
+def test_folders_that_cannot_be_written_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store not made yet is checked where it would be made; the project folder only when
+    the command writes files; the engine only when it talks to it."""
+    import errno
+    import tempfile
+
+    free_space(monkeypatch, 1024 * MIB)
+    tried: list[str] = []
+    real = tempfile.mkstemp
+
+    def mkstemp(prefix: str, dir: Path) -> tuple[int, str]:
+        tried.append(str(dir))
+        if Path(dir).name == "ro":
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(prefix=prefix, dir=dir)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    pinged: list[bool] = []
+    c = ctx(tmp_path)
+    c.store_path = tmp_path / "not" / "yet" / "store.git"
+    c.daemon = SimpleNamespace(ping=lambda: pinged.append(True))
+    preflight.check(c, Needs())
+    assert tried == [str(tmp_path)] and pinged == [True]
+    c.directory = tmp_path / "ro"
+    c.directory.mkdir()
+    with pytest.raises(
+        PreflightFailed, match=f"the project folder {c.directory} cannot be written"
+    ):
+        preflight.check(c, Needs(project=True, engine=False))
+    assert list(tmp_path.glob(".cfgroll-preflight.*")) == []

@@ -51,3 +51,29 @@ def test_an_info_file_without_its_lock_file_is_stale_not_free(tmp_path: Path) ->
     file alone still says a run ended without cleaning up."""
     (tmp_path / INFO_NAME).write_text(json.dumps({"pid": 4242, "command": "deploy"}))
     assert state(tmp_path) == "stale"
+
+
+def test_the_holder_is_named_in_full(tmp_path: Path) -> None:
+    """While a run holds the lock its info file says who; a second run's error names it."""
+    import socket
+
+    from cfgroll.store.lock import describe, holder
+
+    with store_lock(tmp_path, "deploy"):
+        info = holder(tmp_path)
+        assert info is not None
+        assert (info["command"], info["pid"], info["host"]) == (
+            "deploy", os.getpid(), socket.gethostname()
+        )  # fmt: skip
+        assert str(info["started"]).endswith("Z") and isinstance(info["time"], float)
+        with pytest.raises(LockHeld) as held:
+            with store_lock(tmp_path, "rollback"):
+                pass
+        assert str(held.value) == (
+            f"the store is locked by {describe(info)}; wait for it to finish, or pass "
+            "--lock-timeout SECONDS to wait"
+        )
+    assert describe(None) == "another cfgroll run"
+    assert describe({"command": "prune"}) == "`cfgroll prune` (pid ? on ?, started ?)"
+    assert holder(tmp_path) is None
+    clear_stale(tmp_path)  # nothing to clear is fine

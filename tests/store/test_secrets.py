@@ -7,6 +7,7 @@ import pytest
 from cfgroll.store.files import FileData
 from cfgroll.store.secrets import (
     env_changes,
+    is_env,
     is_env_path,
     mask,
     mask_compose,
@@ -14,6 +15,7 @@ from cfgroll.store.secrets import (
     parse_env,
     redact,
     secret_values,
+    shown_as_text,
     text_of,
 )
 from tests.env_shapes import SHAPES, Shape, secrets_of
@@ -133,3 +135,59 @@ def test_values_are_redacted_as_written_too() -> None:
     text = "DQ_PW=\"dq\\\"v1\\n-pw\" # note\nSQ='it\\'s-v1'\n"
     values = set(secret_values({".env": FileData(text.encode())}, {}))
     assert redact(text, values) == "DQ_PW=\"***\" # note\nSQ='***'\n"
+
+
+def test_which_files_are_env_style() -> None:
+    assert is_env("settings", "env") and is_env("a/b/.env") and is_env("a/b/prod.env")
+    assert not is_env(".env", "secret") and not is_env("compose.yaml", "compose")
+    assert not is_env("a.env/compose.yaml") and not is_env("x.envy")
+
+
+def test_masked_text_keeps_every_other_line_as_it_was() -> None:
+    """Comments, blank lines (before and between statements), a bare `KEY`, `export`, the
+    spacing around `=`; CRLF becomes LF; the last newline only where there was one."""
+    text = "# top\r\n\r\nA=1\r\n\r\n\r\n  export B = two words # c\r\nBARE\r\n# end"
+    assert mask_env(text) == "# top\n\nA=***\n\n\n  export B = ***\nBARE\n# end"
+    assert mask_env("A='x'\n") == "A=***\n" and mask_env("") == ""
+
+
+def test_compose_masking_keeps_lines_and_the_last_newline() -> None:
+    assert mask_compose("a: 1\n  DB_PASSWORD: x\n") == "a: 1\n  DB_PASSWORD: ***\n"
+    assert mask_compose("TOKEN=x") == "TOKEN=***"
+
+
+def test_undecodable_bytes_are_replaced_not_raised() -> None:
+    assert text_of(b"A=\xff\n") == "A=\ufffd\n"
+    assert text_of(codecs.BOM_UTF16_LE + "A=\ud800".encode("utf-16-le", "surrogatepass")) == (
+        "A=\ufffd"
+    )
+
+
+def test_what_is_shown_as_text() -> None:
+    assert shown_as_text(FileData(b"\0binary", "link"))  # a link's target
+    assert shown_as_text(FileData("A=1\n".encode("utf-16")))
+    assert not shown_as_text(FileData(b"\0binary"))
+    assert not shown_as_text(FileData(b"\xff\xfe\0\0"[:1] + b"\0\0"))
+
+
+def test_secrets_files_count_whole_and_line_by_line() -> None:
+    files = {"db.txt": FileData(b"line-one\nline-two\n"), ".env": FileData(b"K=value-k\n")}
+    values = secret_values(files, {"db.txt": "secret"})
+    assert {"line-one\nline-two", "line-one", "line-two", "value-k"} <= set(values)
+
+
+def test_redaction_takes_the_longest_value_first_and_values_of_four_characters() -> None:
+    values = ["abcd", "abcdefgh", "'quoted'", "abc"]
+    assert redact("abcdefgh abcd quoted abc", values) == "*** *** *** abc"
+
+
+def test_env_changes_are_true_when_anything_changed() -> None:
+    assert not env_changes("A=1\n", "A=1\n")
+    assert env_changes("A=1\n", "A=1\nB=2\n") and env_changes("A=1\n", "")
+    assert env_changes("A=1\n", "A=2\n")
+
+
+def test_a_secrets_file_is_never_shown() -> None:
+    assert mask("db.txt", "s3cret", "secret") == (
+        "*** (a secrets: file; its content is shown only with --show-secrets)\n"
+    )
