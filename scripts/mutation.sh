@@ -31,7 +31,7 @@ for module in "${modules[@]}"; do
   rm -f .mutmut-cache
   .venv/bin/mutmut run --paths-to-mutate "$module" --tests-dir tests \
     --runner ".venv/bin/python -m pytest -x -q -p no:cacheprovider $tests" >/dev/null || true
-  .venv/bin/mutmut results | sed -n '/^Survived/,$p' | head -40
+  { .venv/bin/mutmut results | sed -n "/^Survived/,\$p" | head -40; } || true
   .venv/bin/python - "$module" <<'PY'
 import sqlite3, sys
 rows = sqlite3.connect(".mutmut-cache").execute("select status, count(*) from Mutant group by status").fetchall()
@@ -41,6 +41,6 @@ total = sum(counts.values())
 print(f"score {sys.argv[1]}: {killed}/{total} killed ({100 * killed / max(total, 1):.0f}%) {counts}")
 PY
   for id in $(.venv/bin/mutmut result-ids survived 2>/dev/null); do
-    .venv/bin/mutmut show "$id" | sed -n '3,$p' | grep '^[-+][^-+]' || true
+    { .venv/bin/mutmut show "$id" | sed -n "3,\$p" | grep "^[-+][^-+]"; } || true
   done
 done
