@@ -248,7 +248,8 @@ class Bench:
         the release's recorded stack file), each waited for with the same gate as cfgroll's
         (every task of the new spec running, for 1 s)."""
         from cfgroll.engine.daemon import Daemon
-        from cfgroll.orchestrators import gate, swarm
+        from cfgroll.orchestrators import gate
+        from cfgroll.orchestrators.swarm import stack as swarm_stack
 
         state = sh(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"]).strip()
         joined = state != "active"
@@ -271,7 +272,7 @@ class Bench:
             (folder / "Dockerfile").write_text(DOCKERFILE + f"RUN echo {n[0]} > /version\n")
 
         def converge() -> None:
-            swarm.wait_stack(daemon, stack, ["web", "worker"], limits, before)
+            swarm_stack.wait_stack(daemon, stack, ["web", "worker"], limits, before)
 
         try:
             change()

@@ -18,8 +18,9 @@ from cfgroll.context import Flags as Flags  # the command line's say; lives with
 from cfgroll.errors import ProjectError
 from cfgroll.orchestrators.gate import Limits
 from cfgroll.store import system
-from cfgroll.store.manifest import ORCHESTRATORS, orchestrator_of
+from cfgroll.store.manifest import ORCHESTRATORS as ORCHESTRATORS  # for the CLI
 from cfgroll.store.manifest import Orchestrator as Orchestrator  # for the CLI
+from cfgroll.store.manifest import orchestrator_of as orchestrator_of
 
 if TYPE_CHECKING:
     from cfgroll.store.repo import Entry

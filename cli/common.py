@@ -129,7 +129,7 @@ OrchestratorOption = Annotated[
         "manager, images pinned by digest) [default: x-cfgroll orchestrator, else compose].",
         show_default=False,
         metavar="[compose|swarm]",
-        callback=lambda value: _one_of(value, ("compose", "swarm")),
+        callback=lambda value: chosen(value),
     ),
 ]
 LockTimeout = Annotated[
@@ -170,15 +170,18 @@ def context(
     )
 
 
-def _one_of(value: str | None, choices: tuple[str, ...]) -> str | None:
-    if value is not None and value not in choices:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
-    return value
-
-
 def chosen(orchestrator: str | None) -> Orchestrator | None:
-    """`--orchestrator`'s value (typer checked it is one of the choices)."""
-    return "swarm" if orchestrator == "swarm" else "compose" if orchestrator else None
+    """`--orchestrator`'s value, one of the orchestrators cfgroll knows."""
+    if orchestrator is None:
+        return None
+    from cfgroll.settings import ORCHESTRATORS, orchestrator_of
+
+    try:
+        return orchestrator_of(orchestrator)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{orchestrator!r} is not one of {', '.join(ORCHESTRATORS)}"
+        ) from None
 
 
 def split_services(value: str | None) -> list[str]:

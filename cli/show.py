@@ -69,7 +69,7 @@ def show(
     out(f"  result    {m.outcome}")
     out(f"  time      {local_time(m.created_at)}  ({m.created_at:%Y-%m-%dT%H:%M:%SZ})")
     out(f"  by        {m.user} on {m.host}, cfgroll {m.cfgroll_version}")
-    out(f"  project   {m.project}" + (" (Swarm stack)" if m.orchestrator == "swarm" else ""))
+    out(f"  project   {m.project}" + (f" ({result.label})" if result.label else ""))
     if m.engine is not None:
         out(f"  engine    {m.engine.name} ({m.engine.id[:14]}, context {m.engine.context})")
     out(f"  changed   {', '.join(m.services_changed) or '-'}")

@@ -60,7 +60,7 @@ def status(
     else:
         m = result.live.manifest
         out(f"live release {m.tag} ({m.action}, {local_time(m.created_at)})")
-        where = f"engine: {result.engine}" + (", Swarm stack" if m.orchestrator == "swarm" else "")
+        where = f"engine: {result.engine}" + (f", {result.label}" if result.label else "")
         if result.engine_changed:
             where += f"; the live release ran on another engine, {result.engine_changed}"
         out(where)

@@ -82,7 +82,7 @@ def update(
         out(nothing_changed(result.entry.tag))
         return
     out(f"updated {', '.join(names)} as {result.entry.tag}")
-    if result.entry.manifest.orchestrator == "swarm":  # a stack goes back whole
+    if result.whole:  # a stack goes back whole
         out("roll back with: cfgroll rollback previous")
     else:
         out(f"roll back with: cfgroll rollback previous --services {','.join(names)}")

@@ -43,3 +43,9 @@ def new_name(prefix: str, moment: datetime, exists: Callable[[str], bool]) -> st
 
 def backup_ref(image_ref: str, tag: str) -> str:
     return f"{repository(image_ref)}:{tag}"
+
+
+def names(paths: list[str], most: int = 10) -> str:
+    """`a, b, c` for a commit message or a warning, cut after `most` names."""
+    more = len(paths) - most
+    return ", ".join(paths[:most]) + (f" and {more} more" if more > 0 else "")

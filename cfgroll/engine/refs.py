@@ -17,3 +17,8 @@ def with_default_tag(image_ref: str) -> str:
     if "@" in image_ref:
         return image_ref
     return image_ref if repository(image_ref) != image_ref else image_ref + ":latest"
+
+
+def short(image_id: str) -> str:
+    """An image ID as people read it: 12 hex digits."""
+    return image_id.split(":", 1)[-1][:12]

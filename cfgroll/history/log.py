@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
-from cfgroll import project
+from cfgroll import orchestrators, project
 from cfgroll.context import Context
+from cfgroll.engine.refs import short as short  # the CLI shows image IDs so
 from cfgroll.errors import CfgrollError, UsageError
 from cfgroll.history.snapshot import Availability, judge, overall
 from cfgroll.store.files import FileData
@@ -227,10 +228,6 @@ def _size(file: FileData | None) -> str:
     return "none" if file is None else f"{len(file.data):,} bytes"
 
 
-def short(image_id: str) -> str:
-    return image_id.split(":", 1)[-1][:12]
-
-
 def show_file(store: Store, entry: Entry, path: str, show_secrets: bool) -> str:
     files = store.files(entry)
     if path not in files:
@@ -295,6 +292,11 @@ class Shown:
 
     entry: Entry
     hooks: list[HookRecord]
+
+    @property
+    def label(self) -> str:
+        """What the release runs as, when it is not a plain Compose project (`Swarm stack`)."""
+        return orchestrators.of(self.entry.manifest.orchestrator).label
 
 
 def shown(ctx: Context, ref: str) -> Shown:

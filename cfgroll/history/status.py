@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cfgroll import orchestrators
 from cfgroll.context import Context
-from cfgroll.engine.daemon import by_service
-from cfgroll.history.log import Side, short, working_side
+from cfgroll.history.log import Side, working_side
+from cfgroll.orchestrators import ServiceState as ServiceState  # re-exported for the CLI
 from cfgroll.store.manifest import Role, Unrecorded, changed_keys
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import EnvChanges as EnvChanges  # re-exported for the CLI
@@ -27,15 +28,6 @@ class FileDrift:
 
 
 @dataclass(frozen=True)
-class ServiceState:
-    service: str
-    ok: bool
-    state: str  # a short phrase: "running, healthy", "stopped (exit 3)", "image differs", …
-    image_id: str | None = None  # what its containers run
-    recorded_id: str | None = None  # what the live release recorded
-
-
-@dataclass(frozen=True)
 class Status:
     live: Entry | None
     files: list[FileDrift] = field(default_factory=list)
@@ -44,6 +36,11 @@ class Status:
     problem: str = ""  # why the project as it is now could not be resolved
     engine: str = ""  # the engine asked: `name (context …)`
     engine_changed: str = ""  # the engine the live release ran on, when it is another
+
+    @property
+    def label(self) -> str:
+        """What the live release runs as, when it is not a plain Compose project."""
+        return orchestrators.of(self.live.manifest.orchestrator).label if self.live else ""
 
     @property
     def drifted(self) -> bool:
@@ -63,11 +60,11 @@ def status(ctx: Context) -> Status:
     other = ""
     if recorded is not None and recorded.id != info.id:
         other = f"{recorded.name} (context {recorded.context})"
-    on_swarm = live.manifest.orchestrator == "swarm"
+    runner = orchestrators.of(live.manifest.orchestrator)
     return Status(
         live,
         file_drift(store, live, working),
-        swarm_states(ctx, store, live) if on_swarm else service_states(ctx, live),
+        runner.states(ctx, store, live),
         working.not_recorded,
         working.problem,
         f"{info.name} (context {info.context})",
@@ -89,83 +86,3 @@ def file_drift(store: Store, live: Entry, working: Side) -> list[FileDrift]:
             env = env_changes(text_of(old.data if old else b""), text_of(new.data if new else b""))
         drift.append(FileDrift(path, state, roles.get(path), env))
     return drift
-
-
-def service_states(ctx: Context, live: Entry) -> list[ServiceState]:
-    project = live.manifest.project
-    grouped = by_service(ctx.daemon.containers(project))
-    states = []
-    for name in sorted(set(live.manifest.services) | set(grouped)):
-        record = live.manifest.services.get(name)
-        containers = grouped.get(name, [])
-        recorded_id = record.image_id if record else None
-        if record is None:
-            states.append(
-                ServiceState(name, False, "not in the live release", containers[0].image_id)
-            )
-            continue
-        if not containers:
-            states.append(ServiceState(name, False, "no container", None, recorded_id))
-            continue
-        problems = []
-        for c in containers:
-            if c.state != "running":
-                problems.append(
-                    f"{c.name} {c.state} (exit {c.exit_code})"
-                    if c.state == "exited"
-                    else f"{c.name} {c.state}"
-                )
-            elif c.health == "unhealthy":
-                problems.append(f"{c.name} unhealthy")
-            if c.image_id != recorded_id:
-                problems.append(
-                    f"{c.name} runs image {short(c.image_id)}, "
-                    f"the release recorded {short(recorded_id or '')}"
-                )
-        health = {c.health for c in containers if c.health}
-        fine = "running" + (f", {'/'.join(sorted(health))}" if health else "")
-        states.append(
-            ServiceState(
-                name, not problems, "; ".join(problems) or fine, containers[0].image_id, recorded_id
-            )
-        )
-    return states
-
-
-def swarm_states(ctx: Context, store: Store, live: Entry) -> list[ServiceState]:
-    """For a Swarm stack: whether each service's spec runs the digest and the replica count
-    the release recorded, and how many of its tasks run."""
-    from cfgroll.orchestrators.swarm import stack_of  # a Compose project's status does without it
-
-    stack = live.manifest.project
-    doc = stack_of(store, live).doc.get("services") or {}
-    found = {s.name.removeprefix(f"{stack}_"): s for s in ctx.daemon.stack_services(stack)}
-    tasks = ctx.daemon.stack_tasks(stack)
-    states = []
-    for name in sorted(set(live.manifest.services) | set(found)):
-        record, svc = live.manifest.services.get(name), found.get(name)
-        digest = svc.image.partition("@")[2] if svc else None
-        if record is None:
-            states.append(ServiceState(name, False, "not in the live release", digest))
-            continue
-        wanted_digest = record.repo_digest.partition("@")[2]
-        if svc is None:
-            states.append(ServiceState(name, False, "no service", None, wanted_digest))
-            continue
-        replicas = int(((doc.get(name) or {}).get("deploy") or {}).get("replicas") or 1)
-        running = sum(1 for t in tasks if t.service_id == svc.id and t.running)
-        problems = []
-        if digest != wanted_digest:
-            problems.append(
-                f"runs image {short(digest or svc.image)}, the release recorded "
-                f"{short(wanted_digest)}"
-            )
-        if svc.replicas is not None and svc.replicas != replicas:
-            problems.append(f"{svc.replicas} replicas, the release recorded {replicas}")
-        if svc.replicas is not None and running < svc.replicas:
-            problems.append(f"{running}/{svc.replicas} tasks running")
-        fine = f"{running}/{svc.replicas if svc.replicas is not None else running} tasks running"
-        states.append(
-            ServiceState(name, not problems, "; ".join(problems) or fine, digest, wanted_digest)
-        )
-    return states

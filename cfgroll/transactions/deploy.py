@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from cfgroll import faults
+from cfgroll import faults, orchestrators
 from cfgroll.capabilities import retention
 from cfgroll.capabilities.hooks import Action, FailureResult, Hooks, Occasion
 from cfgroll.context import Context
@@ -15,24 +14,22 @@ from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
 from cfgroll.history.snapshot import check_services
 from cfgroll.init import Initialised, ensure_store, record_baseline
-from cfgroll.orchestrators import swarm
+from cfgroll.orchestrators import Orchestrator, Rollout
 from cfgroll.project import ProjectFiles, resolve
 from cfgroll.settings import effective
 from cfgroll.store.lock import store_lock
-from cfgroll.store.manifest import changed_keys
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import redact, secret_values
 from cfgroll.transactions import preflight
 from cfgroll.transactions.release import (
     Release,
-    names,
     record_attempt,
     record_release,
     recorded_meanwhile,
     reserve_name,
     unchanged,
 )
-from cfgroll.transactions.restore import Failure, recover, running, start
+from cfgroll.transactions.restore import Failure, recover, running
 
 
 @dataclass(frozen=True)
@@ -41,6 +38,11 @@ class Deployed:
     init: Initialised
     baseline: Entry | None  # what was running before the first deploy, recorded first
     unchanged: bool = False  # same files and images as `entry`: nothing was recorded
+
+    @property
+    def whole(self) -> bool:
+        """Whether the release goes back whole only (a Swarm stack: no `--services`)."""
+        return orchestrators.of(self.entry.manifest.orchestrator).whole
 
 
 def deploy(ctx: Context, no_rollback: bool = False, record_unchanged: bool = False) -> Deployed:
@@ -86,7 +88,7 @@ class Attempt:
     existing: list[Container]  # the project's containers before it started
     only: Sequence[str] | None  # an update's services
     hooks: Hooks
-    on_swarm: bool = False
+    orchestrator: Orchestrator
 
 
 def _roll_out(
@@ -105,9 +107,8 @@ def _roll_out(
     untouched = [s for s in everything if s not in services]
     files = resolve(compose, config)  # refuses over-limit files before anything changes
     settings = effective(ctx.flags, files.layout.settings)
-    on_swarm = settings.orchestrator == "swarm"
-    if on_swarm:
-        swarm.check_project(ctx.daemon, config, services)
+    orchestrator = orchestrators.of(settings.orchestrator)
+    orchestrator.check(ctx, config, services)
     # room for the release and, should it fail, the attempt (or a baseline first)
     preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content.values())))
     init = ensure_store(ctx)
@@ -115,8 +116,8 @@ def _roll_out(
     with store_lock(store.path, action, settings.lock_timeout, ctx.reporter.warn):
         live = store.live()
         faults.point("deploy:locked")
-        swarm.check_switch(live, settings.orchestrator)
-        existing = [] if on_swarm else ctx.daemon.containers(project)
+        orchestrators.check_switch(live, orchestrator)
+        existing = orchestrator.running(ctx, project)
         if live is None and only is not None:
             raise ProjectError("nothing is deployed yet to update; run `cfgroll deploy` first")
         base_tag = reserve_name(store) if live is None and existing else None
@@ -133,24 +134,20 @@ def _roll_out(
         baseline = None
         if base_tag is not None:
             baseline = live = record_baseline(ctx, store, compose, files, existing, base_tag)
-        attempt = Attempt(action, project, live, files, existing, only, hooks, on_swarm)
-        remount = set() if on_swarm else _mounted_changes(ctx, store, live, files, services)
-        stack: swarm.Rendered | None = None  # a Swarm stack's file, once deployed
+        attempt = Attempt(action, project, live, files, existing, only, hooks, orchestrator)
+        rollout = Rollout(
+            compose, config, services, only, no_build, settings.limits, hooks, store, live, files
+        )
         try:
-            if on_swarm:
-                running = swarm.stack_of(store, live) if live is not None else None
-                stack = swarm.start(
-                    ctx, compose, config, services, settings.limits, running, only, no_build, hooks
-                )
-            else:
-                up = _up(config, services, only, no_build)
-                start(ctx, compose, services, settings.limits, up, remount, hooks)
+            stack = orchestrator.deploy(ctx, rollout)  # a Swarm stack's file, once deployed
             faults.point("deploy:gated")
             if live is not None and not record_unchanged:
                 if unchanged(ctx, store, live, files, only, stack):
                     return Deployed(live, init, baseline, unchanged=True)
             ctx.reporter.step("recording the release")
-            release = replace(_release(attempt, services, untouched), stack=stack)
+            release = replace(
+                _release(attempt, services, untouched), stack=stack, orchestrator=orchestrator.name
+            )
             entry = record_release(ctx, store, release, tag=tag, hooks=hooks)
         except (Exception, KeyboardInterrupt) as exc:
             recorded = recorded_meanwhile(ctx, store, live, exc)
@@ -159,22 +156,8 @@ def _roll_out(
             raise _failed(ctx, store, attempt, exc, no_rollback) from exc
         hooks.after("post-deploy", lambda text: store.add_note(entry.commit, text))
         retention.after_release(ctx, store, files.layout.settings)
-        if stack is not None:
-            swarm.after_release(ctx, store, project, files.layout.settings)
+        orchestrator.after_release(ctx, store, project, files.layout.settings)
     return Deployed(entry, init, baseline)
-
-
-def _up(
-    config: Mapping[str, Any], services: Sequence[str], only: Sequence[str] | None, no_build: bool
-) -> tuple[str, ...]:
-    """The one Compose run that builds and starts, as `up --build` does for a user: Compose
-    builds every image first and touches no container when a build fails."""
-    build = any("build" in config["services"][s] for s in services) and not no_build
-    built = ("--build",) if build else ()
-    if only is None:
-        return ("up", "-d", *built, "--remove-orphans")
-    recreate = ("--no-build", "--force-recreate") if no_build else built
-    return ("up", "-d", "--no-deps", *recreate, *services)
 
 
 def _release(attempt: Attempt, services: Sequence[str], carry: Sequence[str]) -> Release:
@@ -234,8 +217,7 @@ def _put_back(
             f"{running(ctx, attempt.project)}; {kept}",
             details,
         ), "left-as-is"
-    if live is None and attempt.on_swarm:
-        swarm.remove_stack(ctx, attempt.project)
+    if live is None and attempt.orchestrator.remove_first(ctx, attempt.project):
         return DeployFailed(
             f"deploy failed ({reason}); nothing ran before, so the stack {attempt.project} was "
             f"removed; {kept}",
@@ -262,25 +244,6 @@ def _put_back(
 def _note(store: Store, entry: Entry | None, text: str) -> None:
     if entry is not None:
         store.add_note(entry.commit, text)
-
-
-def _mounted_changes(
-    ctx: Context, store: Store, live: Entry | None, files: ProjectFiles, services: Sequence[str]
-) -> set[str]:
-    """The services to deploy whose mounted files (bind, config, secret) differ from the live
-    release: Compose alone would leave their containers in place. Warns about services left
-    out of a partial update whose files changed."""
-    if live is None:
-        return set()
-    changed = changed_keys(store.files(live), files.content)
-    users = files.layout.services_using(changed)
-    left_out = sorted(users - set(services))
-    if left_out:
-        ctx.reporter.warn(
-            f"files mounted by {', '.join(left_out)} changed ({names(changed, 5)}), but they "
-            "are not part of this update; they keep the old files until they are deployed"
-        )
-    return users & set(services)
 
 
 def _details(exc: BaseException) -> str:

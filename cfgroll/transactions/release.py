@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from cfgroll import __version__, faults, project
+from cfgroll import __version__, faults, orchestrators, project
 from cfgroll.context import Context, now, who
 from cfgroll.errors import one_line
 from cfgroll.history.snapshot import service_records
@@ -20,6 +20,7 @@ from cfgroll.store.manifest import (
     Action,
     EngineRecord,
     Manifest,
+    Orchestrator,
     Role,
     changed_keys,
     changed_services,
@@ -30,13 +31,14 @@ from cfgroll.store.names import (
     RELEASE_PREFIX,
     backup_ref,
     moment_of,
+    names,
     new_name,
 )
 from cfgroll.store.repo import Entry, Store
 
 if TYPE_CHECKING:
     from cfgroll.capabilities.hooks import Hooks
-    from cfgroll.orchestrators.swarm import Rendered
+    from cfgroll.orchestrators.swarm.render import Rendered
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Release:
     target: str | None = None  # what a rollback went back to
     carry: tuple[str, ...] = ()  # services whose entries are taken over from `live`
     stack: Rendered | None = None  # a Swarm release's stack file (its services read from Swarm)
+    orchestrator: Orchestrator = "compose"  # what runs it
 
 
 def reserve_name(store: Store, *taken: str | None) -> str:
@@ -69,12 +72,6 @@ def _hook_fields(hooks: Hooks | None) -> dict[str, object]:
 def subject(action: str, services: Iterable[str], target: str | None = None) -> str:
     names = ", ".join(services) or "configuration only"
     return f"{action} to {target}: {names}" if target else f"{action}: {names}"
-
-
-def names(paths: list[str], most: int = 10) -> str:
-    """`a, b, c` for a commit message, cut after `most` names."""
-    more = len(paths) - most
-    return ", ".join(paths[:most]) + (f" and {more} more" if more > 0 else "")
 
 
 def _manifest(ctx: Context, tag: str, **fields: object) -> Manifest:
@@ -100,13 +97,10 @@ def record_release(
     action, project, files, live = release.action, release.project, release.files, release.live
     target = release.target
     own: dict[str, bytes] = {}
+    runner = orchestrators.of(release.orchestrator)
+    records = runner.records(ctx, project, release.services, release.stack, tag)
     if release.stack is not None:
-        from cfgroll.orchestrators import swarm
-
-        records = swarm.records(ctx.daemon, project, release.stack, tag)
         own[STACK_PATH] = release.stack.text.encode()
-    else:
-        records = service_records(ctx.daemon, project, release.services, tag)
     if live:
         for name in release.carry:
             if name in live.manifest.services and name not in records:
@@ -126,7 +120,7 @@ def record_release(
         result="ok",
         layout=files.layout,
         services=records,
-        orchestrator="swarm" if release.stack is not None else "compose",
+        orchestrator=release.orchestrator,
         engine=engine_record(ctx),
         **_hook_fields(hooks),
     )

@@ -5,32 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-from cfgroll import faults, project
-from cfgroll.capabilities.hooks import Hooks, gate_check
+from cfgroll import orchestrators
+from cfgroll.capabilities.hooks import Hooks
 from cfgroll.context import Context
-from cfgroll.engine.compose import Compose
 from cfgroll.errors import CfgrollError, DeployFailed, ImageMissing, RollbackFailed, one_line
 from cfgroll.history.snapshot import Availability, judge
-from cfgroll.orchestrators import gate, swarm
 from cfgroll.settings import recorded
 from cfgroll.store.repo import Entry, Store
-
-UP_RELEASE = ("up", "-d", "--remove-orphans", "--no-build", "--pull", "never")
-# Compose does not recreate a container when only a file it mounts changed, and a file
-# replaced by rename stays the old inode inside a running container: recreate those services.
-UP_RECREATE = ("up", "-d", "--no-deps", "--force-recreate", "--no-build", "--pull", "never")
-
-
-def compose_of(ctx: Context, entry: Entry) -> Compose:
-    """The Compose project as `entry` ran it: its compose and env files, its project name."""
-    layout = entry.manifest.layout
-    files = tuple(ctx.directory / p for p in layout.compose_files)
-    env_files = tuple(
-        Path(p) if Path(p).is_absolute() else ctx.directory / p for p in layout.env_files
-    )
-    return ctx.compose.variant(files, entry.manifest.project, env_files)
 
 
 def availability(ctx: Context, entry: Entry) -> dict[str, Availability]:
@@ -64,42 +46,6 @@ def fetch(ctx: Context, entry: Entry, pulls: Collection[str]) -> None:
             )
 
 
-def start(
-    ctx: Context,
-    compose: Compose,
-    services: Iterable[str],
-    limits: gate.Limits,
-    up: Iterable[str] = UP_RELEASE,
-    recreate: Collection[str] = (),
-    hooks: Hooks | None = None,
-) -> None:
-    """`docker compose up` and the health gate on `services`, then the `check` hook of
-    `hooks`. The services in `recreate` (their mounted files changed) are recreated if `up`
-    left their containers in place."""
-    assert compose.name
-    wanted = sorted(services)
-    before = gate.baseline(ctx.daemon, compose.name)
-    building = "--build" in up
-    doing = "building and starting services" if building else "starting services"
-    ctx.reporter.step(f"{doing} (docker compose {' '.join(up)})")
-    what = "docker compose up --build" if building else "docker compose up"
-    compose.run(*up, on_line=ctx.reporter.output, what=what)
-    faults.point("up:done")
-    if recreate:
-        kept = sorted(
-            {c.service for c in ctx.daemon.containers(compose.name) if c.id in before.restarts}
-            & set(recreate)
-        )
-        if kept:
-            ctx.reporter.step(f"recreating {', '.join(kept)}: files they mount changed")
-            compose.run(*UP_RECREATE, *kept, on_line=ctx.reporter.output, what="docker compose up")
-    ctx.reporter.step(f"waiting for {len(wanted)} service(s) to be healthy")
-    with gate_check(hooks) as check:
-        gate.wait_healthy(
-            ctx.daemon, compose.name, wanted, limits, before, ctx.reporter.states, check
-        )
-
-
 def restore(
     ctx: Context,
     store: Store,
@@ -123,42 +69,8 @@ def restore(
         raise ImageMissing(entry.tag, missing)
     fetch(ctx, entry, [n for n in chosen if found.get(n) == "pull"])
     checking = replace(hooks, config=settings.hooks) if hooks is not None else None
-    if entry.manifest.orchestrator == "swarm":
-        # the release's own stack file, whole: its images are pinned by digest
-        if paths is not None:
-            _write_files(ctx, store, entry, paths)
-        rendered = swarm.stack_of(store, entry)
-        swarm.deploy_rendered(
-            ctx, entry.manifest.project, rendered, chosen, settings.limits, checking
-        )
-        return
-    ctx.reporter.step(f"retagging {len(chosen)} image(s) of {entry.tag}")
-    for name in chosen:
-        svc = entry.manifest.services[name]
-        ctx.daemon.tag(svc.image_id, svc.image)
-    faults.point("restore:retagged")
-    recreate: set[str] = set()
-    if paths is not None:
-        written = _write_files(ctx, store, entry, paths)
-        recreate = entry.manifest.layout.services_using(written) & set(chosen)
-        compose = compose_of(ctx, entry)
-    else:
-        compose = ctx.compose.named(entry.manifest.project)
-    if only is not None and not chosen:
-        return  # no service of `entry` to put back (`up` without names would start them all)
-    up = UP_RELEASE if only is None else (*UP_RELEASE, "--no-deps", *chosen)
-    start(ctx, compose, chosen, settings.limits, up=up, recreate=recreate, hooks=checking)
-
-
-def _write_files(ctx: Context, store: Store, entry: Entry, paths: Iterable[str]) -> list[str]:
-    """Make the project files those of `entry` (files in `paths` it did not have are removed);
-    the paths that changed."""
-    files = store.files(entry)
-    ctx.reporter.step(f"writing the files of {entry.tag}")
-    wanted = {p: files.get(p) for p in set(paths) | set(files)}
-    written = project.write(ctx.directory, wanted, entry.manifest.files)
-    faults.point("restore:files-written")
-    return written
+    runner = orchestrators.of(entry.manifest.orchestrator)
+    runner.restore(ctx, store, entry, paths, chosen, only, settings.limits, checking)
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
-from cfgroll import faults, project
+from cfgroll import faults, orchestrators, project
 from cfgroll.capabilities import retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context
+from cfgroll.engine.refs import short
 from cfgroll.errors import CfgrollError, ImageMissing, RollbackFailed, UsageError, one_line
-from cfgroll.history.log import Side, diff, entry_side, short, working_side
+from cfgroll.history.log import Side, diff, entry_side, working_side
 from cfgroll.history.snapshot import Availability, check_services, judge, overall
-from cfgroll.orchestrators import swarm
 from cfgroll.project import ProjectFiles
 from cfgroll.settings import recorded
 from cfgroll.store.lock import store_lock
@@ -75,14 +75,14 @@ def plan(
     live = store.live()
     assert live is not None  # target is a release, so main exists
     _same_engine(ctx, target, engine_change)
-    swarm.check_switch(live, target.manifest.orchestrator)
-    if target.manifest.orchestrator == "swarm":
-        swarm.check_engine(ctx.daemon)
-        if only is not None:
-            raise UsageError(
-                f"--services is for Compose projects; {target.tag} is a Swarm stack, which "
-                "cfgroll rolls back whole (`cfgroll rollback TAG`)"
-            )
+    runner = orchestrators.of(target.manifest.orchestrator)
+    orchestrators.check_switch(live, runner)
+    runner.check_engine(ctx)
+    if only is not None and runner.whole:
+        raise UsageError(
+            f"--services is for Compose projects; {target.tag} is a {runner.label}, which "
+            "cfgroll rolls back whole (`cfgroll rollback TAG`)"
+        )
     if only is not None:
         only = tuple(check_services(target.manifest.services, only, f"release {target.tag}"))
     found = {n: a for n, a in availability(ctx, target).items() if only is None or n in only}
@@ -203,11 +203,17 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
                 files = project.resolve(ctx.compose.named(str(config["name"])), config)
             everything = set(target.manifest.services) | set(live.manifest.services)
             carry = () if only is None else tuple(sorted(everything - set(only)))
-            stack = (
-                swarm.stack_of(store, target) if target.manifest.orchestrator == "swarm" else None
-            )
+            runner = orchestrators.of(target.manifest.orchestrator)
             release = Release(
-                "rollback", target.manifest.project, files, services, live, target.tag, carry, stack
+                "rollback",
+                target.manifest.project,
+                files,
+                services,
+                live,
+                target.tag,
+                carry,
+                stack=runner.kept(store, target),
+                orchestrator=runner.name,
             )
             entry = record_release(ctx, store, release, occasion.tag, hooks)
         except (Exception, KeyboardInterrupt) as exc:
@@ -232,8 +238,7 @@ def rollback(ctx: Context, planned: Plan) -> RolledBack:
         after = replace(hooks, config=recorded(ctx.flags, target).hooks)
         after.after("post-rollback", lambda text: store.add_note(entry.commit, text))
         retention.after_release(ctx, store, entry.manifest.layout.settings)
-        if stack is not None:
-            swarm.after_release(ctx, store, entry.manifest.project, entry.manifest.layout.settings)
+        runner.after_release(ctx, store, entry.manifest.project, entry.manifest.layout.settings)
     return RolledBack(entry, draft)
 
 

@@ -16,12 +16,13 @@ from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import ImageMissing
 from cfgroll.history.log import Side
-from cfgroll.history.status import file_drift, service_states
+from cfgroll.history.status import file_drift
+from cfgroll.orchestrators.compose import UP_RECREATE, service_states
 from cfgroll.settings import Flags
 from cfgroll.store.files import FileData
 from cfgroll.store.manifest import FileUse, Layout, Manifest, ServiceRecord
 from cfgroll.store.repo import Entry, Store
-from cfgroll.transactions.restore import UP_RECREATE, restore
+from cfgroll.transactions.restore import restore
 from cfgroll.transactions.rollback import plan
 from tests.core.fakes import EveryReadAnEvent, container, healthy
 from tests.core.test_hooks import Collecting

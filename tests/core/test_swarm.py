@@ -17,7 +17,9 @@ from cfgroll.engine import endpoint
 from cfgroll.engine.daemon import EngineInfo
 from cfgroll.engine.swarm import SwarmService, SwarmTask
 from cfgroll.errors import CfgrollError, ProjectError, UsageError
-from cfgroll.orchestrators import gate, swarm
+from cfgroll.orchestrators import gate
+from cfgroll.orchestrators.swarm import SWARM, render
+from cfgroll.orchestrators.swarm import stack as swarm_stack
 from cfgroll.settings import parse
 from cfgroll.store.manifest import EngineRecord, Manifest
 
@@ -59,8 +61,8 @@ def model(directory: Path) -> dict[str, Any]:
     }
 
 
-def pinned(image: str = "reg.example:5000/shop-web:1") -> swarm.Pinned:
-    return swarm.Pinned(image, "sha256:" + "1" * 64, f"reg.example:5000/shop-web@{DIGEST}")
+def pinned(image: str = "reg.example:5000/shop-web:1") -> render.Pinned:
+    return render.Pinned(image, "sha256:" + "1" * 64, f"reg.example:5000/shop-web@{DIGEST}")
 
 
 def test_the_stack_file_pins_digests_names_configs_by_content_and_leaves_out_what_swarm_ignores(
@@ -68,7 +70,7 @@ def test_the_stack_file_pins_digests_names_configs_by_content_and_leaves_out_wha
 ) -> None:
     (tmp_path / "app.conf").write_text("level=1\n")
     warnings: list[str] = []
-    rendered = swarm.render("shop", model(tmp_path), {"web": pinned()}, tmp_path, warnings.append)
+    rendered = render.render("shop", model(tmp_path), {"web": pinned()}, tmp_path, warnings.append)
     doc = yaml.safe_load(rendered.text)
     web = doc["services"]["web"]
     assert web["image"] == f"reg.example:5000/shop-web:1@{DIGEST}"
@@ -87,7 +89,7 @@ def test_the_stack_file_pins_digests_names_configs_by_content_and_leaves_out_wha
     assert record.repo_digest.endswith(DIGEST) and record.image == "reg.example:5000/shop-web:1"
 
     (tmp_path / "app.conf").write_text("level=2\n")  # a changed file is a new config
-    again = swarm.render("shop", model(tmp_path), {"web": pinned()}, tmp_path)
+    again = render.render("shop", model(tmp_path), {"web": pinned()}, tmp_path)
     assert again.objects != rendered.objects
     assert again.records["web"].config_hash != record.config_hash
 
@@ -97,12 +99,12 @@ def test_an_update_changes_only_its_services_in_the_live_stack_file(tmp_path: Pa
     config = model(tmp_path)
     config["services"]["worker"] = {"image": "reg.example:5000/w:1", "command": ["sleep", "1"]}
     both = {"web": pinned(), "worker": pinned("reg.example:5000/w:1")}
-    live = swarm.render("shop", config, both, tmp_path)
+    live = render.render("shop", config, both, tmp_path)
     config["services"]["web"]["environment"] = {"GREETING": "new"}
     config["services"]["worker"]["command"] = ["sleep", "2"]
-    new = swarm.render("shop", config, {"web": both["web"]}, tmp_path)
+    new = render.render("shop", config, {"web": both["web"]}, tmp_path)
     assert set(new.records) == {"web"}  # an update renders only its own services
-    merged = swarm.merged(live, new, ["web"])
+    merged = render.merged(live, new, ["web"])
     services = yaml.safe_load(merged.text)["services"]
     assert services["web"]["environment"] == {"GREETING": "new"}
     assert services["worker"]["command"] == ["sleep", "1"]  # not part of the update
@@ -113,7 +115,7 @@ def test_a_config_without_a_file_is_refused(tmp_path: Path) -> None:
     config = model(tmp_path)
     config["configs"] = {"conf": {"content": "inline"}}
     with pytest.raises(ProjectError, match="config conf has no `file:`"):
-        swarm.render("shop", config, {"web": pinned()}, tmp_path)
+        render.render("shop", config, {"web": pinned()}, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +129,7 @@ def test_a_config_without_a_file_is_refused(tmp_path: Path) -> None:
     ],
 )
 def test_an_image_names_a_registry(image: str, ok: bool) -> None:
-    assert swarm.names_registry(image) is ok
+    assert swarm_stack.names_registry(image) is ok
 
 
 def service(update: str = "", key: str = "new", replicas: int | None = 2) -> SwarmService:
@@ -160,14 +162,14 @@ def task(n: int, state: str, key: str = "new", desired: str = "running") -> Swar
 def test_the_gate_reads_a_service_from_its_spec_and_tasks(
     svc: SwarmService, tasks: list[SwarmTask], verdict: str
 ) -> None:
-    found = swarm._verdict(svc, tasks, before=())
-    said = found.reason if isinstance(found, swarm._Failed) else found
+    found = swarm_stack._verdict(svc, tasks, before=())
+    said = found.reason if isinstance(found, swarm_stack._Failed) else found
     assert said.endswith(verdict)
 
 
 def test_a_task_that_failed_before_the_deploy_is_old_news() -> None:
     failed = task(2, "failed")
-    assert swarm._verdict(service(), [task(1, "running"), failed], {failed.id}) == "1/2 up"
+    assert swarm_stack._verdict(service(), [task(1, "running"), failed], {failed.id}) == "1/2 up"
 
 
 class StackDaemon:
@@ -209,19 +211,19 @@ def test_the_gate_waits_for_the_spec_then_settles_and_fails_at_once_on_a_failed_
     daemon = StackDaemon([starting, starting, up])
     seen: list[dict[str, str]] = []
     limits = gate.Limits(timeout=10, settle=0)
-    swarm.wait_stack(daemon, "shop", ["web"], limits, (), seen.append, poll=0)  # type: ignore[arg-type]
+    swarm_stack.wait_stack(daemon, "shop", ["web"], limits, (), seen.append, poll=0)  # type: ignore[arg-type]
     assert seen[-1] == {"web": "2/2 running"} and daemon.reads == 3
 
     broken = ([service("updating")], [task(1, "running"), task(2, "failed")])
     daemon = StackDaemon([starting, broken, up])
     with pytest.raises(gate.GateFailed) as failed:
-        swarm.wait_stack(daemon, "shop", ["web"], limits, (), poll=0)  # type: ignore[arg-type]
+        swarm_stack.wait_stack(daemon, "shop", ["web"], limits, (), poll=0)  # type: ignore[arg-type]
     assert failed.value.service == "web" and "task shop_web.2 failed: err 2" in str(failed.value)
     assert failed.value.details == "log of c2" and daemon.reads == 2
 
     daemon = StackDaemon([starting])
     with pytest.raises(gate.GateFailed, match="did not converge in 0.05s"):
-        swarm.wait_stack(daemon, "shop", ["web"], gate.Limits(0.05, 0), (), poll=0.01)  # type: ignore[arg-type]
+        swarm_stack.wait_stack(daemon, "shop", ["web"], gate.Limits(0.05, 0), (), poll=0.01)  # type: ignore[arg-type]
 
 
 def test_configs_no_kept_release_names_are_removed_and_used_ones_stay() -> None:
@@ -236,8 +238,8 @@ def test_configs_no_kept_release_names_are_removed_and_used_ones_stay() -> None:
     ctx = Ctx()
     ctx.daemon = daemon  # type: ignore[attr-defined]
     stack = "configs: {c: {name: shop_conf_a, file: a}}\nsecrets: {k: {name: shop_key_a, file: k}}"
-    kept = [swarm.Rendered(stack)]
-    assert swarm.tidy(ctx, "shop", kept) == ["shop_conf_b"]  # type: ignore[arg-type]
+    kept = [render.Rendered(stack)]
+    assert swarm_stack.tidy(ctx, "shop", kept) == ["shop_conf_b"]  # type: ignore[arg-type]
     assert daemon.removed == ["B"]
 
 
@@ -246,7 +248,7 @@ def test_only_a_swarm_manager_takes_a_stack() -> None:
         endpoint = endpoint.Endpoint("default", endpoint.DEFAULT_HOST)
 
     with pytest.raises(CfgrollError, match="is not in a swarm; .* `docker swarm init`"):
-        swarm.check_engine(Door([]))  # type: ignore[arg-type]
+        swarm_stack.check_engine(Door([]))  # type: ignore[arg-type]
 
 
 def _context(home: Path, name: str, host: str, tls: bool = False) -> None:
@@ -349,6 +351,6 @@ def test_after_a_release_the_configs_outside_the_keep_window_go(tmp_path: Path) 
     steps: list[str] = []
     ctx = Ctx()
     ctx.daemon = daemon  # type: ignore[attr-defined]
-    swarm.after_release(ctx, store, "shop", {"keep": 2})  # type: ignore[arg-type]
+    SWARM.after_release(ctx, store, "shop", {"keep": 2})  # type: ignore[arg-type]
     assert daemon.removed == ["C1"]
     assert steps == ["removed 1 config(s) and secret(s) no kept release uses: shop_conf_1"]
