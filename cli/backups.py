@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
-    ProjectDir,
-    ProjectName,
-    StorePath,
-    context,
     err,
     out,
+    project_command,
 )
 
+if TYPE_CHECKING:
+    from cfgroll.context import Context
 
+
+@project_command()
 def import_(
+    ctx: Context,
     directory: Annotated[
         Path,
         typer.Argument(
@@ -31,11 +31,6 @@ def import_(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be imported; change nothing.")
     ] = False,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
 ) -> None:
     """Turn the copy scripts' .backup/ folders into releases, oldest first.
 
@@ -48,9 +43,8 @@ def import_(
     """
     from cfgroll.capabilities.importer import import_backups
 
-    ctx = context(project_dir, file, project_name, store, env_files=env_file)
     # relative to where the command runs: -C's folder, as if started there
-    folder = directory if directory.is_absolute() else (project_dir or Path.cwd()) / directory
+    folder = directory if directory.is_absolute() else ctx.directory / directory
     report = import_backups(ctx, folder, dry_run)
     verb = "would import" if dry_run else "imported"
     for backup, tag in report.imported:

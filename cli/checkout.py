@@ -2,46 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
-    LockTimeout,
-    ProjectDir,
-    ProjectName,
-    StorePath,
     complete_entry,
-    context,
     out,
+    project_command,
 )
 
+if TYPE_CHECKING:
+    from cfgroll.context import Context
 
+
+@project_command(settings=("lock_timeout",))
 def checkout(
+    ctx: Context,
     tag: Annotated[
         str,
         typer.Argument(
             help="Release, failed attempt (failed_…) or draft_….", autocompletion=complete_entry
         ),
     ],
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
-    lock_timeout: LockTimeout = None,
 ) -> None:
     """Write a release's or attempt's files into the project folder, without deploying.
 
     Project files that differ from the live release are saved first as a draft.
     """
-    from cfgroll.settings import Flags
     from cfgroll.transactions.rollback import checkout as run_checkout
 
-    flags = Flags(lock_timeout=lock_timeout)
-    result = run_checkout(context(project_dir, file, project_name, store, flags, env_file), tag)
+    result = run_checkout(ctx, tag)
     if result.draft:
         out(f"your edits were saved as {result.draft.tag}")
     if result.written:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -142,6 +143,87 @@ LockTimeout = Annotated[
         show_default=False,
     ),
 ]
+
+
+# The options of the project a command works on, and of the settings `x-cfgroll:` can also
+# set: declared here once, added to a command by `project_command`.
+PROJECT_OPTIONS: dict[str, Any] = {
+    "project_dir": ProjectDir,
+    "file": Files,
+    "env_file": EnvFiles,
+    "project_name": ProjectName,
+    "store": StorePath,
+}
+SETTING_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "timeout": (Timeout, None),
+    "settle": (Settle, None),
+    "lock_timeout": (LockTimeout, None),
+    "hook_timeout": (HookTimeout, None),
+    "no_hooks": (NoHooks, False),
+    "orchestrator": (OrchestratorOption, None),
+}
+GATE_SETTINGS = ("timeout", "settle", "lock_timeout", "hook_timeout", "no_hooks")
+
+
+def project_command(
+    settings: tuple[str, ...] = (), model: bool = False
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Make `command(ctx, …its own options)` a typer command that also takes the project
+    options and the `settings` options named, and is called with the `Context` they make
+    (`model`: Compose starts reading the project's model at once)."""
+    import functools
+    import inspect
+
+    def wrap(command: Callable[..., None]) -> Callable[..., None]:
+        # the command's own options, their annotations evaluated (typer reads Annotated's
+        # metadata from the signature; `ctx: Context` is imported for the type checker only)
+        own = [
+            p.replace(annotation=_evaluated(p.annotation, command))
+            for n, p in inspect.signature(command).parameters.items()
+            if n != "ctx"
+        ]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        added = {n: (t, None) for n, t in PROJECT_OPTIONS.items()}
+        added |= {n: SETTING_OPTIONS[n] for n in settings}
+
+        @functools.wraps(command)
+        def run(**given: Any) -> None:
+            where = {n: given.pop(n) for n in PROJECT_OPTIONS}
+            flags = None
+            if settings:
+                from cfgroll.context import Flags
+
+                flags = Flags(**{n: given.pop(n) for n in settings})
+            ctx = context(
+                where["project_dir"],
+                where["file"],
+                where["project_name"],
+                where["store"],
+                flags,
+                where["env_file"],
+                model,
+            )
+            command(ctx, **given)
+
+        run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [p.replace(kind=keyword) for p in own]
+            + [
+                inspect.Parameter(n, keyword, default=d, annotation=t)
+                for n, (t, d) in added.items()
+            ]
+        )
+        run.__annotations__ = {p.name: p.annotation for p in own} | {
+            n: t for n, (t, _) in added.items()
+        }
+        return run
+
+    return wrap
+
+
+def _evaluated(annotation: Any, command: Callable[..., None]) -> Any:
+    if not isinstance(annotation, str):
+        return annotation
+    return eval(annotation, command.__globals__)  # noqa: S307 - the command's own annotation
 
 
 def context(

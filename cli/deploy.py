@@ -2,42 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
-    HookTimeout,
-    LockTimeout,
-    NoHooks,
+    GATE_SETTINGS,
     NoRollback,
-    OrchestratorOption,
-    ProjectDir,
-    ProjectName,
     RecordUnchanged,
-    Settle,
-    StorePath,
-    Timeout,
     Yes,
-    chosen,
-    context,
     nothing_changed,
     out,
+    project_command,
     report_setup,
 )
 
+if TYPE_CHECKING:
+    from cfgroll.context import Context
 
+
+@project_command(settings=(*GATE_SETTINGS, "orchestrator"), model=True)
 def deploy(
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
-    timeout: Timeout = None,
-    settle: Settle = None,
-    lock_timeout: LockTimeout = None,
-    hook_timeout: HookTimeout = None,
-    no_hooks: NoHooks = False,
+    ctx: Context,
     no_rollback: NoRollback = False,
-    orchestrator: OrchestratorOption = None,
     record_unchanged: RecordUnchanged = False,
     yes: Yes = False,
 ) -> None:
@@ -47,17 +32,13 @@ def deploy(
     and recreates the services whose mounted files changed, which Compose alone leaves running),
     waits until every service runs (and is healthy where it has a healthcheck), then commits
     every file of the configuration (compose files and their includes, env files, mounted files
-    and read-only folders, configs, secrets, tracked files; see the README, "What cfgroll
-    records") and a services manifest to the store with an annotated tag, and puts the same tag
-    on every service image. If the build, the start or the health gate fails (or on
-    Ctrl-C), the attempt is kept as a failed_… tag and the live release is put back (exit 3).
-    The project's hooks run around it (pre-deploy, check, post-deploy, on-failure; see the
-    README, "Hooks"). Asks no questions (--yes is accepted for scripts).
+    and read-only folders, configs, secrets, tracked files; see docs/recording.md) and a
+    services manifest to the store with an annotated tag, and puts the same tag on every
+    service image. If the build, the start or the health gate fails (or on Ctrl-C), the
+    attempt is kept as a failed_… tag and the live release is put back (exit 3). The project's
+    hooks run around it (pre-deploy, check, post-deploy, on-failure; see docs/hooks.md). Asks
+    no questions (--yes is accepted for scripts).
     """
-    from cfgroll.context import Flags
-
-    flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks, chosen(orchestrator))
-    ctx = context(project_dir, file, project_name, store, flags, env_file, model=True)
     from cfgroll.transactions.deploy import (
         deploy as run_deploy,  # imported while Compose reads the model
     )

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
-    ProjectDir,
-    ProjectName,
     ShowSecrets,
-    StorePath,
     complete_entry,
-    context,
     err,
     out,
+    project_command,
 )
 
+if TYPE_CHECKING:
+    from cfgroll.context import Context
 
+
+@project_command()
 def diff(
+    ctx: Context,
     a: Annotated[
         Optional[str],
         typer.Argument(help="Release to compare from.", autocompletion=complete_entry),
@@ -29,11 +29,6 @@ def diff(
         Optional[str], typer.Argument(help="Release to compare to.", autocompletion=complete_entry)
     ] = None,
     show_secrets: ShowSecrets = False,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
 ) -> None:
     """Show what changed: no argument, the live release against the files on disk; A, that
     release against the live one; A B, between two releases.
@@ -46,7 +41,6 @@ def diff(
     """
     from cfgroll.history.log import compare
 
-    ctx = context(project_dir, file, project_name, store, env_files=env_file)
     result = compare(ctx, a, b, show_secrets)
     if result.problem:
         err(f"warning: comparing only the files the live release holds: {result.problem}")

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
     Json,
-    ProjectDir,
-    ProjectName,
-    StorePath,
-    context,
     out,
     print_json,
+    project_command,
     table,
 )
 
+if TYPE_CHECKING:
+    from cfgroll.context import Context
 
+
+@project_command()
 def doctor(
+    ctx: Context,
     fix: Annotated[
         bool,
         typer.Option(
@@ -31,11 +31,6 @@ def doctor(
         ),
     ] = False,
     json_: Json = False,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
 ) -> None:
     """Check the store and the stack, and say what to fix.
 
@@ -47,7 +42,7 @@ def doctor(
     """
     from cfgroll.capabilities.doctor import doctor as run_doctor
 
-    report = run_doctor(context(project_dir, file, project_name, store, env_files=env_file), fix)
+    report = run_doctor(ctx, fix)
     if json_:
         print_json({"healthy": report.healthy, "findings": [asdict(f) for f in report.findings]})
     else:

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
-    ProjectDir,
-    ProjectName,
-    StorePath,
-    context,
     hooks_folder,
     out,
+    project_command,
 )
 
+if TYPE_CHECKING:
+    from cfgroll.context import Context
 
+
+@project_command()
 def init(
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
+    ctx: Context,
 ) -> None:
     """Create the store for this Compose project (private, 0700); safe to run again.
 
@@ -30,7 +27,7 @@ def init(
     """
     from cfgroll.init import init as run_init
 
-    result = run_init(context(project_dir, file, project_name, store, env_files=env_file))
+    result = run_init(ctx)
     verb = "created" if result.created else "already exists:"
     out(f"store {verb} {result.store.path}")
     if result.gitignore:

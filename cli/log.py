@@ -7,25 +7,23 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
     Json,
-    ProjectDir,
-    ProjectName,
-    StorePath,
     complete_service,
-    context,
     local_time,
     out,
     print_json,
+    project_command,
     table,
 )
 
 if TYPE_CHECKING:
+    from cfgroll.context import Context
     from cfgroll.history.log import LogLine
 
 
+@project_command()
 def log(
+    ctx: Context,
     service: Annotated[
         Optional[str],
         typer.Argument(
@@ -39,17 +37,11 @@ def log(
         bool, typer.Option("--all", help="Include failed attempts and saved drafts.")
     ] = False,
     json_: Json = False,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
 ) -> None:
     """List the releases, newest first, with what each one changed and whether it can still be
     restored (all its images exist; `?` when the engine does not answer)."""
     from cfgroll.history.log import log_of
 
-    ctx = context(project_dir, file, project_name, store, env_files=env_file)
     lines = log_of(ctx, number, include_side=all_, service=service)
     if json_:
         print_json([_json(line) for line in lines])

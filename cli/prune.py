@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
-    LockTimeout,
-    ProjectDir,
-    ProjectName,
-    StorePath,
     Yes,
     complete_release,
     confirm,
-    context,
     out,
+    project_command,
 )
 
+if TYPE_CHECKING:
+    from cfgroll.context import Context
 
+
+@project_command(settings=("lock_timeout",))
 def prune(
+    ctx: Context,
     keep: Annotated[
         Optional[int],
         typer.Option(
@@ -44,12 +43,6 @@ def prune(
         bool, typer.Option("--dry-run", help="List what would go and the space freed.")
     ] = False,
     yes: Yes = False,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
-    lock_timeout: LockTimeout = None,
 ) -> None:
     """Free the disk old releases' images hold, never a way back.
 
@@ -62,11 +55,7 @@ def prune(
     """
     from cfgroll.capabilities.retention import plan, policy, size
     from cfgroll.capabilities.retention import prune as run_prune
-    from cfgroll.settings import Flags
 
-    ctx = context(
-        project_dir, file, project_name, store, Flags(lock_timeout=lock_timeout), env_file
-    )
     chosen = policy(ctx, keep, older_than)
     planned = plan(ctx, chosen)
     rule = f"keep {chosen.keep}" + (
@@ -104,35 +93,26 @@ Tag = Annotated[
 ]
 
 
+@project_command()
 def pin(
+    ctx: Context,
     tag: Tag,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
 ) -> None:
     """Keep a release's images whatever the retention policy says (recorded in the store as
     refs/pins/TAG; `cfgroll log` shows it)."""
     from cfgroll.capabilities.retention import pin as run_pin
 
-    entry, changed = run_pin(
-        context(project_dir, file, project_name, store, env_files=env_file), tag
-    )
+    entry, changed = run_pin(ctx, tag)
     out(f"pinned {entry.tag}" if changed else f"{entry.tag} was pinned already")
 
 
+@project_command()
 def unpin(
+    ctx: Context,
     tag: Tag,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
 ) -> None:
     """Let the retention policy prune a release's images again."""
     from cfgroll.capabilities.retention import pin as run_pin
 
-    ctx = context(project_dir, file, project_name, store, env_files=env_file)
     entry, changed = run_pin(ctx, tag, on=False)
     out(f"unpinned {entry.tag}" if changed else f"{entry.tag} was not pinned")

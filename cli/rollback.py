@@ -7,26 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
-    HookTimeout,
-    LockTimeout,
-    NoHooks,
-    ProjectDir,
-    ProjectName,
+    GATE_SETTINGS,
     ServicesOption,
-    Settle,
     ShowSecrets,
-    StorePath,
-    Timeout,
     Yes,
     complete_release,
     confirm,
-    context,
     err,
     is_tty,
     local_time,
     out,
+    project_command,
     split_services,
     table,
 )
@@ -36,7 +27,9 @@ if TYPE_CHECKING:
     from cfgroll.context import Context
 
 
+@project_command(settings=GATE_SETTINGS)
 def rollback(
+    ctx: Context,
     tag: Annotated[
         Optional[str],
         typer.Argument(
@@ -59,16 +52,6 @@ def rollback(
             "manifest records each release's engine).",
         ),
     ] = False,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
-    timeout: Timeout = None,
-    settle: Settle = None,
-    lock_timeout: LockTimeout = None,
-    hook_timeout: HookTimeout = None,
-    no_hooks: NoHooks = False,
 ) -> None:
     """Put a recorded release back: its images, its files, its containers.
 
@@ -86,12 +69,9 @@ def rollback(
     pinned by digest) with `docker stack deploy`, gated. A release made on another engine is
     refused unless --engine-change.
     """
-    from cfgroll.settings import Flags
     from cfgroll.transactions.rollback import plan, preview
     from cfgroll.transactions.rollback import rollback as run_rollback
 
-    flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks)
-    ctx = context(project_dir, file, project_name, store, flags, env_file)
     only = split_services(services) or None
     planned = plan(ctx, tag if tag is not None else _choose(ctx), only, engine_change)
     t = planned.target.manifest

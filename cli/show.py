@@ -8,26 +8,24 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
     Json,
-    ProjectDir,
-    ProjectName,
     ShowSecrets,
-    StorePath,
     complete_entry,
-    context,
     local_time,
     out,
     print_json,
+    project_command,
     table,
 )
 
 if TYPE_CHECKING:
+    from cfgroll.context import Context
     from cfgroll.history.log import Entry, FileUse
 
 
+@project_command()
 def show(
+    ctx: Context,
     tag: Annotated[
         str,
         typer.Argument(
@@ -40,11 +38,6 @@ def show(
     ] = None,
     json_: Json = False,
     show_secrets: ShowSecrets = False,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
 ) -> None:
     """Show a release: its manifest and its files (or one file's content with PATH).
 
@@ -54,7 +47,6 @@ def show(
     from cfgroll.capabilities.hooks import describe
     from cfgroll.history.log import short, shown, shown_file
 
-    ctx = context(project_dir, file, project_name, store, env_files=env_file)
     if path is not None:
         out(shown_file(ctx, tag, path, show_secrets).rstrip("\n"))
         return

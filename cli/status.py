@@ -8,34 +8,27 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
     Json,
-    ProjectDir,
-    ProjectName,
-    StorePath,
-    context,
     local_time,
     out,
     print_json,
+    project_command,
     table,
 )
 
 if TYPE_CHECKING:
+    from cfgroll.context import Context
     from cfgroll.history.status import EnvChanges, Status
 
 
+@project_command(model=True)
 def status(
+    ctx: Context,
     check: Annotated[
         bool,
         typer.Option("--check", help="Exit 1 when anything drifted, 0 otherwise (for cron)."),
     ] = False,
     json_: Json = False,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
 ) -> None:
     """Show the live release and what drifted from it.
 
@@ -47,7 +40,6 @@ def status(
     Containers: for each service, whether its containers run the image the release recorded,
     are running and healthy, and services found in one and not the other.
     """
-    ctx = context(project_dir, file, project_name, store, env_files=env_file, model=True)
     from cfgroll.history.status import (
         status as read_status,  # imported while Compose reads the model
     )

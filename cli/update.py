@@ -2,38 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from cfgroll.cli.common import (
-    EnvFiles,
-    Files,
-    HookTimeout,
-    LockTimeout,
-    NoHooks,
+    GATE_SETTINGS,
     NoRollback,
-    OrchestratorOption,
-    ProjectDir,
-    ProjectName,
     RecordUnchanged,
     ServicesOption,
-    Settle,
-    StorePath,
-    Timeout,
     Yes,
-    chosen,
     complete_service,
     confirm,
-    context,
     nothing_changed,
     out,
+    project_command,
     report_setup,
     split_services,
 )
 
+if TYPE_CHECKING:
+    from cfgroll.context import Context
 
+
+@project_command(settings=(*GATE_SETTINGS, "orchestrator"), model=True)
 def update(
+    ctx: Context,
     service: Annotated[
         Optional[list[str]],
         typer.Argument(
@@ -46,18 +40,7 @@ def update(
     ] = False,
     yes: Yes = False,
     no_rollback: NoRollback = False,
-    orchestrator: OrchestratorOption = None,
     record_unchanged: RecordUnchanged = False,
-    project_dir: ProjectDir = None,
-    file: Files = None,
-    env_file: EnvFiles = None,
-    project_name: ProjectName = None,
-    store: StorePath = None,
-    timeout: Timeout = None,
-    settle: Settle = None,
-    lock_timeout: LockTimeout = None,
-    hook_timeout: HookTimeout = None,
-    no_hooks: NoHooks = False,
 ) -> None:
     """Update a few services without touching the rest of the stack.
 
@@ -66,11 +49,8 @@ def update(
     `update`; the other services' entries carry over from the live release. If that fails,
     only the updated services are put back (exit 3; exit 4 if that fails too).
     """
-    from cfgroll.context import Flags
 
     names = list(service or []) + split_services(services)
-    flags = Flags(timeout, settle, lock_timeout, hook_timeout, no_hooks, chosen(orchestrator))
-    ctx = context(project_dir, file, project_name, store, flags, env_file, model=True)
     confirm(f"update {', '.join(names) or 'no service'}?", yes)
     from cfgroll.transactions.deploy import (
         update as run_update,  # imported while Compose reads the model
