@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from cfgroll.engine.compose import Compose
+from cfgroll.settings import Flags
 
 if TYPE_CHECKING:
     from cfgroll.engine.daemon import Daemon
-    from cfgroll.store.manifest import Orchestrator
     from cfgroll.store.repo import Store
 
 STORE_ENV = "CFGROLL_STORE"
@@ -46,19 +46,6 @@ class Silent:
 
     def states(self, states: dict[str, str]) -> None:
         pass
-
-
-@dataclass(frozen=True)
-class Flags:
-    """What the command line said about the settings `x-cfgroll:` can also set; None: not
-    given (`cfgroll.settings` combines them)."""
-
-    timeout: float | None = None
-    settle: float | None = None
-    lock_timeout: float | None = None
-    hook_timeout: float | None = None
-    no_hooks: bool = False
-    orchestrator: Orchestrator | None = None  # `--orchestrator`
 
 
 def default_store_path(project_dir: Path) -> Path:

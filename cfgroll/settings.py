@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from cfgroll.context import Flags as Flags  # the command line's say; lives with the Context
 from cfgroll.errors import ProjectError
 from cfgroll.orchestrators.gate import Limits
 from cfgroll.store import system
@@ -43,6 +42,19 @@ _KNOWN = (
     "orchestrator",
 )
 KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the command line said about the settings `x-cfgroll:` can also set; None: not
+    given (`cfgroll.settings` combines them)."""
+
+    timeout: float | None = None
+    settle: float | None = None
+    lock_timeout: float | None = None
+    hook_timeout: float | None = None
+    no_hooks: bool = False
+    orchestrator: Orchestrator | None = None  # `--orchestrator`
 
 
 @dataclass(frozen=True)

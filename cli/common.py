@@ -191,7 +191,7 @@ def project_command(
             where = {n: given.pop(n) for n in PROJECT_OPTIONS}
             flags = None
             if settings:
-                from cfgroll.context import Flags
+                from cfgroll.settings import Flags
 
                 flags = Flags(**{n: given.pop(n) for n in settings})
             ctx = context(

@@ -58,3 +58,54 @@ def test_no_fmt_skip_in_the_package() -> None:
     assert [
         str(p.relative_to(REPO)) for p in sources(*PACKAGE) if "fmt: skip" in p.read_text()
     ] == []
+
+
+def _module_of(path: Path) -> str:
+    rel = path.relative_to(REPO).with_suffix("")
+    parts = list(rel.parts)
+    if parts[0] in ("cli", "store"):
+        parts = ["cfgroll", *parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _runtime_imports(path: Path, known: set[str]) -> set[str]:
+    """The package's modules `path` imports when it runs (not those under TYPE_CHECKING)."""
+    found: set[str] = set()
+
+    class Visitor(ast.NodeVisitor):
+        def visit_If(self, node: ast.If) -> None:
+            if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+                self.generic_visit(node)
+
+        def visit_Import(self, node: ast.Import) -> None:
+            found.update(a.name for a in node.names)
+
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+            if node.module:
+                found.add(node.module)
+                found.update(f"{node.module}.{a.name}" for a in node.names)
+
+    Visitor().visit(ast.parse(path.read_text()))
+    return {m for m in found & known}
+
+
+def test_no_import_circle() -> None:
+    """No module imports, through others, one that imports it back (importing one's own
+    package is not a circle)."""
+    paths = {_module_of(p): p for p in sources(*PACKAGE)}
+    graph = {
+        m: {d for d in _runtime_imports(p, set(paths)) if d != m and not m.startswith(d + ".")}
+        for m, p in paths.items()
+    }
+    circles = []
+    for start in graph:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            m = todo.pop()
+            if m == start:
+                circles.append(start)
+                break
+            if m not in seen:
+                seen.add(m)
+                todo.extend(graph[m])
+    assert circles == []

@@ -37,10 +37,9 @@ from cfgroll.errors import CfgrollError
 from cfgroll.orchestrators.gate import Check, CheckFailed
 from cfgroll.settings import HookSettings
 from cfgroll.store import system
-from cfgroll.store.manifest import HookPoint, HookRecord, HookResult, hooks_to_yaml
+from cfgroll.store.manifest import Action, HookPoint, HookRecord, HookResult, hooks_to_yaml
 from cfgroll.store.secrets import redact
 
-Action = Literal["deploy", "update", "rollback"]
 # How the failed command ended, for `on-failure`'s CFGROLL_RESULT.
 FailureResult = Literal["rolled-back", "rollback-failed", "left-as-is", "removed"]
 

@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast, get_args
 
 from cfgroll import __version__
 from cfgroll.context import Context, who
@@ -33,14 +33,13 @@ from cfgroll.init import ensure_store
 from cfgroll.settings import recorded
 from cfgroll.store.files import FileData
 from cfgroll.store.lock import store_lock
-from cfgroll.store.manifest import ContainerRecord, Layout, Manifest, Role, ServiceRecord
+from cfgroll.store.manifest import Action, ContainerRecord, Layout, Manifest, Role, ServiceRecord
 from cfgroll.store.names import RELEASE_PREFIX, backup_ref, new_name
 from cfgroll.store.repo import Entry, Store
 
 FOLDER = re.compile(r"^(update_)?(\d{8}_\d{6})$")
 COMPOSE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
 BOM = b"\xef\xbb\xbf"
-Kind = Literal["deploy", "update"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class Backup:
     """One backup folder, read."""
 
     name: str  # `20240129_143052` or `update_20240129_153022`
-    kind: Kind
+    kind: Action
     moment: datetime  # UTC
     files: dict[str, FileData]
     roles: dict[str, Role]
@@ -139,7 +138,7 @@ def import_backups(ctx: Context, directory: Path, dry_run: bool = False) -> Repo
 def _read(
     ctx: Context, path: Path, stamp: str, project: str, previous: dict[str, ServiceRecord]
 ) -> Backup:
-    kind: Kind = "update" if path.name.startswith("update_") else "deploy"
+    kind: Action = "update" if path.name.startswith("update_") else "deploy"
     local = datetime.strptime(stamp, "%Y%m%d_%H%M%S").astimezone()  # the host's local time
     moment = local.astimezone(timezone.utc)
     notes: list[str] = []

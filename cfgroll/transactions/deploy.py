@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from cfgroll import faults, orchestrators
 from cfgroll.capabilities import retention
-from cfgroll.capabilities.hooks import Action, FailureResult, Hooks, Occasion
+from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
@@ -18,6 +18,7 @@ from cfgroll.orchestrators import Orchestrator, Rollout
 from cfgroll.project import ProjectFiles, resolve
 from cfgroll.settings import effective
 from cfgroll.store.lock import store_lock
+from cfgroll.store.manifest import Action
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import redact, secret_values
 from cfgroll.transactions import preflight
