@@ -10,6 +10,8 @@ import typer
 from cfgroll.cli.common import (
     err,
     out,
+)
+from cfgroll.cli.options import (
     project_command,
 )
 

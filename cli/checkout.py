@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cfgroll.cli.common import (
-    complete_entry,
     out,
+)
+from cfgroll.cli.options import (
+    complete_entry,
     project_command,
 )
 

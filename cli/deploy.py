@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cfgroll.cli.common import (
+    nothing_changed,
+    out,
+    report_setup,
+)
+from cfgroll.cli.options import (
     GATE_SETTINGS,
     NoRollback,
     RecordUnchanged,
     Yes,
-    nothing_changed,
-    out,
     project_command,
-    report_setup,
 )
 
 if TYPE_CHECKING:

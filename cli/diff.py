@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
-    ShowSecrets,
-    complete_entry,
     err,
     out,
+)
+from cfgroll.cli.options import (
+    ShowSecrets,
+    complete_entry,
     project_command,
 )
 

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cfgroll.cli.common import (
-    Json,
     out,
     print_json,
-    project_command,
     table,
+)
+from cfgroll.cli.options import (
+    Json,
+    project_command,
 )
 
 if TYPE_CHECKING:

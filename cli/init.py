@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from cfgroll.cli.common import (
     hooks_folder,
     out,
+)
+from cfgroll.cli.options import (
     project_command,
 )
 

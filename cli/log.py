@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
-    Json,
-    complete_service,
     local_time,
     out,
     print_json,
-    project_command,
     table,
+)
+from cfgroll.cli.options import (
+    Json,
+    complete_service,
+    project_command,
 )
 
 if TYPE_CHECKING:

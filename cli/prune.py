@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
-    Yes,
-    complete_release,
     confirm,
     out,
+)
+from cfgroll.cli.options import (
+    Yes,
+    complete_release,
     project_command,
 )
 

@@ -7,19 +7,21 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
-    GATE_SETTINGS,
-    ServicesOption,
-    ShowSecrets,
-    Yes,
-    complete_release,
     confirm,
     err,
     is_tty,
     local_time,
     out,
-    project_command,
     split_services,
     table,
+)
+from cfgroll.cli.options import (
+    GATE_SETTINGS,
+    ServicesOption,
+    ShowSecrets,
+    Yes,
+    complete_release,
+    project_command,
 )
 from cfgroll.errors import UsageError
 

@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from cfgroll.cli.common import (
-    Json,
-    ShowSecrets,
-    complete_entry,
     local_time,
     out,
     print_json,
-    project_command,
     table,
+)
+from cfgroll.cli.options import (
+    Json,
+    ShowSecrets,
+    complete_entry,
+    project_command,
 )
 
 if TYPE_CHECKING:

@@ -7,18 +7,20 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
+    confirm,
+    nothing_changed,
+    out,
+    report_setup,
+    split_services,
+)
+from cfgroll.cli.options import (
     GATE_SETTINGS,
     NoRollback,
     RecordUnchanged,
     ServicesOption,
     Yes,
     complete_service,
-    confirm,
-    nothing_changed,
-    out,
     project_command,
-    report_setup,
-    split_services,
 )
 
 if TYPE_CHECKING:
