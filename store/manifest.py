@@ -1,17 +1,15 @@
 """The services manifest stored in every release commit at `MANIFEST_PATH`.
 
 Keys are written in a fixed order so that `git diff` between two releases shows only what
-changed. The format is documented in the README ("Store format").
+changed (`cfgroll.store.manifest_yaml` writes and reads it). The format: docs/store-format.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
-
-from cfgroll.errors import StoreError
 
 if TYPE_CHECKING:
     from cfgroll.engine.daemon import Health, State
@@ -135,25 +133,6 @@ class HookRecord:
         )
 
 
-def hooks_to_yaml(records: Iterable[HookRecord]) -> str:
-    """Hook runs kept after a release was recorded (a git note on its commit)."""
-    import yaml
-
-    doc = {"hooks": [r.to_dict() for r in records]}
-    header = "# cfgroll: hooks run after this was recorded; see the README, 'Hooks'\n"
-    return header + yaml.dump(doc, Dumper=_dumper(), sort_keys=False, width=100)
-
-
-def hooks_from_yaml(text: str) -> list[HookRecord]:
-    import yaml
-
-    try:
-        doc = yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
-        return [HookRecord.from_dict(d) for d in (doc or {}).get("hooks") or ()]
-    except (KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError):
-        return []  # a note edited by hand is not worth failing `show` over
-
-
 @dataclass(frozen=True)
 class Layout:
     """Everything a release says about the project's files except their content."""
@@ -242,144 +221,6 @@ class Manifest:
     def compose_files(self) -> tuple[str, ...]:
         return self.layout.compose_files
 
-    def to_yaml(self) -> str:
-        import yaml
-
-        doc: dict[str, Any] = {
-            "format": FORMAT if self.orchestrator == "swarm" else COMPOSE_FORMAT,
-            "release": {
-                "tag": self.tag,
-                "kind": self.kind,
-                "action": self.action,
-                "target": self.target,
-                "services_changed": list(self.services_changed),
-                "project": self.project,
-                "created_at": self.created_at.astimezone(timezone.utc).strftime(
-                    "%Y-%m-%dT%H:%M:%SZ"
-                ),
-                "host": self.host,
-                "user": self.user,
-                "cfgroll_version": self.cfgroll_version,
-                "result": self.result,
-                **({"reason": self.reason} if self.reason else {}),
-                "compose_files": list(self.compose_files),
-                "env_files": list(self.layout.env_files),
-                "orchestrator": self.orchestrator,
-                **({"engine": asdict(self.engine)} if self.engine else {}),
-            },
-            "files": dict(sorted(self.files.items())),
-            "uses": [asdict(u) for u in self.layout.uses],
-            "not_recorded": [asdict(u) for u in self.layout.not_recorded],
-            "services": {
-                name: {
-                    "image": svc.image,
-                    "image_id": svc.image_id,
-                    "backup_ref": svc.backup_ref,
-                    "config_hash": svc.config_hash,
-                    **({"repo_digest": svc.repo_digest} if svc.repo_digest else {}),
-                    "containers": [
-                        {"name": c.name, "state": c.state, "health": c.health}
-                        for c in svc.containers
-                    ],
-                }
-                for name, svc in sorted(self.services.items())
-            },
-        }
-        if self.layout.settings:
-            doc["x-cfgroll"] = dict(self.layout.settings)
-        if self.log is not None:
-            doc["log"] = self.log
-        if self.source is not None:
-            doc["release"]["source"] = self.source
-        if self.hooks or self.hooks_skipped:
-            doc["hooks"] = [r.to_dict() for r in self.hooks]
-            doc["hooks_skipped"] = self.hooks_skipped
-        header = (
-            f"# cfgroll release manifest (format {doc['format']}); see the README, 'Store format'\n"
-        )
-        body = yaml.dump(
-            doc, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=100
-        )
-        return header + body
-
-    @classmethod
-    def from_yaml(cls, text: str | bytes) -> Manifest:
-        return cls.from_doc(parse(text))
-
-    @classmethod
-    def from_doc(cls, doc: Any) -> Manifest:
-        """The manifest of a parsed manifest file (`parse`)."""
-        try:
-            if int(doc.get("format", 1)) > FORMAT:
-                raise StoreError(
-                    f"a release in the store was written by a newer cfgroll (manifest format "
-                    f"{doc['format']}); upgrade cfgroll to read it"
-                )
-            rel = doc["release"]
-            said, _, reason = str(rel["result"]).partition(": ")  # before: "failed: <reason>"
-            if said not in RESULTS:
-                raise ValueError(f"result {said!r}")
-            result: Result = said
-            reason = str(rel.get("reason") or reason)
-            created = datetime.fromisoformat(rel["created_at"].replace("Z", "+00:00"))
-            services = {
-                name: ServiceRecord(
-                    image=svc["image"],
-                    image_id=svc["image_id"],
-                    backup_ref=svc["backup_ref"],
-                    config_hash=svc.get("config_hash", ""),
-                    containers=tuple(
-                        ContainerRecord(c["name"], c["state"], c.get("health"))
-                        for c in svc.get("containers") or ()
-                    ),
-                    repo_digest=svc.get("repo_digest", ""),
-                )
-                for name, svc in (doc.get("services") or {}).items()
-            }
-            return cls(
-                tag=rel["tag"],
-                kind=rel.get("kind", RELEASE),
-                action=rel["action"],
-                target=rel.get("target"),
-                services_changed=tuple(rel.get("services_changed") or ()),
-                project=rel["project"],
-                created_at=created,
-                host=rel["host"],
-                user=rel["user"],
-                cfgroll_version=rel["cfgroll_version"],
-                result=result,
-                reason=reason,
-                layout=Layout(
-                    roles=dict(doc.get("files") or {}),
-                    compose_files=tuple(rel.get("compose_files") or ()),
-                    env_files=tuple(rel.get("env_files") or ()),
-                    uses=tuple(
-                        FileUse(
-                            u["path"],
-                            u["service"],
-                            u["via"],
-                            u.get("target", ""),
-                            bool(u.get("read_only")),
-                        )
-                        for u in doc.get("uses") or ()
-                    ),
-                    not_recorded=tuple(
-                        Unrecorded(u["path"], u["reason"], u.get("service", ""), u.get("via", ""))
-                        for u in doc.get("not_recorded") or ()
-                    ),
-                    settings=dict(doc.get("x-cfgroll") or {}),
-                ),
-                services=services,
-                log=doc.get("log"),
-                hooks=tuple(HookRecord.from_dict(d) for d in doc.get("hooks") or ()),
-                hooks_skipped=bool(doc.get("hooks_skipped")),
-                source=rel.get("source"),
-                orchestrator=orchestrator_of(rel.get("orchestrator") or "compose"),
-                engine=_engine(rel.get("engine")),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise _unreadable(exc) from exc
-
 
 def orchestrator_of(value: object) -> Orchestrator:
     """`value` as an `Orchestrator`; `ValueError` when it is none of them."""
@@ -387,44 +228,6 @@ def orchestrator_of(value: object) -> Orchestrator:
         if value == known:
             return known
     raise ValueError(f"orchestrator {value!r}")
-
-
-def _engine(value: Any) -> EngineRecord | None:
-    if not value:
-        return None
-    return EngineRecord(
-        str(value["id"]), str(value.get("name") or ""), str(value.get("context") or "default")
-    )
-
-
-def parse(text: str | bytes) -> Any:
-    """A manifest file's YAML, as plain data."""
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        raise _unreadable(exc) from exc
-
-
-def _unreadable(exc: BaseException) -> StoreError:
-    return StoreError(
-        f"a release manifest in the store cannot be read ({exc}); the store may have "
-        "been edited by hand: check it with `git --git-dir <store> fsck`"
-    )
-
-
-def _loader() -> Any:
-    """libyaml's safe loader where PyYAML has it (ten times faster), else the Python one."""
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _dumper() -> Any:
-    import yaml
-
-    return getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def changed_keys(

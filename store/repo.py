@@ -25,7 +25,13 @@ from cfgroll import faults
 from cfgroll.errors import StoreError, UnknownRelease
 from cfgroll.store import system
 from cfgroll.store.files import FileData, FileKind, fsync_dir
-from cfgroll.store.manifest import MANIFEST_PATH, OWN_FILES, Manifest, parse
+from cfgroll.store.manifest import MANIFEST_PATH, OWN_FILES, Manifest
+from cfgroll.store.manifest_yaml import (
+    manifest_from_doc,
+    manifest_from_yaml,
+    manifest_to_yaml,
+    parse,
+)
 from cfgroll.store.names import (
     ATTEMPT_PREFIX,
     DRAFT_PREFIX,
@@ -167,7 +173,7 @@ class Store:
             data = blob.data_stream.read()
         except _DAMAGE as exc:
             raise damaged(self.path, exc) from exc
-        return Entry(commit.hexsha, parent, Manifest.from_yaml(data))
+        return Entry(commit.hexsha, parent, manifest_from_yaml(data))
 
     def _main(self) -> git.Commit | None:
         try:
@@ -217,7 +223,7 @@ class Store:
             cached = self._summaries.get(sha)
             if cached is None:
                 break
-            yield Entry(sha, cached.parent, Manifest.from_doc(cached.doc))
+            yield Entry(sha, cached.parent, manifest_from_doc(cached.doc))
             sha = cached.parent
         if sha is None:
             return
@@ -228,7 +234,7 @@ class Store:
                 parent = parents[0] if parents else None
                 doc = self._doc_of(sha)
                 self._summaries.put(sha, Summary(parent, doc, None))
-                yield Entry(sha, parent, Manifest.from_doc(doc))
+                yield Entry(sha, parent, manifest_from_doc(doc))
         finally:
             proc.proc.kill()
             proc.proc.wait()
@@ -343,7 +349,7 @@ class Store:
         self._written = []
         extra = {p: FileData(data) for p, data in (own or {}).items()}
         tree = self._write_tree(
-            {**files, **extra, MANIFEST_PATH: FileData(manifest.to_yaml().encode())}
+            {**files, **extra, MANIFEST_PATH: FileData(manifest_to_yaml(manifest).encode())}
         )
         actor = git.Actor(manifest.user, f"{manifest.user}@{manifest.host}")
         stamp = int(manifest.created_at.timestamp())

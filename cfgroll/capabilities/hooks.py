@@ -37,7 +37,8 @@ from cfgroll.errors import CfgrollError
 from cfgroll.orchestrators.gate import Check, CheckFailed
 from cfgroll.settings import HookSettings
 from cfgroll.store import system
-from cfgroll.store.manifest import Action, HookPoint, HookRecord, HookResult, hooks_to_yaml
+from cfgroll.store.manifest import Action, HookPoint, HookRecord, HookResult
+from cfgroll.store.manifest_yaml import hooks_to_yaml
 from cfgroll.store.secrets import redact
 
 # How the failed command ended, for `on-failure`'s CFGROLL_RESULT.

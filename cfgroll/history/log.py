@@ -21,9 +21,9 @@ from cfgroll.store.manifest import (
     ServiceRecord,
     Unrecorded,
     changed_keys,
-    hooks_from_yaml,
 )
 from cfgroll.store.manifest import FileUse as FileUse  # re-exported: the CLI renders uses
+from cfgroll.store.manifest_yaml import hooks_from_yaml
 from cfgroll.store.repo import Entry as Entry  # re-exported: the CLI renders entries
 from cfgroll.store.repo import Store
 from cfgroll.store.secrets import (

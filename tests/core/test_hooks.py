@@ -19,7 +19,13 @@ from cfgroll.engine.compose import Compose
 from cfgroll.errors import ProjectError
 from cfgroll.orchestrators import gate
 from cfgroll.settings import Flags, HookSettings, effective, parse
-from cfgroll.store.manifest import HookRecord, Layout, Manifest, hooks_from_yaml, hooks_to_yaml
+from cfgroll.store.manifest import HookRecord, Layout, Manifest
+from cfgroll.store.manifest_yaml import (
+    hooks_from_yaml,
+    hooks_to_yaml,
+    manifest_from_yaml,
+    manifest_to_yaml,
+)
 from tests.core.fakes import ScriptedDaemon, container, healthy
 from tests.helpers import T0
 
@@ -248,24 +254,26 @@ def test_hook_records_and_settings_survive_the_manifest() -> None:
         cfgroll_version="0", result="ok", layout=Layout(settings={"timeout": 45}),
         hooks=(record,), hooks_skipped=False,
     )  # fmt: skip
-    again = Manifest.from_yaml(manifest.to_yaml())
+    again = manifest_from_yaml(manifest_to_yaml(manifest))
     assert again.hooks == (record,) and again.layout.settings == {"timeout": 45}
     assert hooks_from_yaml(hooks_to_yaml([record])) == [record]
     assert describe(record) == "failed (exit 1) after 4 tries"
-    plain = Manifest.from_yaml(
-        Manifest(
-            tag="t",
-            action="deploy",
-            project="p",
-            created_at=T0,
-            host="h",
-            user="u",
-            cfgroll_version="0",
-            result="ok",
-        ).to_yaml()  # fmt: skip
+    plain = manifest_from_yaml(
+        manifest_to_yaml(
+            Manifest(
+                tag="t",
+                action="deploy",
+                project="p",
+                created_at=T0,
+                host="h",
+                user="u",
+                cfgroll_version="0",
+                result="ok",
+            )
+        )
     )
     assert plain.hooks == () and not plain.hooks_skipped and plain.layout.settings == {}
-    assert "hooks" not in Manifest.to_yaml(plain) and "x-cfgroll" not in Manifest.to_yaml(plain)
+    assert "hooks" not in manifest_to_yaml(plain) and "x-cfgroll" not in manifest_to_yaml(plain)
 
 
 def test_the_shipped_samples_are_not_executable_and_say_how_to_use_them() -> None:

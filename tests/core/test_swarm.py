@@ -22,6 +22,7 @@ from cfgroll.orchestrators.swarm import SWARM, render
 from cfgroll.orchestrators.swarm import stack as swarm_stack
 from cfgroll.settings import parse
 from cfgroll.store.manifest import EngineRecord, Manifest
+from cfgroll.store.manifest_yaml import manifest_from_yaml, manifest_to_yaml
 
 DIGEST = "sha256:" + "d" * 64
 
@@ -309,13 +310,13 @@ def test_a_swarm_release_records_its_engine_and_an_older_reader_format() -> None
         cfgroll_version="0", result="ok", orchestrator="swarm",
         engine=EngineRecord("AB:CD", "vm", "prod"),
     )  # fmt: skip
-    text = m.to_yaml()
+    text = manifest_to_yaml(m)
     assert "format: 3" in text and "orchestrator: swarm" in text
-    back = Manifest.from_yaml(text)
+    back = manifest_from_yaml(text)
     assert back.orchestrator == "swarm" and back.engine == EngineRecord("AB:CD", "vm", "prod")
-    compose = Manifest.from_yaml(text.replace("format: 3", "format: 2").replace("swarm", "compose"))
+    compose = manifest_from_yaml(text.replace("format: 3", "format: 2").replace("swarm", "compose"))
     assert compose.orchestrator == "compose"
-    assert "format: 2" in Manifest(**{**m.__dict__, "orchestrator": "compose"}).to_yaml()
+    assert "format: 2" in manifest_to_yaml(Manifest(**{**m.__dict__, "orchestrator": "compose"}))
 
 
 def test_the_orchestrator_setting_is_checked() -> None:

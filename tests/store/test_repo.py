@@ -11,6 +11,7 @@ import pytest
 from cfgroll.errors import StoreError, UnknownRelease
 from cfgroll.store.files import FileData
 from cfgroll.store.manifest import ATTEMPT, MANIFEST_PATH, Layout, Manifest, ServiceRecord
+from cfgroll.store.manifest_yaml import manifest_from_yaml
 from cfgroll.store.repo import Store, tracked_paths
 from tests.helpers import git
 
@@ -82,7 +83,7 @@ def test_release_is_one_commit_with_annotated_tag_and_files_at_their_paths(tmp_p
     assert git(store.path, "show", f"{v2}:conf/app.env") == "B=2\n"
     assert git(store.path, "show", f"{v2}:.env") == "A=1\n"
     assert "-A=0\n+A=1" in git(store.path, "diff", v1, v2, "--", ".env")
-    assert Manifest.from_yaml(git(store.path, "show", f"{v2}:{MANIFEST_PATH}")).tag == v2
+    assert manifest_from_yaml(git(store.path, "show", f"{v2}:{MANIFEST_PATH}")).tag == v2
     assert git(store.path, "log", "-1", "--format=%s", v2).strip() == "deploy: web"
     subprocess.run(
         ["git", "--git-dir", str(store.path), "fsck", "--strict"], check=True, capture_output=True
