@@ -1,30 +1,25 @@
-"""The store's bare git repository. This is the only module that imports GitPython.
+"""The store's bare git repository: opening it, reading releases, recording one. With
+`cfgroll.store.objects` and `cfgroll.store.upkeep`, the only code that imports GitPython.
 
-A release is written from objects up: blobs, trees, the commit and its annotated tag go into the
-object database first, and only then do the refs move, `main` and the tag together in one
-`git update-ref --stdin` transaction. A release that fails half-way leaves unreachable objects
-(which `git gc` removes) and no visible change.
+A release is written from objects up (blobs, trees, the commit, its annotated tag), and only
+then do `main` and the tag move, together in one `git update-ref --stdin` transaction: a
+release that fails half-way leaves unreachable objects (`git gc` removes them), nothing else.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import git
-from git.objects.fun import tree_entries_from_data, tree_to_stream
-from gitdb import IStream, LooseObjectDB
+from git.objects.fun import tree_entries_from_data
 
 from cfgroll import faults
 from cfgroll.errors import StoreError, UnknownRelease
-from cfgroll.store import system
-from cfgroll.store.files import FileData, FileKind, fsync_dir
+from cfgroll.store.files import FileData
 from cfgroll.store.manifest import MANIFEST_PATH, OWN_FILES, Manifest
 from cfgroll.store.manifest_yaml import (
     manifest_from_doc,
@@ -38,20 +33,16 @@ from cfgroll.store.names import (
     RELEASE_PREFIX,
     STAMP_RE,
 )
+from cfgroll.store.objects import KINDS, TREE_MODE, Objects
 from cfgroll.store.summaries import Summaries, Summary
+from cfgroll.store.upkeep import RefsAndUpkeep
 
 MAIN_REF = "refs/heads/main"
-TIDY_EVERY = 8  # releases written loose before they are packed (`Store.tidy`)
-PINS = "refs/pins/"
-_TREE_MODE = 0o040000
-_MODES: dict[FileKind, int] = {"file": 0o100644, "exec": 0o100755, "link": 0o120000}
-_KINDS = {mode: kind for kind, mode in _MODES.items()}
 # Durability: git syncs the objects, packs and refs it writes itself; cfgroll syncs the loose
 # objects it writes in-process before any ref points at them (see `record`).
 DURABLE = {"fsync": "objects,reference", "fsyncMethod": "fsync"}
 # What GitPython and gitdb raise for a damaged or unreadable repository.
 _DAMAGE = (git.GitError, ValueError, KeyError, IndexError, AssertionError)
-_Node = dict[str, "tuple[bytes, int] | _Node"]  # a folder: name -> (blob id, mode) or sub-folder
 
 
 @dataclass(frozen=True)
@@ -67,14 +58,12 @@ class Entry:
         return self.manifest.tag
 
 
-class Store:
+class Store(RefsAndUpkeep):
     """A cfgroll store at `path` (a bare git repository)."""
 
     def __init__(self, path: Path, repo: git.Repo) -> None:
         self.path = path
         self._repo = repo
-        self._written: list[bytes] = []  # objects written by the current `record`
-        self._loose = LooseObjectDB(str(path / "objects"))
         self._summaries = Summaries(path)
         # A commit never changes: what `files` read once serves every later call (a deploy
         # compares, checks and records against the same live release).
@@ -300,7 +289,7 @@ class Store:
     def _tree_ids(self, ref: str, prefix: str, found: dict[str, str]) -> None:
         _, _, _, stream = self._repo.git.stream_object_data(ref)
         for binsha, mode, name in tree_entries_from_data(stream.read()):
-            if mode == _TREE_MODE:
+            if mode == TREE_MODE:
                 self._tree_ids(binsha.hex(), f"{prefix}{name}/", found)
             else:
                 found[prefix + name] = f"{mode:o} {binsha.hex()}"
@@ -315,13 +304,24 @@ class Store:
             try:
                 self._files[entry.commit] = {
                     str(blob.path): FileData(
-                        bytes(blob.data_stream.read()), _KINDS.get(blob.mode, "file")
+                        bytes(blob.data_stream.read()), KINDS.get(blob.mode, "file")
                     )
                     for blob in self._blobs(entry)
                 }
             except _DAMAGE as exc:
                 raise damaged(self.path, exc) from exc
         return dict(self._files[entry.commit])
+
+    def tags(self) -> list[str]:
+        """Every tag's name."""
+        return [ref.name for ref in self._repo.tags]
+
+    def tag_entry(self, name: str) -> Entry:
+        try:
+            commit = git.TagReference(self._repo, f"refs/tags/{name}").commit
+        except _DAMAGE as exc:
+            raise damaged(self.path, exc) from exc
+        return self._entry(commit)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -346,28 +346,14 @@ class Store:
         taken = sorted(p for p in files if p in OWN_FILES)
         if taken:
             raise StoreError(f"{taken[0]} is cfgroll's own path; rename that project file")
-        self._written = []
         extra = {p: FileData(data) for p, data in (own or {}).items()}
-        tree = self._write_tree(
-            {**files, **extra, MANIFEST_PATH: FileData(manifest_to_yaml(manifest).encode())}
-        )
+        manifest_file = FileData(manifest_to_yaml(manifest).encode())
         actor = git.Actor(manifest.user, f"{manifest.user}@{manifest.host}")
         stamp = int(manifest.created_at.timestamp())
         who = f"{actor.name} <{actor.email}> {stamp} +0000"
-        commit_body = (
-            f"tree {tree.hex()}\n"
-            + (f"parent {parent}\n" if parent else "")
-            + f"author {who}\ncommitter {who}\n\n{message}"
-        ).encode()
-        commit_sha = self._store_object("commit", commit_body).hex()
-        tag_body = (
-            f"object {commit_sha}\ntype commit\ntag {manifest.tag}\n"
-            f"tagger {who}\n\n"
-            f"{message.splitlines()[0]}\n"
-        ).encode()
-        tag_sha = self._store_object("tag", tag_body).hex()
-        # No ref may point at an object that a power cut could still take away.
-        self._sync_objects(self._written)
+        commit_sha, tag_sha = Objects(self._repo, self.path).release(
+            {**files, **extra, MANIFEST_PATH: manifest_file}, who, message, parent, manifest.tag
+        )
         faults.point("store:objects-written")
         zero = "0" * 40
         commands = f"create refs/tags/{manifest.tag} {tag_sha}\n"
@@ -378,181 +364,6 @@ class Store:
         if pack:
             self.tidy()
         return Entry(commit_sha, parent, manifest)
-
-    def _sync_objects(self, shas: list[bytes]) -> None:
-        """fsync the loose object files written in-process (gitdb does not) and their
-        folders, so the objects are on disk before a ref names them."""
-        folders = set()
-        for sha in shas:
-            hexsha = sha.hex()
-            path = self.path / "objects" / hexsha[:2] / hexsha[2:]
-            try:
-                system.fsync_file(path)
-            except FileNotFoundError:
-                continue  # it was already in a pack
-            folders.add(path.parent)
-        for folder in (*folders, self.path / "objects"):
-            fsync_dir(folder)
-
-    def fsck(self) -> list[str]:
-        """What `git fsck --strict` finds wrong (dangling objects of failed writes are fine)."""
-        try:
-            self._repo.git.fsck("--strict", "--no-dangling", "--no-progress")
-        except git.GitCommandError as exc:
-            text = f"{exc.stdout or ''}\n{exc.stderr or ''}".replace("stderr: '", "")
-            found = [line.strip(" '") for line in text.splitlines() if line.strip(" '")]
-            return found or [f"git fsck exited {exc.status}"]
-        return []
-
-    def tags(self) -> list[str]:
-        """Every tag's name."""
-        return [ref.name for ref in self._repo.tags]
-
-    def tag_entry(self, name: str) -> Entry:
-        try:
-            commit = git.TagReference(self._repo, f"refs/tags/{name}").commit
-        except _DAMAGE as exc:
-            raise damaged(self.path, exc) from exc
-        return self._entry(commit)
-
-    # -- pins: releases retention never touches ---------------------------------------------
-
-    def pins(self) -> set[str]:
-        """The tags pinned with `cfgroll pin` (refs `refs/pins/<tag>`)."""
-        return {ref.path.removeprefix(PINS) for ref in git.Reference.iter_items(self._repo, PINS)}
-
-    def pin(self, tag: str, on: bool = True) -> bool:
-        """Pin (or unpin) the release `tag`; whether anything changed."""
-        entry = self.resolve(tag)
-        if (entry.tag in self.pins()) == on:
-            return False
-        actor = git.Actor(entry.manifest.user, "cfgroll@localhost")
-        if on:
-            self._update_refs(f"create {PINS}{entry.tag} {entry.commit}\n", actor)
-        else:
-            self._update_refs(f"delete {PINS}{entry.tag}\n", actor)
-        return True
-
-    def maintain(self) -> None:
-        """git's own maintenance (`git gc`: pack, drop unreachable objects of failed writes),
-        keeping the reflogs."""
-        keep_reflogs = ["-c", "gc.reflogExpire=never", "-c", "gc.reflogExpireUnreachable=never"]
-        self._repo.git.execute(["git", *keep_reflogs, "gc", "--quiet"])
-
-    def after_interrupt(self) -> None:
-        """Drop GitPython's long-running `git cat-file` helpers: a terminal's Ctrl-C reaches
-        cfgroll's whole process group, so they died with it, and the next read would fail with
-        a broken pipe. New ones start on the next read (recording the attempt, say)."""
-        self._repo.git.clear_cache()
-
-    def add_note(self, commit: str, text: str) -> None:
-        """Append `text` to the git note of `commit` (`refs/notes/commits`, so that plain
-        `git log` shows it below the commit): what ran after a release was recorded."""
-        env = {
-            "GIT_AUTHOR_NAME": "cfgroll",
-            "GIT_AUTHOR_EMAIL": "cfgroll@localhost",
-            "GIT_COMMITTER_NAME": "cfgroll",
-            "GIT_COMMITTER_EMAIL": "cfgroll@localhost",
-        }
-        with tempfile.TemporaryFile() as fh:
-            fh.write(text.encode())
-            fh.seek(0)
-            try:
-                self._repo.git.notes("append", "-F", "-", commit, istream=fh, env=env)
-            except git.GitCommandError as exc:
-                raise StoreError(f"could not write a note in the store: {exc.stderr}") from exc
-
-    def note(self, commit: str) -> str:
-        """The git note of `commit`, "" when it has none."""
-        try:
-            return str(self._repo.git.notes("show", commit))
-        except git.GitCommandError:
-            return ""
-
-    def tidy(self) -> None:
-        """Pack once `TIDY_EVERY` releases have been written loose since the last packing (a
-        loose tag each tells): the cost of packing, which grows with the history (the packed
-        tags are rewritten whole), is paid every few releases, not by each."""
-        try:
-            with os.scandir(self.path / "refs" / "tags") as found:
-                loose = sum(1 for _ in found)
-        except OSError:
-            return
-        if loose >= TIDY_EVERY:
-            try:
-                self.pack()
-            except (git.GitCommandError, OSError):
-                pass  # the releases are recorded; their loose objects wait for the next time
-
-    def pack(self) -> None:
-        """Pack the loose objects and refs releases leave (six objects and a tag each: seven
-        files and seven disk blocks). Geometric repacking keeps a few packs whose sizes grow by
-        halves, so the work per release stays small however long the history is."""
-        self._repo.git.repack("-d", "-q", "--geometric=2")
-        self._repo.git.pack_refs("--all", "--prune")
-
-    def _store_object(self, kind: str, data: bytes) -> bytes:
-        """Write one object as a loose object file, in-process (GitPython's own `store` starts
-        a `git hash-object` per object), unless the store has it already."""
-        binsha = hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).digest()  # noqa: S324 - git's object name
-        if not self._has(binsha):
-            self._loose.store(IStream(kind, len(data), io.BytesIO(data)))
-            self._written.append(binsha)
-        return binsha
-
-    def _has(self, binsha: bytes) -> bool:
-        try:
-            self._repo.odb.info(binsha)
-        except (ValueError, git.BadObject, git.GitCommandError):
-            return False
-        return True
-
-    def _write_tree(self, files: Mapping[str, FileData]) -> bytes:
-        root: _Node = {}
-        for path, file in files.items():
-            *folders, name = path.split("/")
-            node = root
-            for folder in folders:
-                child = node.setdefault(folder, {})
-                assert isinstance(child, dict), f"{path}: a file and a folder of the same name"
-                node = child
-            node[name] = (self._store_object("blob", file.data), _MODES[file.kind])
-        return self._write_node(root)
-
-    def _write_node(self, node: _Node) -> bytes:
-        entries: list[tuple[bytes, int, str]] = []
-        for name, child in node.items():
-            if isinstance(child, dict):
-                entries.append((self._write_node(child), _TREE_MODE, name))
-            else:
-                entries.append((child[0], child[1], name))
-        # git's order: by name bytes, a folder sorting as if its name ended in "/"
-        entries.sort(key=lambda e: e[2].encode() + (b"/" if e[1] == _TREE_MODE else b""))
-        buf = io.BytesIO()
-        tree_to_stream(entries, buf.write)
-        return self._store_object("tree", buf.getvalue())
-
-    def _update_refs(self, commands: str, actor: git.Actor) -> None:
-        env = {
-            "GIT_COMMITTER_NAME": actor.name or "cfgroll",
-            "GIT_COMMITTER_EMAIL": actor.email or "",
-        }
-        with tempfile.TemporaryFile() as fh:
-            fh.write(commands.encode())
-            fh.seek(0)
-            try:
-                self._repo.git.update_ref("--stdin", istream=fh, env=env)
-            except git.GitCommandError as exc:
-                why = " ".join(str(exc.stderr).split()).removeprefix("stderr: ").strip("'")
-                if "cannot lock ref" in why and "but expected" in why:
-                    raise StoreError(
-                        "could not move the store's refs: another process wrote to the store "
-                        "at the same time; nothing was recorded, retry"
-                    ) from exc
-                raise StoreError(
-                    f"could not move the store's refs ({why}); nothing was recorded; run "
-                    "`cfgroll doctor` to check the store"
-                ) from exc
 
 
 def damaged(path: Path, exc: BaseException) -> StoreError:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from cfgroll.store import summaries
-from cfgroll.store.repo import TIDY_EVERY, Store
+from cfgroll.store.repo import Store
+from cfgroll.store.upkeep import TIDY_EVERY
 from tests.helpers import git
 from tests.store.test_repo import add
 

@@ -1,0 +1,111 @@
+"""Writing a release's objects into the store: its blobs and trees, the commit and the
+annotated tag, as loose object files written in-process (GitPython's own `store` starts a
+`git hash-object` per object) and synced to disk before any ref may name them. Part of the
+store's git door with `cfgroll.store.repo`, which moves the refs."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Mapping
+from pathlib import Path
+
+import git
+from git.objects.fun import tree_to_stream
+from gitdb import IStream, LooseObjectDB
+
+from cfgroll.store import system
+from cfgroll.store.files import FileData, FileKind, fsync_dir
+
+TREE_MODE = 0o040000
+MODES: dict[FileKind, int] = {"file": 0o100644, "exec": 0o100755, "link": 0o120000}
+KINDS = {mode: kind for kind, mode in MODES.items()}
+_Node = dict[str, "tuple[bytes, int] | _Node"]  # a folder: name -> (blob id, mode) or sub-folder
+
+
+class Objects:
+    """The objects one release writes."""
+
+    def __init__(self, repo: git.Repo, path: Path) -> None:
+        self._repo = repo
+        self.path = path
+        self._loose = LooseObjectDB(str(path / "objects"))
+        self._written: list[bytes] = []
+
+    def release(
+        self, files: Mapping[str, FileData], who: str, message: str, parent: str | None, tag: str
+    ) -> tuple[str, str]:
+        """The commit of `files` (on `parent`) and its annotated tag `tag`, written and
+        synced; their names."""
+        tree = self._write_tree(files)
+        commit_body = (
+            f"tree {tree.hex()}\n"
+            + (f"parent {parent}\n" if parent else "")
+            + f"author {who}\ncommitter {who}\n\n{message}"
+        ).encode()
+        commit_sha = self._store_object("commit", commit_body).hex()
+        tag_body = (
+            f"object {commit_sha}\ntype commit\ntag {tag}\n"
+            f"tagger {who}\n\n"
+            f"{message.splitlines()[0]}\n"
+        ).encode()
+        tag_sha = self._store_object("tag", tag_body).hex()
+        # No ref may point at an object that a power cut could still take away.
+        self._sync_objects(self._written)
+        return commit_sha, tag_sha
+
+    def _sync_objects(self, shas: list[bytes]) -> None:
+        """fsync the loose object files written in-process (gitdb does not) and their
+        folders, so the objects are on disk before a ref names them."""
+        folders = set()
+        for sha in shas:
+            hexsha = sha.hex()
+            path = self.path / "objects" / hexsha[:2] / hexsha[2:]
+            try:
+                system.fsync_file(path)
+            except FileNotFoundError:
+                continue  # it was already in a pack
+            folders.add(path.parent)
+        for folder in (*folders, self.path / "objects"):
+            fsync_dir(folder)
+
+    def _store_object(self, kind: str, data: bytes) -> bytes:
+        """Write one object as a loose object file, in-process (GitPython's own `store` starts
+        a `git hash-object` per object), unless the store has it already."""
+        binsha = hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).digest()  # noqa: S324 - git's object name
+        if not self._has(binsha):
+            self._loose.store(IStream(kind, len(data), io.BytesIO(data)))
+            self._written.append(binsha)
+        return binsha
+
+    def _has(self, binsha: bytes) -> bool:
+        try:
+            self._repo.odb.info(binsha)
+        except (ValueError, git.BadObject, git.GitCommandError):
+            return False
+        return True
+
+    def _write_tree(self, files: Mapping[str, FileData]) -> bytes:
+        root: _Node = {}
+        for path, file in files.items():
+            *folders, name = path.split("/")
+            node = root
+            for folder in folders:
+                child = node.setdefault(folder, {})
+                assert isinstance(child, dict), f"{path}: a file and a folder of the same name"
+                node = child
+            node[name] = (self._store_object("blob", file.data), MODES[file.kind])
+        return self._write_node(root)
+
+    def _write_node(self, node: _Node) -> bytes:
+        entries: list[tuple[bytes, int, str]] = []
+        for name, child in node.items():
+            if isinstance(child, dict):
+                entries.append((self._write_node(child), TREE_MODE, name))
+            else:
+                entries.append((child[0], child[1], name))
+        # git's order: by name bytes, a folder sorting as if its name ended in "/"
+        entries.sort(key=lambda e: e[2].encode() + (b"/" if e[1] == TREE_MODE else b""))
+        buf = io.BytesIO()
+        tree_to_stream(entries, buf.write)
+        return self._store_object("tree", buf.getvalue())
