@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Sequence
 
-# Exit codes, documented in the README.
+# Exit codes, documented in docs/commands.md ("Exit codes").
 EXIT_OK = 0
 EXIT_ERROR = 1  # an error before anything changed: bad input, engine unreachable, lock held
 EXIT_USAGE = 2

@@ -105,7 +105,7 @@ def parse(block: Any) -> Settings:
     if unknown:
         raise ProjectError(
             f"`{KEY}:` has unknown key(s) {', '.join(unknown)}; the keys cfgroll knows are "
-            f"{_keys()} (see the README, 'Settings')"
+            f"{_keys()} (see docs/settings.md)"
         )
     return Settings(
         track=_paths(block, "track"),

@@ -65,26 +65,31 @@ def rollback(
     were never deployed are saved first as a draft), runs `docker compose up -d` without build
     or pull, passes the health gate, and records the rollback as a new release. If that fails,
     the release that was live is put back (exit 3; exit 4 if that fails too). The hooks run
-    around it (pre-rollback, check, post-rollback, on-failure; see the README, "Hooks").
+    around it (pre-rollback, check, post-rollback, on-failure; see docs/hooks.md).
 
     A Swarm stack's release goes back whole: its files, then its recorded stack file (images
     pinned by digest) with `docker stack deploy`, gated. A release made on another engine is
     refused unless --engine-change.
     """
-    from cfgroll.transactions.rollback import plan, preview
+    from cfgroll.transactions.rollback import Plan, plan, preview
     from cfgroll.transactions.rollback import rollback as run_rollback
 
     only = split_services(services) or None
-    planned = plan(ctx, tag if tag is not None else _choose(ctx), only, engine_change)
-    t = planned.target.manifest
+    ref = tag if tag is not None else _choose(ctx)
     if dry_run:
+        planned = plan(ctx, ref, only, engine_change)
+        t = planned.target.manifest
         out(f"rollback of {t.project} from {planned.live.tag} to {t.tag} would change:")
         for line in preview(ctx, planned, show_secrets):
             out(line)
         return
-    which = ", ".join(only) if only else f"all {len(t.services)} service(s)"
-    confirm(f"roll {t.project} back from {planned.live.tag} to {t.tag} ({which})?", yes)
-    result = run_rollback(ctx, planned)
+
+    def ask(planned: Plan) -> None:
+        t = planned.target.manifest
+        which = ", ".join(only) if only else f"all {len(t.services)} service(s)"
+        confirm(f"roll {t.project} back from {planned.live.tag} to {t.tag} ({which})?", yes)
+
+    result = run_rollback(ctx, ref, only, engine_change, ask)
     if result.draft:
         out(
             f"your edits were saved as {result.draft.tag}; `cfgroll checkout "
@@ -92,7 +97,7 @@ def rollback(
         )
     if only:
         out(f"the project files were left as they are; only {', '.join(only)} changed")
-    out(f"rolled back to {t.tag}; recorded as {result.entry.tag}")
+    out(f"rolled back to {result.entry.manifest.target}; recorded as {result.entry.tag}")
 
 
 RESTORABLE = {"yes": "yes", "pull": "yes (pull)", "no": "no: image gone"}

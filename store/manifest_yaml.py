@@ -80,7 +80,7 @@ def manifest_to_yaml(m: Manifest) -> str:
         doc["hooks"] = [r.to_dict() for r in m.hooks]
         doc["hooks_skipped"] = m.hooks_skipped
     header = (
-        f"# cfgroll release manifest (format {doc['format']}); see the README, 'Store format'\n"
+        f"# cfgroll release manifest (format {doc['format']}); see cfgroll's docs/store-format.md\n"
     )
     body = yaml.dump(doc, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=100)
     return header + body
@@ -169,7 +169,7 @@ def hooks_to_yaml(records: Iterable[HookRecord]) -> str:
     import yaml
 
     doc = {"hooks": [r.to_dict() for r in records]}
-    header = "# cfgroll: hooks run after this was recorded; see the README, 'Hooks'\n"
+    header = "# cfgroll: hooks run after this was recorded; see cfgroll's docs/hooks.md\n"
     return header + yaml.dump(doc, Dumper=_dumper(), sort_keys=False, width=100)
 
 

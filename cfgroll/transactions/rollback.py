@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
@@ -18,7 +18,7 @@ from cfgroll.project import ProjectFiles
 from cfgroll.settings import recorded
 from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
-from cfgroll.store.repo import Entry
+from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import redact, secret_values
 from cfgroll.transactions import preflight
 from cfgroll.transactions.release import (
@@ -54,12 +54,16 @@ class RolledBack:
 
 
 def plan(
-    ctx: Context, ref: str, only: Sequence[str] | None = None, engine_change: bool = False
+    ctx: Context,
+    ref: str,
+    only: Sequence[str] | None = None,
+    engine_change: bool = False,
+    store: Store | None = None,
 ) -> Plan:
     """Resolve `ref` and check that the release can go back: onto the engine it ran on (or
     any, with `engine_change`), on the orchestrator the live release runs on, with every
     image it needs (of the services `only`, if given) still here or pullable by digest."""
-    store = ctx.open_store()
+    store = store or ctx.open_store()
     target = store.resolve(ref)
     if target.manifest.kind != RELEASE:
         raise UsageError(
@@ -152,24 +156,32 @@ def preview(ctx: Context, planned: Plan, show_secrets: bool = False) -> Iterator
         yield f"service {name}: removed (not in {planned.target.tag})"
 
 
-def rollback(ctx: Context, planned: Plan) -> RolledBack:
+def rollback(
+    ctx: Context,
+    ref: str,
+    only: Sequence[str] | None = None,
+    engine_change: bool = False,
+    ask: Callable[[Plan], None] = lambda _plan: None,
+) -> RolledBack:
     """Bring the stack back to a recorded release, as a transaction.
 
-    Retag the release's images (by ID) under the references Compose uses, write its files into
-    the project atomically, `docker compose up -d --remove-orphans` with no build and no pull,
-    pass the health gate, and record the rollback as a new release. The user's unsaved edits
-    are kept first as a draft. On any failure or Ctrl-C the release that was live is put back
-    (`DeployFailed`, exit 3; `RollbackFailed`, exit 4, when that fails too). The hooks of the
-    live release's folder run `pre-rollback` first (a failure stops it, exit 1); those of the
-    target's run `check` in the gate, `post-rollback` and `on-failure`.
+    Planned once, under the store's lock (`plan`; `ask` sees the plan and may stop it by
+    raising), then: the user's unsaved edits kept as a draft, the release's images retagged
+    (by ID) under the references Compose uses, its files written into the project atomically,
+    `docker compose up -d --remove-orphans` with no build and no pull (or its stack file
+    deployed), the health gate, and the rollback recorded as a new release. On any failure or
+    Ctrl-C the release that was live is put back (`DeployFailed`, exit 3; `RollbackFailed`,
+    exit 4, when that fails too). The hooks of the live release's folder run `pre-rollback`
+    first (a failure stops it, exit 1); those of the target's run `check` in the gate,
+    `post-rollback` and `on-failure`.
     """
     store = ctx.open_store()
-    draft_bytes = preflight.size_of(store.files(planned.live).values())
-    preflight.check(ctx, preflight.Needs(draft_bytes, project=planned.only is None))
-    settings = recorded(ctx.flags, planned.live)
+    settings = recorded(ctx.flags, store.live())
     with store_lock(store.path, "rollback", settings.lock_timeout, ctx.reporter.warn):
-        # Checked again under the lock: another run may have changed things since the plan.
-        planned = plan(ctx, planned.target.tag, planned.only, planned.engine_change)
+        planned = plan(ctx, ref, only, engine_change, store)
+        ask(planned)
+        draft_bytes = preflight.size_of(store.files(planned.live).values())
+        preflight.check(ctx, preflight.Needs(draft_bytes, project=planned.only is None))
         target, live, only = planned.target, planned.live, planned.only
         settings = recorded(ctx.flags, live)
         services = tuple(sorted(target.manifest.services if only is None else only))

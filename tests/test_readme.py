@@ -1,0 +1,52 @@
+"""The README shows real output: the demo's is compared with the README's block (its release
+tags, times, commit names and temporary folder aside), and the README keeps to its size."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO_ROOT
+
+README = REPO_ROOT / "README.md"
+
+
+def normal(text: str) -> list[str]:
+    """The lines, with what differs from run to run replaced, trailing blanks dropped."""
+    text = re.sub(r"\b(backup|failed|draft)_\d{8}_\d{6}\b", r"\1_<stamp>", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "<time>", text)
+    text = re.sub(r"^[0-9a-f]{7,12} ", "<commit> ", text, flags=re.M)
+    text = re.sub(r"/\S*cfgroll-demo\.\w+", "<folder>", text)
+    return [line.rstrip() for line in text.strip().splitlines()]
+
+
+def demo_block() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("bash examples/demo.sh\n```\n\n```text\n") + len(
+        "bash examples/demo.sh\n```\n\n```text\n"
+    )
+    return text[start : text.index("\n```\n", start)]
+
+
+@pytest.mark.docker
+def test_the_demo_prints_what_the_readme_shows(tmp_path: Path, base_image: str) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(
+        ["bash", str(REPO_ROOT / "examples" / "demo.sh"), str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    shown = run.stdout[run.stdout.index("$ cfgroll deploy") :]
+    assert normal(shown) == normal(demo_block())
+
+
+def test_the_readme_is_short_and_install_comes_early() -> None:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 400
+    assert any(line == "## Install" for line in lines[:150])
+    assert len(list((REPO_ROOT / "docs").glob("*.md"))) >= 5
