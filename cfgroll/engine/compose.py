@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -177,7 +178,20 @@ def stack_deploy(file: Path, stack: str, cwd: Path, on_line: Callable[[str], Non
         if not line.startswith(_DETACH_NOTICE):  # cfgroll waits for the tasks itself
             on_line(line)
 
-    return run(argv, cwd, shown, "docker stack deploy")
+    for pause in (1.0, 2.0, None):
+        try:
+            return run(argv, cwd, shown, "docker stack deploy")
+        except CommandFailed as exc:
+            # Swarm refuses an update while its own one of the same service moves on (a
+            # failure action, say): the deploy is whole and idempotent, so it is sent again
+            if pause is None or _OUT_OF_SEQUENCE not in exc.stderr:
+                raise
+            on_line(f"Swarm was updating a service meanwhile; deploying again in {pause:g}s")
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+_OUT_OF_SEQUENCE = "update out of sequence"
 
 
 # what `docker stack deploy` says about waiting (newer versions can): cfgroll's gate waits

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from cfgroll.project import locate
 from tests.helpers import build_file_tree
@@ -15,3 +18,37 @@ def test_argv_always_names_the_files(tmp_path: Path) -> None:
     assert argv[-4:] == ["-p", "shop", "up", "-d"]
     argv = locate(tmp_path, env_files=["prod.env"]).argv("config")
     assert argv[-3:] == ["--env-file", str(tmp_path.resolve() / "prod.env"), "config"]
+
+
+def test_a_stack_deploy_swarm_refused_as_out_of_sequence_is_sent_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Swarm refuses an update while its own one of that service moves on; the whole stack
+    deploy is sent again (it is idempotent); any other failure is not."""
+    from cfgroll.engine import compose
+    from cfgroll.errors import CommandFailed
+
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo x >> "{calls}"\n'
+        f'if [ "$(wc -l < "{calls}")" -lt 2 ]; then\n'
+        '  echo "failed to update service s_web: Error response from daemon: rpc error: '
+        'code = Unknown desc = update out of sequence" >&2; exit 1\n'
+        "fi\n"
+        f'[ -n "$FAIL_AGAIN" ] && {{ echo "no such image" >&2; exit 1; }}\n'
+        "exit 0\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(compose.time, "sleep", lambda _s: None)
+    said: list[str] = []
+    compose.stack_deploy(tmp_path / "stack.yaml", "s", tmp_path, said.append)
+    assert len(calls.read_text().splitlines()) == 2 and "deploying again" in said[-1]
+    calls.unlink()
+    monkeypatch.setenv("FAIL_AGAIN", "1")
+    with pytest.raises(CommandFailed, match="no such image"):
+        compose.stack_deploy(tmp_path / "stack.yaml", "s", tmp_path, said.append)
+    assert len(calls.read_text().splitlines()) == 2
