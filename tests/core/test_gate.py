@@ -239,3 +239,31 @@ def test_a_check_that_never_passes_fails_the_gate() -> None:
 
 def test_without_a_check_the_gate_passes_on_healthy_services() -> None:
     assert gate.checked(None, {"web": "healthy"}, time.monotonic(), 1, lambda _s: None)
+
+
+def test_a_container_started_just_now_has_not_settled() -> None:
+    """Its StartedAt is this second: it must still run for `settle` seconds."""
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fresh = replace(container("worker"), started_at=now)
+    assert 0.0 <= gate._age(now) < 1.0
+    seen: list[dict[str, str]] = []
+    quiet = NoEvents()
+    daemon = ScriptedDaemon([[fresh]])
+    daemon.watch = lambda project: quiet  # type: ignore[method-assign]
+    gate.wait_healthy(
+        daemon, "p", ["worker"], gate.Limits(timeout=5, settle=0.3), gate.Baseline({}), seen.append
+    )
+    assert [s["worker"] for s in seen] == ["settling", "running"]
+
+
+def test_every_service_is_reported_whichever_has_no_container() -> None:
+    seen: list[dict[str, str]] = []
+    daemon = ScriptedDaemon([[healthy(container("web"))]])
+    with pytest.raises(gate.GateFailed, match="still waiting for api \\(no container\\)"):
+        gate.wait_healthy(
+            daemon, "p", ["api", "web"], gate.Limits(timeout=0.05, settle=0), gate.Baseline({}),
+            seen.append,
+        )  # fmt: skip
+    assert seen[0] == {"api": "no container", "web": "healthy"}
