@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cfgroll.errors import ProjectError
-from cfgroll.orchestrators.gate import Limits
 from cfgroll.store import system
 from cfgroll.store.manifest import ORCHESTRATORS as ORCHESTRATORS  # for the CLI
 from cfgroll.store.manifest import Orchestrator as Orchestrator  # for the CLI
@@ -27,6 +26,17 @@ if TYPE_CHECKING:
 KEY = "x-cfgroll"
 HOOKS_DIR = ".cfgroll/hooks"  # where hooks live unless `hooks:` says otherwise
 HOOK_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long the gate waits in all (`timeout`), and how long a service without a
+    healthcheck must keep running (`settle`), in seconds."""
+
+    timeout: float = 120.0
+    settle: float = 3.0
+
+
 _DEFAULTS = Limits()
 # key -> what it holds, for the error that lists the keys
 _KNOWN = (

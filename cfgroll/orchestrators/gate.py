@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from cfgroll.engine.daemon import Container, Daemon, by_service
 from cfgroll.engine.events import Died
 from cfgroll.errors import CfgrollError
+from cfgroll.settings import Limits as Limits  # the gate's limits are settings
 
 IDLE = 2.0  # the longest the gate goes without reading the states, events or not
 CHECK_LEAST = 1.0  # seconds a try of the check is given at least, even at the gate's end
@@ -49,18 +50,6 @@ class CheckFailed(GateFailed):
 
 # A try of the project's check within the seconds left: None when it passed, else why not.
 Check = Callable[[float], "str | None"]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How long the gate waits in all (`timeout`), and how long a service without a
-    healthcheck must keep running (`settle`), in seconds."""
-
-    timeout: float = 120.0
-    settle: float = 3.0
-
-
-DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
