@@ -1,0 +1,74 @@
+"""Put back, one at a time, each breakage the suite once missed (issue 29's list), in a clone
+of this checkout, and show which test fails on it: every one must be caught by the tests that
+need no engine. `python scripts/breakages.py` (about a minute); docs/testing.md has the table.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+FAST = ["tests/core", "tests/store", "tests/project", "tests/engine", "tests/test_windows.py"]
+# (what breaks, file, the code as it is, the code broken)
+BREAKAGES = [
+    ("a restart loop passes: the restart count is not compared", "cfgroll/orchestrators/gate.py",
+     'if c.state == "restarting" or c.restart_count > before.restarts.get(c.id, 0):',
+     'if c.state == "restarting":'),
+    ("two replicas: the gate takes the best instead of the worst", "cfgroll/orchestrators/gate.py",
+     "states[name] = min(verdicts, key=_ORDER.index)", "states[name] = max(verdicts, key=_ORDER.index)"),
+    ("preflight compares free space against the margin alone", "cfgroll/transactions/preflight.py",
+     "if free < needs.store_bytes + margin:", "if free < margin:"),
+    ("a lock info file without its lock reads as free", "store/lock.py",
+     'return "stale" if holder(store_path) else "free"\n    lock', 'return "free"\n    lock'),
+    ("the atomic write's temporary file outside the target's folder", "store/files.py",
+     "dir=path.parent)", "dir=tempfile.gettempdir())"),
+    ("show treats secrets: files as plain text", "store/secrets.py",
+     "    if is_secret(role):\n        return f", "    if False:\n        return f"),
+    ("retention removes an image a kept release needs", "cfgroll/capabilities/retention.py",
+     "        and image_id not in needed\n", ""),
+    ("retention untags a tag a kept release records", "cfgroll/capabilities/retention.py",
+     "r in existing and r not in kept_refs", "r in existing"),
+    ("the importer no longer sorts folders by time", "cfgroll/capabilities/importer.py",
+     "    folders.sort()\n", ""),
+    ("the folder is not synced after the rename", "store/files.py",
+     "        raise\n    fsync_dir(path.parent)\n\n\n", "        raise\n\n\n"),
+    ("a .env is read without Compose's rules (a regex per line)", "store/secrets.py",
+     "    for b in parse_stream(io.StringIO(text)):",
+     "    for b in parse_stream(io.StringIO(text.replace('\\\\\"', '')) if False else io.StringIO(\"\\n\".join(l.split(' #')[0] for l in text.splitlines()))):"),
+    ("a log excerpt is not redacted", "store/secrets.py",
+     "    for value in sorted({v.strip(\"'\\\"\") for v in values}, key=len, reverse=True):",
+     "    for value in []:"),
+]  # fmt: skip
+
+
+def main() -> int:
+    missed = 0
+    with tempfile.TemporaryDirectory() as work:
+        clone = Path(work) / "src"
+        subprocess.run(["git", "clone", "-q", str(HERE), str(clone)], check=True)
+        for what, rel, good, bad in BREAKAGES:
+            path = clone / rel
+            text = path.read_text(encoding="utf-8")
+            if text.count(good) != 1:
+                print(f"STALE   {what}: the code it breaks has changed ({rel})")
+                missed += 1
+                continue
+            path.write_text(text.replace(good, bad), encoding="utf-8")
+            run = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *FAST],
+                cwd=clone, capture_output=True, text=True,
+            )  # fmt: skip
+            path.write_text(text, encoding="utf-8")
+            failed = [ln for ln in run.stdout.splitlines() if ln.startswith("FAILED")]
+            caught = run.returncode != 0
+            missed += not caught
+            shown = failed[0].split(" - ")[0].removeprefix("FAILED ") if failed else "-"
+            print(f"{'caught' if caught else 'MISSED'}  {what}: {shown}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
