@@ -19,7 +19,7 @@ declare -A guards=(
   [store/secrets.py]="tests/store/test_secrets.py tests/core/test_history.py"
   [cfgroll/transactions/preflight.py]="tests/core/test_preflight.py"
   [store/lock.py]="tests/store/test_lock.py"
-  [store/files.py]="tests/store/test_files.py"
+  [store/files.py]="tests/store/test_files.py tests/test_windows.py"
   [cfgroll/transactions/restore.py]="tests/core/test_planning.py"
   [cfgroll/capabilities/importer.py]="tests/core/test_importer.py"
 )

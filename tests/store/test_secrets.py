@@ -171,7 +171,7 @@ def test_what_is_shown_as_text() -> None:
 
 
 def test_secrets_files_count_whole_and_line_by_line() -> None:
-    files = {"db.txt": FileData(b"line-one\nline-two\n"), ".env": FileData(b"K=value-k\n")}
+    files = {".env": FileData(b"K=value-k\n"), "db.txt": FileData(b"line-one\nline-two\n")}
     values = secret_values(files, {"db.txt": "secret"})
     assert {"line-one\nline-two", "line-one", "line-two", "value-k"} <= set(values)
 
