@@ -227,3 +227,44 @@ def test_file_drift_by_kind(two: tuple[Store, Entry, Entry, Path]) -> None:
     }
     env = drift[".env"].env
     assert env is not None and sorted(env.added) == ["A", "B"]
+
+
+def test_images_gone_are_pulled_by_digest_and_must_be_the_recorded_ones(
+    two: tuple[Store, Entry, Entry, Path],
+) -> None:
+    """A pull that fails, or brings another image than the release recorded, stops the
+    rollback before anything changed, in one line saying what to do."""
+    from cfgroll.errors import CfgrollError
+    from cfgroll.transactions.restore import fetch
+
+    store, one, _two, proj = two
+    svc = replace(one.manifest.services["web"], repo_digest="reg/p-web@sha256:" + "c" * 64)
+    entry = replace(one, manifest=replace(one.manifest, services={"web": svc}))
+    engine = Engine([], set())
+    ctx = context(proj, engine, FakeCompose(proj), store.path)
+    engine.pull = lambda ref: IMAGE["web"]  # type: ignore[attr-defined]
+    fetch(ctx, entry, ["web"])
+    fetch(ctx, entry, [])  # nothing to pull: nothing asked
+    engine.pull = lambda ref: "sha256:" + "d" * 64  # type: ignore[attr-defined]
+    with pytest.raises(CfgrollError, match="is image sha256:dddd.* not the recorded sha256:aaaa"):
+        fetch(ctx, entry, ["web"])
+
+    def unreachable(ref: str) -> str:
+        raise OSError("registry down")
+
+    engine.pull = unreachable  # type: ignore[attr-defined]
+    with pytest.raises(CfgrollError, match="cannot pull the image of web .*registry down.*nothing"):
+        fetch(ctx, entry, ["web"])
+
+
+def test_a_failed_rollback_says_what_runs_now(two: tuple[Store, Entry, Entry, Path]) -> None:
+    from cfgroll.transactions.restore import running
+
+    store, _one, _two, proj = two
+    web = container("web", health="healthy")
+    gone = replace(container("worker", state="exited"), exit_code=3)
+    ctx = context(proj, Engine([web, gone], set()), FakeCompose(proj), store.path)
+    assert running(ctx, "p") == "p-web-1 running/healthy, p-worker-1 exited 3"
+    assert running(context(proj, Engine([], set()), FakeCompose(proj), store.path), "p") == (
+        "no container"
+    )
