@@ -30,6 +30,13 @@ def test_install_lands_under_the_cfgroll_namespace_only(tmp_path: Path) -> None:
     assert top == ["bin", "cfgroll"] or top == ["cfgroll"]
     for sub in ("cli", "store", "engine"):
         assert (target / "cfgroll" / sub / "__init__.py").is_file()
+    # every package of the checkout is installed (an unlisted one would import in the
+    # checkout's tests and fail for a user)
+    for init in sorted((REPO_ROOT / "cfgroll").rglob("__init__.py")):
+        rel = init.relative_to(REPO_ROOT)
+        if rel.parts[1] in ("cli", "store", "samples"):
+            continue  # links to the card's folders, checked above
+        assert (target / rel).is_file(), f"{rel} is not installed: list its package in pyproject"
     probe = "import importlib.util as u; print(u.find_spec('cli'), u.find_spec('store'))"
     out = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path[:0] = [{str(target)!r}]; {probe}"],
