@@ -28,3 +28,9 @@ def test_engine_tests_skip_elsewhere_without_engine() -> None:
     result = run_engine_test("")
     assert result.returncode == 0, result.stdout
     assert "1 skipped" in result.stdout
+
+
+def test_ci_types_the_checkout_in_place_for_linux_and_windows() -> None:
+    run = (REPO_ROOT / ".ci" / "run").read_text()
+    assert ".venv/bin/mypy -p cfgroll" in run and "--platform win32 -p cfgroll" in run
+    assert "cp -R" not in run

@@ -113,3 +113,43 @@ def test_no_import_circle() -> None:
                 seen.add(m)
                 todo.extend(graph[m])
     assert circles == []
+
+
+def test_no_module_over_400_lines() -> None:
+    long = {
+        str(p.relative_to(REPO)): n
+        for p in sources(*PACKAGE)
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert long == {}
+
+
+def test_no_http_written_by_hand() -> None:
+    """The engine's HTTP is `http.client`'s (or the SDK's): no status line, header or chunk
+    is written or parsed in the package."""
+    hand = [
+        str(p.relative_to(REPO))
+        for p in sources(*PACKAGE)
+        if any(s in p.read_text() for s in ("HTTP/1.", "Transfer-Encoding", "Content-Length"))
+    ]
+    assert hand == []
+
+
+def test_the_orchestrator_is_told_apart_in_two_places_at_most() -> None:
+    """`orchestrators.of` chooses; the manifest's format number is the other place."""
+    tests = [
+        f"{p.relative_to(REPO)}:{n}"
+        for p in sources(*PACKAGE)
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if '== "swarm"' in line or '!= "swarm"' in line or 'orchestrator == "compose"' in line
+    ]
+    assert len(tests) <= 2, tests
+
+
+def test_the_shared_options_are_declared_in_one_module() -> None:
+    declared = [
+        str(p.relative_to(REPO))
+        for p in sources("cli")
+        if '"--project-dir"' in p.read_text() or '"--timeout"' in p.read_text()
+    ]
+    assert declared == ["cli/options.py"]
