@@ -88,14 +88,6 @@ class Unrecorded:
 HookPoint = Literal[
     "pre-deploy", "check", "post-deploy", "pre-rollback", "post-rollback", "on-failure"
 ]
-HOOK_POINTS: tuple[HookPoint, ...] = (
-    "pre-deploy",
-    "check",
-    "post-deploy",
-    "pre-rollback",
-    "post-rollback",
-    "on-failure",
-)
 HookResult = Literal["ok", "failed", "timed out", "not started"]
 
 

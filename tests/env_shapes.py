@@ -22,10 +22,14 @@ class Shape:
         return self.text.replace("{v}", v).encode()
 
     def compose_values(self, v: str) -> dict[str, str]:
-        return {k: val.replace("{v}", v) for k, val in self.values.items()}
+        return _versioned(self.values, v)
 
     def read_values(self, v: str) -> dict[str, str]:
-        return {k: val.replace("{v}", v) for k, val in (self.raw or self.values).items()}
+        return _versioned(self.raw or self.values, v)
+
+
+def _versioned(values: dict[str, str], v: str) -> dict[str, str]:
+    return {k: val.replace("{v}", v) for k, val in values.items()}
 
 
 SHAPES = [

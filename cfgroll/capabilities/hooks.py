@@ -46,7 +46,6 @@ FailureResult = Literal["rolled-back", "rollback-failed", "left-as-is", "removed
 
 TAIL_LINES = 20  # the last lines of a hook's output kept in the record
 LINE_WIDTH = 500
-CHECK_PAUSE = 1.0  # seconds between two runs of a failing `check`
 KILL_GRACE = 3.0
 _NEW_GROUP: int = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)  # Windows only
 # Windows has no execute bit: a hook is a program (`.exe`) or a script its interpreter runs,

@@ -214,13 +214,6 @@ class Daemon:
             )
         return found
 
-    def image_refs(self, image_id: str) -> list[str]:
-        """The references (`repository:tag`) that point at `image_id`."""
-        try:
-            return [str(t) for t in self._image(image_id).get("RepoTags") or []]
-        except Missing:
-            return []
-
     def images_in_use(self) -> set[str]:
         """The image IDs of every container of any project, running or not."""
         return {str(c["ImageID"]) for c in self._containers()}

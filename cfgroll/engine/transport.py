@@ -270,14 +270,9 @@ class SdkTransport:
         import requests
 
         client = self._sdk()
+        waits = {"stream": True, "timeout": None} if stream else {}  # events come when they come
         try:
-            answer = (
-                client.request(
-                    method, client._url(path), params=params, stream=stream, timeout=None
-                )
-                if stream
-                else client.request(method, client._url(path), params=params)
-            )
+            answer = client.request(method, client._url(path), params=params, **waits)
         except requests.exceptions.RequestException as exc:
             raise unreachable(short(exc)) from exc
         if answer.status_code >= 300:

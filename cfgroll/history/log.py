@@ -9,7 +9,7 @@ from itertools import islice
 
 from cfgroll import orchestrators, project
 from cfgroll.context import Context
-from cfgroll.engine.refs import short as short  # the CLI shows image IDs so
+from cfgroll.engine.refs import short as short  # re-exported: the CLI shows image IDs
 from cfgroll.errors import CfgrollError, UsageError
 from cfgroll.history.snapshot import Availability, judge, overall
 from cfgroll.store.files import FileData
