@@ -56,6 +56,21 @@ class Rollout:
     files: ProjectFiles
 
 
+@dataclass(frozen=True)
+class Comeback:
+    """A recorded release made live again (a rollback, or the live one put back after a
+    failure): its services `chosen` (`only`: just those, recreated without their deps), its
+    files in `paths` written back (None: the files stay), gated with `limits` and `hooks`."""
+
+    store: Store
+    entry: Entry
+    paths: Iterable[str] | None
+    chosen: Sequence[str]
+    only: Iterable[str] | None
+    limits: Limits
+    hooks: Hooks | None
+
+
 class Orchestrator(Protocol):
     name: Name
     label: str  # how `show` and `status` name what a release runs as ("" for plain Compose)
@@ -73,19 +88,8 @@ class Orchestrator(Protocol):
     def deploy(self, ctx: Context, rollout: Rollout) -> Rendered | None:
         """Start the new release and pass its gate; the stack file deployed, if any."""
 
-    def restore(
-        self,
-        ctx: Context,
-        store: Store,
-        entry: Entry,
-        paths: Iterable[str] | None,
-        chosen: Sequence[str],
-        only: Iterable[str] | None,
-        limits: Limits,
-        hooks: Hooks | None,
-    ) -> None:
-        """Make `entry` live again (its services `chosen`); its files (those in `paths`)
-        written back, gated."""
+    def restore(self, ctx: Context, back: Comeback) -> None:
+        """Make the release live again, its files written back, gated."""
 
     def kept(self, store: Store, entry: Entry) -> Rendered | None:
         """What a release keeps besides the project's files (a stack's rendered file)."""

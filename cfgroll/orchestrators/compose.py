@@ -14,7 +14,7 @@ from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container, by_service
 from cfgroll.engine.refs import short
 from cfgroll.history.snapshot import service_records
-from cfgroll.orchestrators import Rollout, ServiceState, gate, write_files
+from cfgroll.orchestrators import Comeback, Rollout, ServiceState, gate, write_files
 from cfgroll.project import ProjectFiles
 from cfgroll.store.manifest import Orchestrator as Name
 from cfgroll.store.manifest import ServiceRecord, changed_keys
@@ -49,17 +49,8 @@ class ComposeProject:
         remount = _mounted_changes(ctx, r.store, r.live, r.files, r.services)
         start(ctx, r.compose, r.services, r.limits, up, remount, r.hooks)
 
-    def restore(
-        self,
-        ctx: Context,
-        store: Store,
-        entry: Entry,
-        paths: Iterable[str] | None,
-        chosen: Sequence[str],
-        only: Iterable[str] | None,
-        limits: gate.Limits,
-        hooks: Hooks | None,
-    ) -> None:
+    def restore(self, ctx: Context, back: Comeback) -> None:
+        entry, chosen, paths = back.entry, back.chosen, back.paths
         ctx.reporter.step(f"retagging {len(chosen)} image(s) of {entry.tag}")
         for name in chosen:
             svc = entry.manifest.services[name]
@@ -67,15 +58,15 @@ class ComposeProject:
         faults.point("restore:retagged")
         recreate: set[str] = set()
         if paths is not None:
-            written = write_files(ctx, store, entry, paths)
+            written = write_files(ctx, back.store, entry, paths)
             recreate = entry.manifest.layout.services_using(written) & set(chosen)
             compose = compose_of(ctx, entry)
         else:
             compose = ctx.compose.named(entry.manifest.project)
-        if only is not None and not chosen:
+        if back.only is not None and not chosen:
             return  # no service of `entry` to put back (`up` without names would start them all)
-        up = UP_RELEASE if only is None else (*UP_RELEASE, "--no-deps", *chosen)
-        start(ctx, compose, chosen, limits, up=up, recreate=recreate, hooks=hooks)
+        up = UP_RELEASE if back.only is None else (*UP_RELEASE, "--no-deps", *chosen)
+        start(ctx, compose, chosen, back.limits, up=up, recreate=recreate, hooks=back.hooks)
 
     def kept(self, store: Store, entry: Entry) -> None:
         return None

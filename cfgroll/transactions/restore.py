@@ -11,6 +11,7 @@ from cfgroll.capabilities.hooks import Hooks
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, DeployFailed, ImageMissing, RollbackFailed, one_line
 from cfgroll.history.snapshot import Availability, judge
+from cfgroll.orchestrators import Comeback
 from cfgroll.settings import recorded
 from cfgroll.store.repo import Entry, Store
 
@@ -69,8 +70,8 @@ def restore(
         raise ImageMissing(entry.tag, missing)
     fetch(ctx, entry, [n for n in chosen if found.get(n) == "pull"])
     checking = replace(hooks, config=settings.hooks) if hooks is not None else None
-    runner = orchestrators.of(entry.manifest.orchestrator)
-    runner.restore(ctx, store, entry, paths, chosen, only, settings.limits, checking)
+    back = Comeback(store, entry, paths, chosen, only, settings.limits, checking)
+    orchestrators.of(entry.manifest.orchestrator).restore(ctx, back)
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,15 @@ that fails or is rejected, or an update Swarm paused or rolled back, fails it at
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from cfgroll.capabilities.hooks import Hooks
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.engine.refs import short
 from cfgroll.errors import CfgrollError
-from cfgroll.orchestrators import Rollout, ServiceState, gate, of, write_files
+from cfgroll.orchestrators import Comeback, Rollout, ServiceState, of, write_files
 from cfgroll.orchestrators.swarm import stack
 from cfgroll.orchestrators.swarm.render import Rendered, stack_of
 from cfgroll.settings import KEEP, parse
@@ -60,24 +59,15 @@ class SwarmStack:
             ctx, r.compose, r.config, r.services, r.limits, live, r.only, r.no_build, r.hooks
         )
 
-    def restore(
-        self,
-        ctx: Context,
-        store: Store,
-        entry: Entry,
-        paths: Iterable[str] | None,
-        chosen: Sequence[str],
-        only: Iterable[str] | None,
-        limits: gate.Limits,
-        hooks: Hooks | None,
-    ) -> None:
+    def restore(self, ctx: Context, back: Comeback) -> None:
         # a stack goes back whole (`only` is an update's services: the whole stack file is
         # the release's, its other services unchanged in it)
-        if paths is not None:
-            write_files(ctx, store, entry, paths)
+        if back.paths is not None:
+            write_files(ctx, back.store, back.entry, back.paths)
         # the release's own stack file, whole: its images are pinned by digest
-        rendered = stack_of(store, entry)
-        stack.deploy_rendered(ctx, entry.manifest.project, rendered, chosen, limits, hooks)
+        rendered = stack_of(back.store, back.entry)
+        project = back.entry.manifest.project
+        stack.deploy_rendered(ctx, project, rendered, back.chosen, back.limits, back.hooks)
 
     def kept(self, store: Store, entry: Entry) -> Rendered:
         return stack_of(store, entry)
