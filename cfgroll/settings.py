@@ -10,9 +10,9 @@ given on the command line wins over the block, the block over cfgroll's defaults
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from cfgroll.errors import ProjectError
 from cfgroll.store import system
@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from cfgroll.store.repo import Entry
 
 KEY = "x-cfgroll"
+# How a service's containers are replaced: stop the old ones, then start the new ones (what
+# `docker compose up` does), or start the new ones beside the old ones first.
+Order = Literal["stop-first", "start-first"]
+ORDERS: tuple[Order, ...] = get_args(Order)
+DRAIN = 2.0  # seconds an old container is kept out of the networks before it is stopped
 HOOKS_DIR = ".cfgroll/hooks"  # where hooks live unless `hooks:` says otherwise
 HOOK_TIMEOUT = 300.0
 
@@ -50,6 +55,9 @@ _KNOWN = (
     "keep",
     "keep_for",
     "orchestrator",
+    "rollout",
+    "drain",
+    "pre_stop",
 )
 KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
 
@@ -65,6 +73,8 @@ class Flags:
     hook_timeout: float | None = None
     no_hooks: bool = False
     orchestrator: Orchestrator | None = None  # `--orchestrator`
+    rollout: Order | None = None  # `--rollout`: every service's order, this run
+    drain: float | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,9 @@ class Settings:
     keep: int | None = None
     keep_for: timedelta | None = None
     orchestrator: Orchestrator | None = None
+    rollout: Order | None = None
+    drain: float | None = None
+    pre_stop: Mapping[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,18 @@ class HookSettings:
 
 
 @dataclass(frozen=True)
+class RolloutSettings:
+    """How services are replaced (`cfgroll.orchestrators.startfirst`): the project's default
+    order, the order `--rollout` forces on every service this run (None: each service's own),
+    the drain time, and the command run in an old container before it is drained."""
+
+    default: Order = "stop-first"
+    forced: Order | None = None
+    drain: float = DRAIN
+    pre_stop: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Effective:
     """The settings a run works with: flags over the block over the defaults."""
 
@@ -98,6 +123,7 @@ class Effective:
     lock_timeout: float
     hooks: HookSettings
     orchestrator: Orchestrator = "compose"
+    rollout: RolloutSettings = RolloutSettings()
 
 
 def settings(config: Mapping[str, Any]) -> Settings:
@@ -128,6 +154,9 @@ def parse(block: Any) -> Settings:
         keep=_count(block, "keep"),
         keep_for=_duration_of(block, "keep_for"),
         orchestrator=_orchestrator(block),
+        rollout=_order(block.get("rollout"), f"`{KEY}: rollout:`"),
+        drain=_seconds(block, "drain"),
+        pre_stop=_pre_stop(block),
     )
 
 
@@ -150,6 +179,12 @@ def effective(flags: Flags, block: Any = None) -> Effective:
             not flags.no_hooks,
         ),
         orchestrator=flags.orchestrator or s.orchestrator or "compose",
+        rollout=RolloutSettings(
+            s.rollout or "stop-first",
+            flags.rollout,
+            pick(flags.drain, s.drain, DRAIN),
+            dict(s.pre_stop or {}),
+        ),
     )
 
 
@@ -232,6 +267,42 @@ def _orchestrator(block: Mapping[str, Any]) -> Orchestrator | None:
         raise ProjectError(
             f"`{KEY}: orchestrator:` must be one of {', '.join(ORCHESTRATORS)}, not {value!r}"
         ) from None
+
+
+def order_of(value: Any, where: str) -> Order:
+    """`value` as a rollout order; `ProjectError` naming `where` otherwise."""
+    found = _order(value, where)
+    assert found is not None
+    return found
+
+
+def _order(value: Any, where: str) -> Order | None:
+    if value is None:
+        return None
+    for order in ORDERS:
+        if value == order:
+            return order
+    raise ProjectError(f"{where} must be one of {', '.join(ORDERS)}, not {value!r}")
+
+
+def _pre_stop(block: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
+    value = block.get("pre_stop")
+    if value is None:
+        return None
+    example = "e.g. `pre_stop: {web: [touch, /tmp/draining]}`"
+    if not isinstance(value, Mapping):
+        raise ProjectError(f"`{KEY}: pre_stop:` must map services to a command, {example}")
+    commands = {}
+    for service, argv in value.items():
+        if isinstance(argv, str) and argv.strip():
+            argv = ["sh", "-c", argv]  # a string runs in a shell, as a healthcheck's does
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise ProjectError(
+                f"`{KEY}: pre_stop: {service}:` must be a command (a list of arguments, run in "
+                f"the old container without a shell), {example}"
+            )
+        commands[str(service)] = tuple(argv)
+    return commands
 
 
 def _folder(block: Mapping[str, Any], key: str) -> str | None:

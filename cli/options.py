@@ -14,7 +14,7 @@ from cfgroll.cli.common import TerminalReporter
 
 if TYPE_CHECKING:
     from cfgroll.context import Context
-    from cfgroll.settings import Flags, Orchestrator
+    from cfgroll.settings import Flags, Orchestrator, Order
 
 
 ProjectDir = Annotated[
@@ -142,6 +142,29 @@ LockTimeout = Annotated[
         show_default=False,
     ),
 ]
+RolloutOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--rollout",
+        help="start-first (new containers beside the old ones, which go once the new ones "
+        "passed the gate) or stop-first (as `docker compose up`) for every service this run "
+        "[default: each service's deploy.update_config.order, else x-cfgroll rollout, else "
+        "stop-first].",
+        show_default=False,
+        metavar="[start-first|stop-first]",
+        callback=lambda value: rollout_order(value),
+    ),
+]
+Drain = Annotated[
+    Optional[float],
+    typer.Option(
+        "--drain",
+        min=0,
+        help="Seconds a start-first rollout lets the old containers answer after their "
+        "pre-stop command, before they leave the networks [default: x-cfgroll drain, else 2].",
+        show_default=False,
+    ),
+]
 
 
 # The options of the project a command works on, and of the settings `x-cfgroll:` can also
@@ -160,8 +183,18 @@ SETTING_OPTIONS: dict[str, tuple[Any, Any]] = {
     "hook_timeout": (HookTimeout, None),
     "no_hooks": (NoHooks, False),
     "orchestrator": (OrchestratorOption, None),
+    "rollout": (RolloutOption, None),
+    "drain": (Drain, None),
 }
-GATE_SETTINGS = ("timeout", "settle", "lock_timeout", "hook_timeout", "no_hooks")
+GATE_SETTINGS = (
+    "timeout",
+    "settle",
+    "lock_timeout",
+    "hook_timeout",
+    "no_hooks",
+    "rollout",
+    "drain",
+)
 
 
 def project_command(
@@ -249,6 +282,19 @@ def context(
         env_files or (),
         model,
     )
+
+
+def rollout_order(value: str | None) -> Order | None:
+    """`--rollout`'s value, one of the rollout orders."""
+    if value is None:
+        return None
+    from cfgroll.errors import ProjectError
+    from cfgroll.settings import order_of
+
+    try:
+        return order_of(value, "--rollout")
+    except ProjectError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--rollout ")) from None
 
 
 def chosen(orchestrator: str | None) -> Orchestrator | None:

@@ -70,7 +70,39 @@ def doctor(ctx: Context, fix: bool = False) -> Report:
     _leftovers(ctx, store.path, report, fix)
     _gitignore(ctx, report, fix)
     _engine(ctx, releases, report)
+    _duplicates(ctx, releases[0] if releases else None, report, fix)
     return report
+
+
+def _duplicates(ctx: Context, live: Entry | None, report: Report, fix: bool) -> None:
+    """Containers an interrupted start-first rollout left beside the live release's."""
+    from cfgroll import orchestrators
+
+    if live is None:
+        return
+    try:
+        runner = orchestrators.of(live.manifest.orchestrator)
+        extra = runner.leftovers(ctx, live.manifest.project)
+        shown = ", ".join(c.name for c in extra)
+        if extra and fix:
+            ctx.daemon.stop(c.id for c in extra)
+            for c in extra:
+                ctx.daemon.remove_container(c.id)
+            report.add("duplicates", "fixed", f"removed what an interrupted rollout left: {shown}")
+            return
+    except CfgrollError as exc:
+        report.add("duplicates", "problem", one_line(exc), "start Docker, then run doctor again")
+        return
+    if extra:
+        report.add(
+            "duplicates",
+            "problem",
+            f"an interrupted start-first rollout left containers beside the live release's: "
+            f"{shown}",
+            "`cfgroll doctor --fix` stops and removes them",
+        )
+    else:
+        report.add("duplicates", "ok", "no container left over beside the live release's")
 
 
 def _store(store: Store, report: Report, fix: bool) -> None:

@@ -60,17 +60,24 @@ def run(
     cwd: Path,
     on_line: Callable[[str], None] | None = None,
     what: str = "",
+    timeout: float | None = None,
 ) -> Result:
     """Run `argv` (a list, never a shell) in `cwd`; raise `CommandFailed` on a non-zero exit.
 
     With `on_line`, stderr (where Compose writes its progress) is streamed line by line to it
     as it comes; its last lines are kept for the error. stdout is always captured apart, so
     warnings on stderr never end up in data. A run of the same `argv` started ahead by
-    `prefetch` is collected instead of starting another.
+    `prefetch` is collected instead of starting another. `timeout` (without `on_line`): the
+    seconds it may take, after which it is killed and fails.
     """
     proc = _early.pop(tuple(argv), None) or _start(argv, cwd)
     if on_line is None:
-        stdout, stderr = proc.communicate()
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise CommandFailed(argv, -9, f"killed after {timeout:g}s", what) from None
     else:
         import threading
 
@@ -202,6 +209,6 @@ def stack_remove(stack: str, cwd: Path, on_line: Callable[[str], None]) -> Resul
     return run(["docker", "stack", "rm", stack], cwd, on_line, "docker stack rm")
 
 
-def docker(args: Sequence[str]) -> Result:
+def docker(args: Sequence[str], timeout: float | None = None) -> Result:
     """A plain `docker` command (a pull, say), on the engine the environment chooses."""
-    return run(["docker", *args], Path.cwd(), what=f"docker {args[0]}")
+    return run(["docker", *args], Path.cwd(), what=f"docker {args[0]}", timeout=timeout)

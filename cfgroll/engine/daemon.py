@@ -49,6 +49,8 @@ class Container:
     restart_count: int
     started_at: str
     config_hash: str  # Compose's hash of the service's configuration
+    networks: tuple[str, ...] = ()  # the networks it is attached to
+    created: str = ""  # when (the engine's ISO time): sorts a service's containers by age
 
 
 def by_service(containers: Iterable[Container]) -> dict[str, list[Container]]:
@@ -146,6 +148,7 @@ class Daemon:
             except Missing:
                 continue  # removed while we looked
             state = info["State"]
+            attached = (info.get("NetworkSettings") or {}).get("Networks") or {}
             found.append(
                 Container(
                     id=info["Id"],
@@ -159,6 +162,8 @@ class Daemon:
                     restart_count=info.get("RestartCount", 0),
                     started_at=state.get("StartedAt", ""),
                     config_hash=info["Config"]["Labels"].get(CONFIG_HASH_LABEL, ""),
+                    networks=tuple(sorted(attached)),
+                    created=info.get("Created", ""),
                 )
             )
         return sorted(found, key=lambda c: c.name)
@@ -237,6 +242,35 @@ class Daemon:
 
     def remove_container(self, container_id: str) -> None:
         self._delete(f"/containers/{quoted(container_id)}", {"force": "1", "v": "0"})
+
+    def disconnect(self, container: Container) -> None:
+        """Take the container out of every network it is attached to: the engine's DNS stops
+        naming it, and nothing new reaches it (a connection in flight hangs)."""
+        for network in container.networks:
+            try:
+                self.transport.request(
+                    "POST",
+                    f"/networks/{quoted(network)}/disconnect",
+                    body={"Container": container.id, "Force": True},
+                )
+            except Missing:
+                pass  # gone meanwhile: out of it all the same
+
+    def stop(self, container_ids: Iterable[str]) -> None:
+        """Stop containers as `docker stop` does, each within its own grace period (Compose
+        sets it from `stop_grace_period`), all at once; the docker CLI waits however long."""
+        from cfgroll.engine.compose import docker
+
+        ids = list(container_ids)
+        if ids:
+            docker(["stop", *ids])
+
+    def exec(self, container_id: str, argv: Iterable[str], timeout: float) -> str:
+        """Run `argv` in the running container (`docker exec`, no shell), within `timeout`
+        seconds; its output. `CommandFailed` when it fails or takes longer."""
+        from cfgroll.engine.compose import docker
+
+        return docker(["exec", container_id, *argv], timeout=timeout).stdout
 
     def _delete(self, path: str, params: dict[str, Any] | None = None) -> bool:
         """DELETE `path`: True when it is gone (or was), False when the engine refuses."""

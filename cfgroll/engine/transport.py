@@ -38,7 +38,9 @@ class Stream(Protocol):
 
 
 class Transport(Protocol):
-    def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> bytes:
+    def request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> bytes:
         """The body of the answer to `METHOD path?params` once it is 2xx."""
 
     def stream(self, path: str, params: dict[str, Any] | None = None) -> Stream:
@@ -114,12 +116,17 @@ class HttpTransport:
             where.hostname or "", port, timeout=timeout, context=_tls(e)
         )
 
-    def _exchange(self, conn: Any, method: str, url: str) -> tuple[int, bytes, Any]:
-        conn.request(method, url, headers={"Host": "docker"})
+    def _exchange(
+        self, conn: Any, method: str, url: str, body: bytes | None
+    ) -> tuple[int, bytes, Any]:
+        headers = {"Host": "docker"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        conn.request(method, url, body=body, headers=headers)
         answer = conn.getresponse()
         return answer.status, answer.read(), answer
 
-    def _send(self, method: str, url: str) -> tuple[int, bytes, Any]:
+    def _send(self, method: str, url: str, body: bytes | None = None) -> tuple[int, bytes, Any]:
         import http.client
 
         for fresh in (False, True):
@@ -127,7 +134,7 @@ class HttpTransport:
                 fresh = True
                 self._conn = self._connection(self._timeout)
             try:
-                answer = self._exchange(self._conn, method, url)
+                answer = self._exchange(self._conn, method, url, body)
                 self._reached = True
                 return answer
             except (OSError, http.client.HTTPException) as exc:
@@ -154,11 +161,14 @@ class HttpTransport:
             self._prefix = f"/v{version}" if version else ""
         return self._prefix
 
-    def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> bytes:
-        status, body, _ = self._send(method, _url(self._version(), path, params))
+    def request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> bytes:
+        sent = None if body is None else json.dumps(body).encode()
+        status, answer, _ = self._send(method, _url(self._version(), path, params), sent)
         if status >= 300:
-            raise answer_error(status, body.decode("utf-8", errors="replace"))
-        return body
+            raise answer_error(status, answer.decode("utf-8", errors="replace"))
+        return answer
 
     def stream(self, path: str, params: dict[str, Any] | None = None) -> Stream:
         import http.client
@@ -266,11 +276,15 @@ class SdkTransport:
                 ) from exc
         return self._client
 
-    def _call(self, method: str, path: str, params: dict[str, Any] | None, stream: bool) -> Any:
+    def _call(
+        self, method: str, path: str, params: dict[str, Any] | None, stream: bool, body: Any = None
+    ) -> Any:
         import requests
 
         client = self._sdk()
-        waits = {"stream": True, "timeout": None} if stream else {}  # events come when they come
+        waits: dict[str, Any] = {"stream": True, "timeout": None} if stream else {}
+        if body is not None:  # events come when they come (above); a body is JSON
+            waits |= {"data": json.dumps(body), "headers": {"Content-Type": "application/json"}}
         try:
             answer = client.request(method, client._url(path), params=params, **waits)
         except requests.exceptions.RequestException as exc:
@@ -279,8 +293,10 @@ class SdkTransport:
             raise answer_error(answer.status_code, answer.text)
         return answer
 
-    def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> bytes:
-        return bytes(self._call(method, path, params, stream=False).content)
+    def request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> bytes:
+        return bytes(self._call(method, path, params, stream=False, body=body).content)
 
     def stream(self, path: str, params: dict[str, Any] | None = None) -> Stream:
         return _SdkStream(self._call("GET", path, params, stream=True))

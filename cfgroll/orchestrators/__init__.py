@@ -7,7 +7,7 @@ deploy) or from the release (a rollback, a status): the rest of cfgroll never as
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cfgroll.orchestrators.gate import Limits
     from cfgroll.orchestrators.swarm.render import Rendered
     from cfgroll.project import ProjectFiles
+    from cfgroll.settings import RolloutSettings
     from cfgroll.store.manifest import ServiceRecord
     from cfgroll.store.repo import Entry, Store
 
@@ -54,6 +55,7 @@ class Rollout:
     store: Store
     live: Entry | None
     files: ProjectFiles
+    settings: RolloutSettings  # start-first or stop-first, the drain, pre-stop commands
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Comeback:
     only: Iterable[str] | None
     limits: Limits
     hooks: Hooks | None
+    rollout: RolloutSettings
+    intact: Collection[str] = ()  # containers that never saw other files (a failed deploy's)
 
 
 class Orchestrator(Protocol):
@@ -76,7 +80,13 @@ class Orchestrator(Protocol):
     label: str  # how `show` and `status` name what a release runs as ("" for plain Compose)
     whole: bool  # a release goes back whole only (no `rollback --services`)
 
-    def check(self, ctx: Context, config: Mapping[str, Any], services: Sequence[str]) -> None:
+    def check(
+        self,
+        ctx: Context,
+        config: Mapping[str, Any],
+        services: Sequence[str],
+        rollout: RolloutSettings,
+    ) -> None:
         """Refuse, before anything changes, a deploy that cannot work here."""
 
     def check_engine(self, ctx: Context) -> None:
@@ -104,6 +114,9 @@ class Orchestrator(Protocol):
 
     def after_release(self, ctx: Context, store: Store, project: str, block: Any) -> None:
         """Tidy up after a release (a failure is a warning)."""
+
+    def leftovers(self, ctx: Context, project: str) -> list[Container]:
+        """Containers an interrupted rollout left beside the live release's (`doctor`)."""
 
     def remove_first(self, ctx: Context, project: str) -> bool:
         """After a failed first deploy: remove what it started, if this orchestrator does

@@ -54,9 +54,11 @@ Check = Callable[[float], "str | None"]
 
 @dataclass(frozen=True)
 class Baseline:
-    """Restart counts before `up`, so that only restarts after it count as failures."""
+    """Restart counts before `up`, so that only restarts after it count as failures; and the
+    containers a start-first rollout retires once the gate passes (not judged)."""
 
     restarts: Mapping[str, int]
+    retiring: frozenset[str] = frozenset()
 
 
 def baseline(daemon: Daemon, project: str) -> Baseline:
@@ -82,13 +84,22 @@ def wait_healthy(
     # opened before the first read, so that no event falls in between
     with closing(daemon.watch(project)) as watch:
         while True:
-            died = next((d for d in watch.deaths() if d.service in wanted), None)
+            died = next(
+                (
+                    d
+                    for d in watch.deaths()
+                    if d.service in wanted and d.container_id not in before.retiring
+                ),
+                None,
+            )
             if died is not None:  # the event says it, before the engine answers for it
                 exited = f"exited with code {died.exit_code}"
                 on_states({died.service: exited})  # at once: the logs take the engine a while
                 raise GateFailed(died.service, exited, _last_logs(daemon, died))
             now = time.monotonic()
-            grouped = by_service(daemon.containers(project))
+            grouped = by_service(
+                c for c in daemon.containers(project) if c.id not in before.retiring
+            )
             states: dict[str, str] = {}
             for name in wanted:
                 containers = grouped.get(name, [])

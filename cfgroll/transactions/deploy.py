@@ -109,7 +109,7 @@ def _roll_out(
     files = resolve(compose, config)  # refuses over-limit files before anything changes
     settings = effective(ctx.flags, files.layout.settings)
     orchestrator = orchestrators.of(settings.orchestrator)
-    orchestrator.check(ctx, config, services)
+    orchestrator.check(ctx, config, services, settings.rollout)
     # room for the release and, should it fail, the attempt (or a baseline first)
     preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content.values())))
     init = ensure_store(ctx)
@@ -137,7 +137,17 @@ def _roll_out(
             baseline = live = record_baseline(ctx, store, compose, files, existing, base_tag)
         attempt = Attempt(action, project, live, files, existing, only, hooks, orchestrator)
         rollout = Rollout(
-            compose, config, services, only, no_build, settings.limits, hooks, store, live, files
+            compose,
+            config,
+            services,
+            only,
+            no_build,
+            settings.limits,
+            hooks,
+            store,
+            live,
+            files,
+            settings.rollout,
         )
         try:
             stack = orchestrator.deploy(ctx, rollout)  # a Swarm stack's file, once deployed
@@ -236,8 +246,10 @@ def _put_back(
             details,
         ), "removed"
     paths = set(attempt.files.roles) | set(live.manifest.files)
+    intact = {c.id for c in attempt.existing}  # what ran before never saw the attempt's files
     try:
-        return recover(ctx, store, live, paths, failure, attempt.only, attempt.hooks), "rolled-back"
+        back = recover(ctx, store, live, paths, failure, attempt.only, attempt.hooks, intact)
+        return back, "rolled-back"
     except RollbackFailed as rollback_failed:
         return rollback_failed, "rollback-failed"
 

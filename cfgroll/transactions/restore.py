@@ -55,13 +55,15 @@ def restore(
     only: Iterable[str] | None = None,
     hooks: Hooks | None = None,
     known: Mapping[str, Availability] | None = None,
+    intact: Collection[str] = (),
 ) -> None:
     """Make `entry` live: its images (by ID) under the references Compose uses, its files in the
     project (files in `paths` it did not have are removed; None: leave the files alone), its
     containers up and healthy, its `check` hook passed. `only`: just those services, recreated
     without their deps. The gate's limits and the hooks folder are those `entry` recorded in
     its `x-cfgroll:` block, unless the command line says otherwise. `known`: where its images
-    are, when the caller has just checked (under the lock), so they are not asked again."""
+    are, when the caller has just checked (under the lock), so they are not asked again.
+    `intact`: containers known to run `entry`'s files already (see `Comeback`)."""
     settings = recorded(ctx.flags, entry)
     chosen = sorted(entry.manifest.services if only is None else only)
     found = known if known is not None else availability(ctx, entry)
@@ -70,7 +72,9 @@ def restore(
         raise ImageMissing(entry.tag, missing)
     fetch(ctx, entry, [n for n in chosen if found.get(n) == "pull"])
     checking = replace(hooks, config=settings.hooks) if hooks is not None else None
-    back = Comeback(store, entry, paths, chosen, only, settings.limits, checking)
+    back = Comeback(
+        store, entry, paths, chosen, only, settings.limits, checking, settings.rollout, intact
+    )
     orchestrators.of(entry.manifest.orchestrator).restore(ctx, back)
 
 
@@ -92,15 +96,16 @@ def recover(
     failure: Failure,
     only: Iterable[str] | None = None,
     hooks: Hooks | None = None,
+    intact: Collection[str] = (),
 ) -> DeployFailed:
     """Put `live` (or its services `only`) back after `failure`; the error to raise says how
-    that went (exit 3 or 4)."""
+    that went (exit 3 or 4). `intact`: the containers that ran `live` before the failure."""
     ctx.reporter.warn(f"{failure.what} failed: {failure.reason}; rolling back to {live.tag}")
     kept = f"; {failure.kept}" if failure.kept else ""
     if only is not None:
         only = [s for s in only if s in live.manifest.services]
     try:
-        restore(ctx, store, live, paths, only, hooks)
+        restore(ctx, store, live, paths, only, hooks, intact=intact)
     except (Exception, KeyboardInterrupt) as exc:
         raise RollbackFailed(
             f"{failure.what} failed ({failure.reason}), and rolling back to {live.tag} failed "

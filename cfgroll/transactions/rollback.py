@@ -205,6 +205,8 @@ def rollback(
             faults.point("rollback:draft-saved")
         else:
             ctx.reporter.step("the project files stay as they are (--services)")
+        # what runs the live release now, should it have to come back (start-first keeps it)
+        intact = {c.id for c in ctx.daemon.containers(live.manifest.project)}
         try:
             restore(ctx, store, target, paths, only, hooks, known=planned.images)
             ctx.reporter.step("recording the rollback")
@@ -238,7 +240,7 @@ def rollback(
             failure = Failure(what, reason, details, kept)
             result: FailureResult = "rolled-back"
             try:
-                error: CfgrollError = recover(ctx, store, live, paths, failure, only, hooks)
+                error: CfgrollError = recover(ctx, store, live, paths, failure, only, hooks, intact)
             except RollbackFailed as rollback_failed:
                 error, result = rollback_failed, "rollback-failed"
             # the hooks of the release running now (the live one, put back)

@@ -19,20 +19,19 @@ import pytest
 
 import cfgroll
 import cfgroll.cli
-import cfgroll.engine
-import cfgroll.project
 import cfgroll.store
 from cfgroll.faults import ENV, EXIT_CODE
-from tests.helpers import DOCKERFILE, build_file_tree, git, http_get, web_compose
+from tests.helpers import DOCKERFILE, build_file_tree, containers, git, http_get, web_compose
 
 pytestmark = pytest.mark.docker
-# the package's folders (cli/ and store/ are top-level folders of the checkout)
-FOLDERS = {
-    Path(m.__file__).parent
-    for m in (cfgroll, cfgroll.cli, cfgroll.engine, cfgroll.project, cfgroll.store)
-}
-SOURCE = "".join(p.read_text() for folder in FOLDERS for p in sorted(folder.glob("*.py")))
-STEPS = sorted(set(re.findall(r'faults\.point\("([a-z:-]+)"\)', SOURCE)))
+# the package and every subpackage (cli/ and store/ are top-level folders of the checkout,
+# linked into it: read once each)
+FOLDERS = {Path(m.__file__).parent for m in (cfgroll, cfgroll.cli, cfgroll.store)}
+FILES = {p.resolve() for folder in FOLDERS for p in folder.rglob("*.py")}
+SOURCE = "".join(p.read_text() for p in sorted(FILES))
+ALL_STEPS = sorted(set(re.findall(r'faults\.point\("([a-z:-]+)"\)', SOURCE)))
+START_FIRST = "start-first:"  # the steps of a start-first rollout (their own project)
+STEPS = [s for s in ALL_STEPS if not s.startswith(START_FIRST)]
 FAST = ["--settle", "0.3", "--timeout", "60"]
 REACHED: dict[str, set[str]] = {}  # command -> steps its runs reached
 FIRED: dict[str, list[str]] = {}  # "command, mode" -> the steps a fault was injected at
@@ -142,10 +141,82 @@ def _recorded_versions(store: Path) -> list[str]:
     ]
 
 
+SF_WEB = """\
+deploy:
+  update_config:
+    order: start-first
+"""
+
+
+@pytest.fixture
+def start_first(tmp_path: Path, base_image: str, project_name: str) -> Path:
+    proj = build_file_tree(
+        tmp_path / "p",
+        {
+            "compose.yaml": web_compose(project_name, web_extra=SF_WEB),
+            "Dockerfile": DOCKERFILE,
+            ".env": "GREETING=v0\n",
+        },
+    )
+    assert cfgroll_run(proj, "deploy", *FAST).returncode == 0
+    return proj
+
+
+def webs(proj: Path) -> list[str]:
+    project = (proj / "compose.yaml").read_text().split("\n", 1)[0].removeprefix("name: ")
+    return containers(project, "--filter", "label=com.docker.compose.service=web")
+
+
+@pytest.mark.parametrize("mode", ["raise", "exit"])
+@pytest.mark.parametrize("command", ["deploy", "update", "rollback"])
+def test_a_fault_at_every_start_first_step(start_first: Path, command: str, mode: str) -> None:
+    """After an error at a start-first step the rollback leaves one set of containers; after
+    a crash, `doctor` names the leftovers and `--fix` removes them: one set, on a release."""
+    proj = start_first
+    store = proj / ".cfgroll" / "store.git"
+    reached = REACHED.setdefault(command, set())
+    fired_at = FIRED.setdefault(f"{command}, {mode}, start-first", [])
+    steps = [s for s in ALL_STEPS if s.startswith(START_FIRST)]
+    for i, step in enumerate(steps, 1):
+        version = f"sf-{command}-{mode}-{i}"
+        (proj / ".env").write_text(f"GREETING={version}\n")
+        if command == "rollback":
+            assert cfgroll_run(proj, "deploy", *FAST).returncode == 0
+            args = ["rollback", "previous", "--yes", *FAST]
+        else:
+            args = ["deploy", *FAST] if command == "deploy" else ["update", "web", *FAST]
+        run = cfgroll_run(
+            proj, *args, "--drain", "0", fault=step + (":exit" if mode == "exit" else "")
+        )
+        fired = (
+            run.returncode == EXIT_CODE
+            if mode == "exit"
+            else f"fault injected at {step}" in run.stderr
+        )
+        assert fired, f"{command} never reached {step}: {run.stderr}"
+        reached.add(step)
+        fired_at.append(step)
+        if mode == "raise":
+            assert run.returncode in (0, 3), f"{step}: {run.returncode} {run.stderr}"
+        else:
+            left = doctor(proj)["duplicates"]
+            assert (left["verdict"] == "problem") == (len(webs(proj)) > 1), f"{step}: {left}"
+        assert_sound(proj, step, run.returncode, crashed=mode == "exit")
+        if mode == "exit":
+            fixed = cfgroll_run(proj, "doctor", "--fix")
+            assert fixed.returncode in (0, 1), fixed.stderr
+        assert len(webs(proj)) == 1, f"{step}: {webs(proj)}"
+        assert served(proj) in (version, *_recorded_versions(store)), step
+        again = cfgroll_run(proj, "deploy", *FAST)
+        assert again.returncode == 0, f"after {step}: {again.stderr}"
+        assert len(webs(proj)) == 1, step
+        assert all(f["verdict"] != "problem" for f in doctor(proj).values()), step
+
+
 def test_every_step_is_reached_by_some_command() -> None:
     """Runs after the fault tests (same module, in order): no named step went untested."""
-    if len(FIRED) < 6:
+    if len(FIRED) < 12:
         pytest.skip("the fault tests did not all run in this session")
-    assert set().union(*REACHED.values()) == set(STEPS)
+    assert set().union(*REACHED.values()) == set(ALL_STEPS)
     if os.environ.get(REPORT_ENV):
-        Path(os.environ[REPORT_ENV]).write_text(json.dumps({"steps": STEPS, "fired": FIRED}))
+        Path(os.environ[REPORT_ENV]).write_text(json.dumps({"steps": ALL_STEPS, "fired": FIRED}))

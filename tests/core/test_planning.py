@@ -73,6 +73,9 @@ class FakeCompose:
     def variant(self, files: object, name: str, env_files: object) -> FakeCompose:
         return self.named(name)
 
+    def config(self) -> dict[str, object]:
+        return {"name": self.name, "services": {}}  # every service stop-first
+
     def run(self, *args: str, on_line: object = None, what: str = "") -> None:
         self.runs.append(args)
         if args[0] == "up":

@@ -30,7 +30,7 @@ from cfgroll.errors import CfgrollError
 from cfgroll.orchestrators import Comeback, Rollout, ServiceState, of, write_files
 from cfgroll.orchestrators.swarm import stack
 from cfgroll.orchestrators.swarm.render import Rendered, stack_of
-from cfgroll.settings import KEEP, parse
+from cfgroll.settings import KEEP, RolloutSettings, parse
 from cfgroll.store.manifest import Orchestrator as Name
 from cfgroll.store.manifest import ServiceRecord
 from cfgroll.store.repo import Entry, Store
@@ -43,7 +43,14 @@ class SwarmStack:
     label = "Swarm stack"
     whole = True
 
-    def check(self, ctx: Context, config: Mapping[str, Any], services: Sequence[str]) -> None:
+    def check(
+        self,
+        ctx: Context,
+        config: Mapping[str, Any],
+        services: Sequence[str],
+        rollout: RolloutSettings,
+    ) -> None:
+        # Swarm reads each service's `deploy.update_config.order` itself
         stack.check_project(ctx.daemon, config, services)
 
     def check_engine(self, ctx: Context) -> None:
@@ -105,6 +112,9 @@ class SwarmStack:
                 f"removed {len(removed)} config(s) and secret(s) no kept release uses: "
                 + ", ".join(removed)
             )
+
+    def leftovers(self, ctx: Context, project: str) -> list[Container]:
+        return []  # Swarm replaces its tasks itself, start-first or not
 
     def remove_first(self, ctx: Context, project: str) -> bool:
         stack.remove_stack(ctx, project)
