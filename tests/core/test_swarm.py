@@ -355,3 +355,16 @@ def test_after_a_release_the_configs_outside_the_keep_window_go(tmp_path: Path) 
     SWARM.after_release(ctx, store, "shop", {"keep": 2})  # type: ignore[arg-type]
     assert daemon.removed == ["C1"]
     assert steps == ["removed 1 config(s) and secret(s) no kept release uses: shop_conf_1"]
+
+
+def test_a_start_first_update_is_waited_for_not_failed() -> None:
+    """`update_config.order: start-first`: the new task runs beside the old one for a while;
+    the gate waits (the old one still counts as the update in progress), never fails on it,
+    and passes once Swarm has shut the old one down."""
+    new, old = task(1, "running"), task(2, "running", key="old")
+    both = swarm_stack._verdict(service("updating", replicas=1), [new, old], before=())
+    assert both == "1/1 up, updating"
+    retired = task(2, "shutdown", key="old", desired="shutdown")
+    assert (
+        swarm_stack._verdict(service("completed", replicas=1), [new, retired], ()) == "1/1 running"
+    )

@@ -1,0 +1,137 @@
+"""Requests lost during a deploy and a rollback: start-first against stop-first against
+`docker compose up -d --wait`, the client inside the project network.
+
+A `probe` service asks `web` every 20 ms (one request, a 1 s limit, no retry) and prints `ok` or
+`fail` with the kernel's uptime; for each way the web service is replaced (one `.env` change),
+the figures are the failed requests and the longest outage (from the first failure to the next
+success). Run: `python bench/outage.py [--rounds N]` (cfgroll on PATH, an engine running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COMPOSE = """\
+name: {name}
+services:
+  web:
+    build: .
+    init: true
+    environment:
+      GREETING: ${{GREETING}}
+    command: ["sh", "-c", "echo \\"$$GREETING\\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+      interval: 1s
+      retries: 2
+    deploy: {{update_config: {{order: {order}}}}}
+  probe:
+    image: cfgroll-example-base:latest
+    init: true
+    command:
+      - sh
+      - -c
+      - |
+        until timeout 1 wget -q -O /dev/null http://web:8080/; do sleep 0.1; done
+        while true; do
+          if timeout 1 wget -q -O /dev/null http://web:8080/; then r=ok; else r=fail; fi
+          echo "$$r $$(cut -d' ' -f1 /proc/uptime)"
+          sleep 0.02
+        done
+"""
+DOCKERFILE = "FROM cfgroll-example-base:latest\nRUN mkdir -p /www\n"
+
+
+def sh(argv: list[str], cwd: Path) -> None:
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"bench: {' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+def lost(log: str, since: float) -> tuple[int, int, float]:
+    """Requests, failed requests and the longest outage (s) in the probe's log after `since`."""
+    answers = [
+        (m[1], float(m[2]))
+        for m in re.finditer(r"(ok|fail) (\d+\.\d+)", log)  # the lines may carry escapes
+        if float(m[2]) > since
+    ]
+    failed, longest, down_since = 0, 0.0, None
+    last_ok = since
+    for result, at in answers:
+        if result == "fail":
+            failed += 1
+            down_since = last_ok if down_since is None else down_since
+        else:
+            if down_since is not None:
+                longest = max(longest, at - down_since)
+            down_since, last_ok = None, at
+    return len(answers), failed, longest
+
+
+def uptime() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
+def measure(work: Path, way: str, rounds: int) -> list[tuple[str, int, int, float]]:
+    name = f"cfgout{uuid.uuid4().hex[:6]}"
+    proj = work / name
+    proj.mkdir()
+    order = "start-first" if way == "start-first" else "stop-first"
+    (proj / "compose.yaml").write_text(COMPOSE.format(name=name, order=order))
+    (proj / "Dockerfile").write_text(DOCKERFILE)
+    cfgroll = shutil.which("cfgroll") or sys.exit("bench: cfgroll is not on PATH")
+    found = []
+    try:
+        (proj / ".env").write_text("GREETING=v0\n")
+        first = [cfgroll, "deploy"] if way != "compose" else ["docker", "compose", "up", "-d"]
+        sh([*first, "--wait"] if way == "compose" else first, proj)
+        steps = [("deploy", "deploy")] + ([("rollback", "rollback")] if way != "compose" else [])
+        for i in range(rounds):
+            for what, _ in steps:
+                if what == "deploy":
+                    (proj / ".env").write_text(f"GREETING=v{i + 1}\n")
+                    argv = (
+                        ["docker", "compose", "up", "-d", "--wait"]
+                        if way == "compose"
+                        else [cfgroll, "deploy"]
+                    )
+                else:
+                    argv = [cfgroll, "rollback", "previous", "--yes"]
+                since = uptime()
+                sh(argv, proj)
+                sh(["sleep", "1.5"], proj)  # answers that hung for their 1 s limit come in
+                log = subprocess.run(
+                    ["docker", "compose", "logs", "--no-log-prefix", "probe"],
+                    cwd=proj, capture_output=True, text=True, check=True,
+                ).stdout  # fmt: skip
+                found.append((what, *lost(log, since)))
+    finally:
+        subprocess.run(["docker", "compose", "down", "-t", "1"], cwd=proj, capture_output=True)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="deploys (and rollbacks) per way")
+    args = parser.parse_args(argv)
+    sh(["bash", str(REPO / "examples" / "make-base-image.sh")], REPO)
+    print("| way | step | requests | failed | longest outage |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="cfgroll-outage-") as tmp:
+        for way in ("compose", "stop-first", "start-first"):
+            label = {"compose": "`docker compose up -d --wait`"}.get(way, f"cfgroll, {way}")
+            for what, total, failed, longest in measure(Path(tmp), way, args.rounds):
+                print(f"| {label} | {what} | {total} | {failed} | {longest:.2f} s |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
