@@ -15,26 +15,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-COMPOSE = """\
-name: {name}
-services:
-  web:
-    build: .
-    init: true
-    environment:
-      GREETING: ${{GREETING}}
-    command: ["sh", "-c", "echo \\"$$GREETING\\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
-      interval: 1s
-      retries: 2
+# bench/run.py's `web` (run as `python bench/outage.py`, this folder is on the path), with an
+# order, and a probe beside it
+from run import BASE, DOCKERFILE, REPO, sh
+from run import COMPOSE as RUN_COMPOSE
+
+COMPOSE = (
+    RUN_COMPOSE.split("  worker:")[0]
+    + """\
     deploy: {{update_config: {{order: {order}}}}}
   probe:
-    image: cfgroll-example-base:latest
+    image: {base}
     init: true
     command:
       - sh
@@ -47,13 +42,7 @@ services:
           sleep 0.02
         done
 """
-DOCKERFILE = "FROM cfgroll-example-base:latest\nRUN mkdir -p /www\n"
-
-
-def sh(argv: list[str], cwd: Path) -> None:
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"bench: {' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
+)
 
 
 def lost(log: str, since: float) -> tuple[int, int, float]:
@@ -85,33 +74,27 @@ def measure(work: Path, way: str, rounds: int) -> list[tuple[str, int, int, floa
     proj = work / name
     proj.mkdir()
     order = "start-first" if way == "start-first" else "stop-first"
-    (proj / "compose.yaml").write_text(COMPOSE.format(name=name, order=order))
+    (proj / "compose.yaml").write_text(COMPOSE.format(name=name, order=order, base=BASE))
     (proj / "Dockerfile").write_text(DOCKERFILE)
     cfgroll = shutil.which("cfgroll") or sys.exit("bench: cfgroll is not on PATH")
+    deploy = (
+        ["docker", "compose", "up", "-d", "--wait"] if way == "compose" else [cfgroll, "deploy"]
+    )
+    steps = {"deploy": deploy}
+    if way != "compose":
+        steps["rollback"] = [cfgroll, "rollback", "previous", "--yes"]
     found = []
     try:
         (proj / ".env").write_text("GREETING=v0\n")
-        first = [cfgroll, "deploy"] if way != "compose" else ["docker", "compose", "up", "-d"]
-        sh([*first, "--wait"] if way == "compose" else first, proj)
-        steps = [("deploy", "deploy")] + ([("rollback", "rollback")] if way != "compose" else [])
+        sh(deploy, proj)
         for i in range(rounds):
-            for what, _ in steps:
+            for what, argv in steps.items():
                 if what == "deploy":
                     (proj / ".env").write_text(f"GREETING=v{i + 1}\n")
-                    argv = (
-                        ["docker", "compose", "up", "-d", "--wait"]
-                        if way == "compose"
-                        else [cfgroll, "deploy"]
-                    )
-                else:
-                    argv = [cfgroll, "rollback", "previous", "--yes"]
                 since = uptime()
                 sh(argv, proj)
-                sh(["sleep", "1.5"], proj)  # answers that hung for their 1 s limit come in
-                log = subprocess.run(
-                    ["docker", "compose", "logs", "--no-log-prefix", "probe"],
-                    cwd=proj, capture_output=True, text=True, check=True,
-                ).stdout  # fmt: skip
+                time.sleep(1.5)  # answers that hung for their 1 s limit come in
+                log = sh(["docker", "compose", "logs", "--no-log-prefix", "probe"], proj)
                 found.append((what, *lost(log, since)))
     finally:
         subprocess.run(["docker", "compose", "down", "-t", "1"], cwd=proj, capture_output=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 from cfgroll.errors import ProjectError
 from cfgroll.store import system
@@ -153,8 +153,8 @@ def parse(block: Any) -> Settings:
         hook_timeout=_seconds(block, "hook_timeout", least=1),
         keep=_count(block, "keep"),
         keep_for=_duration_of(block, "keep_for"),
-        orchestrator=_orchestrator(block),
-        rollout=_order(block.get("rollout"), f"`{KEY}: rollout:`"),
+        orchestrator=_maybe(block, "orchestrator", ORCHESTRATORS),
+        rollout=_maybe(block, "rollout", ORDERS),
         drain=_seconds(block, "drain"),
         pre_stop=_pre_stop(block),
     )
@@ -257,32 +257,21 @@ def duration(text: str) -> timedelta:
     return timedelta(seconds=int(number) * _UNITS[unit])
 
 
-def _orchestrator(block: Mapping[str, Any]) -> Orchestrator | None:
-    value = block.get("orchestrator")
-    if value is None:
-        return None
-    try:
-        return orchestrator_of(value)
-    except ValueError:
-        raise ProjectError(
-            f"`{KEY}: orchestrator:` must be one of {', '.join(ORCHESTRATORS)}, not {value!r}"
-        ) from None
+T = TypeVar("T", bound=str)
 
 
-def order_of(value: Any, where: str) -> Order:
-    """`value` as a rollout order; `ProjectError` naming `where` otherwise."""
-    found = _order(value, where)
-    assert found is not None
-    return found
+def one_of(value: Any, known: tuple[T, ...], where: str) -> T:
+    """`value` as one of a typed vocabulary's words (`known`); `ProjectError` naming `where`
+    and the words otherwise."""
+    for word in known:
+        if value == word:
+            return word
+    raise ProjectError(f"{where} must be one of {', '.join(known)}, not {value!r}")
 
 
-def _order(value: Any, where: str) -> Order | None:
-    if value is None:
-        return None
-    for order in ORDERS:
-        if value == order:
-            return order
-    raise ProjectError(f"{where} must be one of {', '.join(ORDERS)}, not {value!r}")
+def _maybe(block: Mapping[str, Any], key: str, known: tuple[T, ...]) -> T | None:
+    value = block.get(key)
+    return None if value is None else one_of(value, known, f"`{KEY}: {key}:`")
 
 
 def _pre_stop(block: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:

@@ -14,7 +14,25 @@ from cfgroll.cli.common import TerminalReporter
 
 if TYPE_CHECKING:
     from cfgroll.context import Context
-    from cfgroll.settings import Flags, Orchestrator, Order
+    from cfgroll.settings import Flags
+
+
+def word_of(flag: str, vocabulary: str) -> Callable[[str | None], Any]:
+    """A typer callback taking `flag`'s value as a word of the settings' typed `vocabulary`
+    (`ORCHESTRATORS`, `ORDERS`), None when not given."""
+
+    def check(value: str | None) -> Any:
+        if value is None:
+            return None
+        from cfgroll import settings
+        from cfgroll.errors import ProjectError
+
+        try:
+            return settings.one_of(value, getattr(settings, vocabulary), flag)
+        except ProjectError as exc:
+            raise typer.BadParameter(str(exc).removeprefix(f"{flag} ")) from None
+
+    return check
 
 
 ProjectDir = Annotated[
@@ -129,7 +147,7 @@ OrchestratorOption = Annotated[
         "manager, images pinned by digest) [default: x-cfgroll orchestrator, else compose].",
         show_default=False,
         metavar="[compose|swarm]",
-        callback=lambda value: chosen(value),
+        callback=word_of("--orchestrator", "ORCHESTRATORS"),
     ),
 ]
 LockTimeout = Annotated[
@@ -152,7 +170,7 @@ RolloutOption = Annotated[
         "stop-first].",
         show_default=False,
         metavar="[start-first|stop-first]",
-        callback=lambda value: rollout_order(value),
+        callback=word_of("--rollout", "ORDERS"),
     ),
 ]
 Drain = Annotated[
@@ -282,33 +300,6 @@ def context(
         env_files or (),
         model,
     )
-
-
-def rollout_order(value: str | None) -> Order | None:
-    """`--rollout`'s value, one of the rollout orders."""
-    if value is None:
-        return None
-    from cfgroll.errors import ProjectError
-    from cfgroll.settings import order_of
-
-    try:
-        return order_of(value, "--rollout")
-    except ProjectError as exc:
-        raise typer.BadParameter(str(exc).removeprefix("--rollout ")) from None
-
-
-def chosen(orchestrator: str | None) -> Orchestrator | None:
-    """`--orchestrator`'s value, one of the orchestrators cfgroll knows."""
-    if orchestrator is None:
-        return None
-    from cfgroll.settings import ORCHESTRATORS, orchestrator_of
-
-    try:
-        return orchestrator_of(orchestrator)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{orchestrator!r} is not one of {', '.join(ORCHESTRATORS)}"
-        ) from None
 
 
 def _completion_context(ctx: typer.Context) -> Context:

@@ -136,13 +136,21 @@ class Daemon:
         params = {"all": "1", **({"filters": _filters(filters)} if filters else {})}
         return self._get("/containers/json", params)
 
-    def containers(self, project: str, service: str | None = None) -> list[Container]:
-        """Every container of the Compose project (one-off `run` containers left out)."""
+    def _of(self, project: str, service: str | None = None) -> Any:
+        """The summaries of the Compose project's containers (one-off `run` ones left out)."""
         labels = [f"{PROJECT_LABEL}={project}", f"{ONEOFF_LABEL}=False"]
         if service:
             labels.append(f"{SERVICE_LABEL}={service}")
+        return self._containers({"label": labels})
+
+    def container_ids(self, project: str) -> set[str]:
+        """The IDs of the project's containers: one request (`containers` inspects each)."""
+        return {str(summary["Id"]) for summary in self._of(project)}
+
+    def containers(self, project: str, service: str | None = None) -> list[Container]:
+        """Every container of the Compose project (one-off `run` containers left out)."""
         found = []
-        for summary in self._containers({"label": labels}):
+        for summary in self._of(project, service):
             try:
                 info = self._get(f"/containers/{quoted(summary['Id'])}/json")
             except Missing:

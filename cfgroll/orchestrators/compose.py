@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container, by_service
 from cfgroll.engine.refs import short
-from cfgroll.errors import ProjectError
 from cfgroll.history.snapshot import service_records
 from cfgroll.orchestrators import Comeback, Rollout, ServiceState, gate, startfirst, write_files
 from cfgroll.project import ProjectFiles
@@ -58,7 +56,7 @@ class ComposeProject:
         r = rollout
         up = _up(r.config, r.services, r.only, r.no_build)
         remount = _mounted_changes(ctx, r.store, r.live, r.files, r.services)
-        way = Way(r.config, r.settings)
+        way = startfirst.Way(r.config, r.settings)
         start(ctx, r.compose, r.services, r.limits, up, remount, r.hooks, way)
 
     def restore(self, ctx: Context, back: Comeback) -> None:
@@ -78,7 +76,7 @@ class ComposeProject:
         if back.only is not None and not chosen:
             return  # no service of `entry` to put back (`up` without names would start them all)
         up = UP_RELEASE if back.only is None else (*UP_RELEASE, "--no-deps", *chosen)
-        way = Way(compose.config(), back.rollout, back.intact, going_back=True)
+        way = startfirst.Way(compose.config(), back.rollout, back.intact, going_back=True)
         start(ctx, compose, chosen, back.limits, up, recreate, back.hooks, way)
 
     def kept(self, store: Store, entry: Entry) -> None:
@@ -115,18 +113,6 @@ def compose_of(ctx: Context, entry: Entry) -> Compose:
     return ctx.compose.variant(files, entry.manifest.project, env_files)
 
 
-@dataclass(frozen=True)
-class Way:
-    """How the services are replaced: the project's model (`docker compose config`), its
-    rollout settings, and the containers known to hold the files being put back (`intact`:
-    they ran before the failed deploy that is rolled back)."""
-
-    config: Mapping[str, Any]
-    settings: RolloutSettings
-    intact: Collection[str] = ()
-    going_back: bool = False  # a release made live again: what cannot go start-first, stop-first
-
-
 def start(
     ctx: Context,
     compose: Compose,
@@ -135,7 +121,7 @@ def start(
     up: Sequence[str] = UP_RELEASE,
     recreate: Collection[str] = (),
     hooks: Hooks | None = None,
-    way: Way | None = None,
+    way: startfirst.Way | None = None,
 ) -> None:
     """`docker compose up` and the health gate on `services`, then the `check` hook of
     `hooks`. The services in `recreate` (their mounted files changed) are recreated if `up`
@@ -143,31 +129,8 @@ def start(
     replaced that way (`cfgroll.orchestrators.startfirst`)."""
     assert compose.name
     wanted = sorted(services)
-    if way is not None:
-        try:
-            chosen = startfirst.plan(way.config, wanted, way.settings)
-        except ProjectError as exc:
-            if not way.going_back:
-                raise
-            # a release recorded before cfgroll went start-first: going back comes first
-            ctx.reporter.warn(f"{exc}; going back stop-first")
-            chosen = startfirst.Plan()
-        for note in chosen.notes:
-            ctx.reporter.warn(note)
-        run = startfirst.Run(
-            compose,
-            wanted,
-            limits,
-            up,
-            recreate,
-            hooks,
-            way.config,
-            way.settings,
-            chosen,
-            way.intact,
-        )
-        if chosen.services and startfirst.roll(ctx, run):
-            return
+    if way is not None and startfirst.roll(ctx, compose, wanted, limits, up, recreate, hooks, way):
+        return
     before = gate.baseline(ctx.daemon, compose.name)
     building = "--build" in up
     doing = "building and starting services" if building else "starting services"

@@ -84,14 +84,8 @@ def wait_healthy(
     # opened before the first read, so that no event falls in between
     with closing(daemon.watch(project)) as watch:
         while True:
-            died = next(
-                (
-                    d
-                    for d in watch.deaths()
-                    if d.service in wanted and d.container_id not in before.retiring
-                ),
-                None,
-            )
+            deaths = [d for d in watch.deaths() if d.container_id not in before.retiring]
+            died = next((d for d in deaths if d.service in wanted), None)
             if died is not None:  # the event says it, before the engine answers for it
                 exited = f"exited with code {died.exit_code}"
                 on_states({died.service: exited})  # at once: the logs take the engine a while

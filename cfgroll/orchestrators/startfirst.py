@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from cfgroll import faults
@@ -34,7 +34,7 @@ from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container, by_service
 from cfgroll.errors import CfgrollError, ProjectError, one_line
 from cfgroll.orchestrators import gate
-from cfgroll.settings import Order, RolloutSettings, order_of
+from cfgroll.settings import ORDERS, Order, RolloutSettings, one_of
 from cfgroll.store.names import names
 
 WAY_OUT = (
@@ -46,8 +46,9 @@ WAY_OUT = (
 @dataclass(frozen=True)
 class Plan:
     """Which services go start-first, in dependency order: each level only depends on the
-    levels before it. `notes`: one line for each service the project default would make
-    start-first but that cannot run twice side by side."""
+    levels before it. `notes`: one line for each service that would go start-first but cannot
+    run twice side by side, so goes stop-first (under the project default or `--rollout`, or
+    when a release goes back)."""
 
     levels: tuple[tuple[str, ...], ...] = ()
     notes: tuple[str, ...] = ()
@@ -62,7 +63,7 @@ def own_order(name: str, svc: Mapping[str, Any]) -> Order | None:
     value = ((svc.get("deploy") or {}).get("update_config") or {}).get("order")
     if value is None:
         return None
-    return order_of(value, f"service {name}: deploy.update_config.order")
+    return one_of(value, ORDERS, f"service {name}: deploy.update_config.order")
 
 
 def blocker(svc: Mapping[str, Any]) -> str | None:
@@ -79,9 +80,15 @@ def blocker(svc: Mapping[str, Any]) -> str | None:
     return None
 
 
-def plan(config: Mapping[str, Any], services: Sequence[str], rollout: RolloutSettings) -> Plan:
+def plan(
+    config: Mapping[str, Any],
+    services: Sequence[str],
+    rollout: RolloutSettings,
+    refuse: bool = True,
+) -> Plan:
     """The start-first services among `services`; `ProjectError` before anything changes when
-    a service marked start-first itself cannot run twice, or `pre_stop` names no service."""
+    a service marked start-first itself cannot run twice (unless not `refuse`: a release going
+    back goes back, stop-first, said in a note), or `pre_stop` names no service."""
     model = config.get("services") or {}
     unknown = sorted(set(rollout.pre_stop) - set(model))
     if unknown:
@@ -98,7 +105,7 @@ def plan(config: Mapping[str, Any], services: Sequence[str], rollout: RolloutSet
         why = blocker(svc)
         if why is None:
             chosen.append(name)
-        elif own == "start-first" and rollout.forced is None:
+        elif own == "start-first" and rollout.forced is None and refuse:
             raise ProjectError(
                 f"service {name} is marked start-first (deploy.update_config.order), but two of "
                 f"its containers cannot run side by side: {why}; {WAY_OUT}"
@@ -111,15 +118,14 @@ def plan(config: Mapping[str, Any], services: Sequence[str], rollout: RolloutSet
 def _levels(model: Mapping[str, Any], chosen: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     depth: dict[str, int] = {}
 
-    def level(name: str, seen: frozenset[str]) -> int:
+    def level(name: str) -> int:  # Compose refuses a dependency cycle before cfgroll sees one
         if name not in depth:
             deps = [d for d in (model[name].get("depends_on") or {}) if d in chosen]
-            below = [level(d, seen | {name}) for d in deps if d not in seen]
-            depth[name] = 1 + max(below, default=-1)
+            depth[name] = 1 + max(map(level, deps), default=-1)
         return depth[name]
 
     for name in chosen:
-        level(name, frozenset())
+        level(name)
     top = max(depth.values(), default=-1)
     return tuple(tuple(sorted(n for n in chosen if depth[n] == i)) for i in range(top + 1))
 
@@ -185,92 +191,87 @@ def replacements(
 
 
 @dataclass(frozen=True)
-class Run:
-    """One start-first run of `docker compose up`: what `compose.start` was asked, and the
-    project's model and rollout settings."""
+class Way:
+    """How a run replaces services: the project's model (`docker compose config`), its rollout
+    settings, the containers known to hold the files being put back (`intact`: they ran before
+    the failed deploy or rollback that is undone), and whether a release is going back (then
+    what cannot go start-first goes stop-first instead of being refused)."""
 
-    compose: Compose
-    services: Sequence[str]
-    limits: gate.Limits
-    up: Sequence[str]
-    recreate: Collection[str]
-    hooks: Hooks | None
     config: Mapping[str, Any]
     settings: RolloutSettings
-    plan: Plan
     intact: Collection[str] = ()
+    going_back: bool = False
 
 
-def roll(ctx: Context, run: Run) -> bool:
-    """The stop-first services as Compose would, then the start-first ones beside their old
-    containers, the gate, then the old ones retired. False, having done nothing, when no
-    start-first service has a running container (Compose alone does the same then)."""
-    compose, up, wanted = run.compose, run.up, sorted(run.services)
+def roll(
+    ctx: Context,
+    compose: Compose,
+    services: Sequence[str],
+    limits: gate.Limits,
+    up: Sequence[str],
+    recreate: Collection[str],
+    hooks: Hooks | None,
+    way: Way,
+) -> bool:
+    """What `compose.start` was asked (`up` and the gate on `services`), with `way`'s
+    start-first services: the stop-first ones as Compose would, then the start-first ones beside
+    their old containers, the gate, then the old ones retired. False, having done nothing, when
+    no start-first service has a running container (Compose alone does the same then)."""
     assert compose.name
-    daemon, project = ctx.daemon, compose.name
-    firsts = [s for s in run.plan.services if s in wanted]
-    running = {c.service for c in daemon.containers(project) if c.state == "running"}
-    if not running & set(firsts):
+    daemon, project, wanted = ctx.daemon, compose.name, sorted(services)
+    chosen = plan(way.config, wanted, way.settings, refuse=not way.going_back)
+    for note in chosen.notes:
+        ctx.reporter.warn(note)
+    firsts = chosen.services
+    listed = daemon.containers(project)  # a build changes no container: read once
+    if not {c.service for c in listed if c.state == "running"} & set(firsts):
         return False
     whole, pull = "--no-deps" not in up, ("--pull", "never") if "--pull" in up else ()
     if "--build" in up:
         ctx.reporter.step("building images (docker compose build)")
         what = "docker compose build"
         compose.run("build", *(() if whole else wanted), on_line=ctx.reporter.output, what=what)
-    model = run.config["services"]
-    current = by_service(daemon.containers(project))
-    refs = {c.image_ref for s in firsts for c in current.get(s, ())}
-    forced = "--force-recreate" in up
+    model = way.config["services"]
+    current = by_service(listed)
+    forced = "--force-recreate" in up  # nothing is kept: no hash is asked
     reps = replacements(
         current,
         {s: scale(model[s]) for s in firsts},
         {} if forced else hashes(compose, firsts),
-        {ref: daemon.image_id(ref) for ref in refs},
-        set(run.recreate) | (set(firsts) if forced else set()),
-        run.intact,
+        {ref: daemon.image_id(ref) for ref in {c.image_ref for c in listed if c.service in firsts}},
+        recreate,
+        way.intact,
     )
     stop_first = [s for s in wanted if s not in reps]
     retiring = frozenset(c.id for r in reps.values() for c in r.retire)
-    before = replace(gate.baseline(daemon, project), retiring=retiring)
+    before = gate.Baseline({c.id: c.restart_count for c in listed}, retiring)
     if stop_first:
-        args = (
-            "up",
-            "-d",
-            "--no-deps",
-            "--no-build",
-            *pull,
-            *(("--remove-orphans",) if whole else ()),
-            *(("--force-recreate",) if forced else ()),
-        )
+        args = ("up", "-d", "--no-deps", "--no-build", *pull)
+        args += ("--remove-orphans",) * whole + ("--force-recreate",) * forced
         _up(ctx, compose, args, stop_first, "starting the stop-first services")
         remounted = sorted(
             {c.service for c in daemon.containers(project) if c.id in before.restarts}
-            & set(run.recreate)
+            & set(recreate)
             & set(stop_first)
         )
         if remounted:
             args = ("up", "-d", "--no-deps", "--force-recreate", "--no-build", "--pull", "never")
             _up(ctx, compose, args, remounted, "recreating them: files they mount changed")
-    levels = [[reps[s] for s in level if s in reps] for level in run.plan.levels]
+    levels = [[reps[s] for s in level if s in reps] for level in chosen.levels]
     levels = [level for level in levels if level]
-    for i, level in enumerate(levels):
+    for level in levels:
         _start_beside(ctx, compose, level, pull)
-        if i < len(levels) - 1:  # the next level depends on this one: it must be up first
+        if level is not levels[-1]:  # the next level depends on this one: it must be up first
             ctx.reporter.step(f"waiting for {names([r.service for r in level])} to be healthy")
-            gate.wait_healthy(
-                daemon,
-                project,
-                [r.service for r in level],
-                run.limits,
-                before,
-                ctx.reporter.states,
-            )
+            below = [r.service for r in level]
+            gate.wait_healthy(daemon, project, below, limits, before, ctx.reporter.states)
     ctx.reporter.step(f"waiting for {len(wanted)} service(s) to be healthy")
-    with gate_check(run.hooks) as check:
-        gate.wait_healthy(daemon, project, wanted, run.limits, before, ctx.reporter.states, check)
+    with gate_check(hooks) as check:
+        gate.wait_healthy(daemon, project, wanted, limits, before, ctx.reporter.states, check)
     faults.point("start-first:gated")
-    retire(ctx, list(reps.values()), run.settings, run.limits.timeout)
-    if whole and not stop_first:  # orphans: every service now matches, nothing else changes
+    retire(ctx, list(reps.values()), way.settings, limits.timeout)
+    if whole and not stop_first and {c.service for c in listed} - set(model):
+        # orphans, which the stop-first run would have removed: every service matches now
         args = ("up", "-d", "--no-deps", "--no-build", *pull, "--remove-orphans")
         _up(ctx, compose, args, wanted, "removing orphan containers")
     return True
@@ -318,7 +319,7 @@ def retire(
     daemon = ctx.daemon
     for c in serving:
         argv = settings.pre_stop.get(c.service)
-        if argv and c.state == "running":
+        if argv:
             ctx.reporter.step(f"pre-stop in {c.name}: {' '.join(argv)}")
             try:
                 daemon.exec(c.id, argv, timeout)

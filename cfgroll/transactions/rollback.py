@@ -206,7 +206,7 @@ def rollback(
         else:
             ctx.reporter.step("the project files stay as they are (--services)")
         # what runs the live release now, should it have to come back (start-first keeps it)
-        intact = {c.id for c in ctx.daemon.containers(live.manifest.project)}
+        intact = ctx.daemon.container_ids(live.manifest.project)
         try:
             restore(ctx, store, target, paths, only, hooks, known=planned.images)
             ctx.reporter.step("recording the rollback")
