@@ -97,6 +97,19 @@ class LockHeld(CfgrollError):
     """Another cfgroll run holds the store's lock."""
 
 
+class MirrorError(CfgrollError):
+    """The store's mirror did not take its history (exit 1); a deploy only warns."""
+
+
+class MirrorUnreachable(MirrorError):
+    """The mirror cannot be reached (a wrong URL, no network, no answer in time)."""
+
+
+class MirrorRefused(MirrorError):
+    """The mirror, or cfgroll, will not push: an unrelated history there, a secret with no
+    recipient to seal it to, a server that denies it."""
+
+
 class DeployFailed(CfgrollError):
     """A deploy or rollback failed and the release that was live runs again (exit 3)."""
 

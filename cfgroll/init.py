@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cfgroll import project
+from cfgroll.capabilities import mirror
 from cfgroll.context import STORE_DIR, Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
@@ -14,7 +15,6 @@ from cfgroll.project import ProjectFiles
 from cfgroll.settings import HOOKS_DIR, KEY, effective
 from cfgroll.store import system
 from cfgroll.store.files import write_atomic
-from cfgroll.store.lock import store_lock
 from cfgroll.store.repo import Entry, Store
 from cfgroll.transactions import preflight
 from cfgroll.transactions.release import Release, record_release
@@ -103,7 +103,7 @@ def init(ctx: Context) -> Initialised:
     files = project.resolve(compose, config)
     preflight.check(ctx, preflight.Needs(preflight.size_of(files.content.values())))
     lock_timeout = effective(ctx.flags, config.get(KEY)).lock_timeout
-    with store_lock(result.store.path, "init", lock_timeout, ctx.reporter.warn):
+    with mirror.changing(ctx, result.store, "init", lock_timeout):
         if result.store.live() is not None:  # another run got there first
             return result
         baseline = record_baseline(ctx, result.store, compose, files, existing)

@@ -31,6 +31,7 @@ ORDERS: tuple[Order, ...] = get_args(Order)
 DRAIN = 2.0  # seconds an old container is kept out of the networks before it is stopped
 HOOKS_DIR = ".cfgroll/hooks"  # where hooks live unless `hooks:` says otherwise
 HOOK_TIMEOUT = 300.0
+PUSH_TIMEOUT = 10.0  # seconds a push to the mirror may take after a deploy
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ _KNOWN = (
     "rollout",
     "drain",
     "pre_stop",
+    "recipients",
+    "mirror_plaintext",
+    "push_timeout",
 )
 KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
 
@@ -94,6 +98,9 @@ class Settings:
     rollout: Order | None = None
     drain: float | None = None
     pre_stop: Mapping[str, tuple[str, ...]] | None = None
+    recipients: tuple[str, ...] = ()  # age public keys, or recipients files (project paths)
+    mirror_plaintext: bool = False  # the mirror is private: secrets may reach it unsealed
+    push_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,9 @@ def parse(block: Any) -> Settings:
         rollout=_maybe(block, "rollout", ORDERS),
         drain=_seconds(block, "drain"),
         pre_stop=_pre_stop(block),
+        recipients=_recipients(block),
+        mirror_plaintext=_flag(block, "mirror_plaintext"),
+        push_timeout=_seconds(block, "push_timeout", least=1),
     )
 
 
@@ -292,6 +302,30 @@ def _pre_stop(block: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
             )
         commands[str(service)] = tuple(argv)
     return commands
+
+
+def _recipients(block: Mapping[str, Any]) -> tuple[str, ...]:
+    value = block.get("recipients") or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ProjectError(
+            f"`{KEY}: recipients:` must list age public keys (age1…, ssh-ed25519 …) or "
+            "recipients files, e.g. `recipients: [age1ql3z…]` or `recipients: [ops/keys.txt]`"
+        )
+    from cfgroll.store.age import KEY_PREFIXES
+
+    for v in value:
+        if not v.strip().startswith(KEY_PREFIXES):
+            _inside("recipients", v.strip())
+    return tuple(v.strip() for v in value)
+
+
+def _flag(block: Mapping[str, Any], key: str) -> bool:
+    value = block.get(key, False)
+    if not isinstance(value, bool):
+        raise ProjectError(f"`{KEY}: {key}:` must be true or false, not {value!r}")
+    return value
 
 
 def _folder(block: Mapping[str, Any], key: str) -> str | None:

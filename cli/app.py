@@ -29,6 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unpin": ("cfgroll.cli.prune", "unpin"),
     "doctor": ("cfgroll.cli.doctor", "doctor"),
     "import": ("cfgroll.cli.backups", "import_"),
+    "mirror": ("cfgroll.cli.mirror", "mirror"),
+    "push": ("cfgroll.cli.mirror", "push"),
+    "clone": ("cfgroll.cli.clone", "clone"),
 }
 
 HELP = (

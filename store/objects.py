@@ -43,22 +43,22 @@ class Objects:
             + (f"parent {parent}\n" if parent else "")
             + f"author {who}\ncommitter {who}\n\n{message}"
         ).encode()
-        commit_sha = self._store_object("commit", commit_body).hex()
+        commit_sha = self.put("commit", commit_body).hex()
         tag_body = (
             f"object {commit_sha}\ntype commit\ntag {tag}\n"
             f"tagger {who}\n\n"
             f"{message.splitlines()[0]}\n"
         ).encode()
-        tag_sha = self._store_object("tag", tag_body).hex()
+        tag_sha = self.put("tag", tag_body).hex()
         # No ref may point at an object that a power cut could still take away.
-        self._sync_objects(self._written)
+        self.sync()
         return commit_sha, tag_sha
 
-    def _sync_objects(self, shas: list[bytes]) -> None:
+    def sync(self) -> None:
         """fsync the loose object files written in-process (gitdb does not) and their
         folders, so the objects are on disk before a ref names them."""
         folders = set()
-        for sha in shas:
+        for sha in self._written:
             hexsha = sha.hex()
             path = self.path / "objects" / hexsha[:2] / hexsha[2:]
             try:
@@ -69,9 +69,10 @@ class Objects:
         for folder in (*folders, self.path / "objects"):
             fsync_dir(folder)
 
-    def _store_object(self, kind: str, data: bytes) -> bytes:
+    def put(self, kind: str, data: bytes) -> bytes:
         """Write one object as a loose object file, in-process (GitPython's own `store` starts
-        a `git hash-object` per object), unless the store has it already."""
+        a `git hash-object` per object), unless the store has it already; its binary name.
+        `sync` makes the objects written durable."""
         binsha = hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).digest()  # noqa: S324 - git's object name
         if not self._has(binsha):
             self._loose.store(IStream(kind, len(data), io.BytesIO(data)))
@@ -94,7 +95,7 @@ class Objects:
                 child = node.setdefault(folder, {})
                 assert isinstance(child, dict), f"{path}: a file and a folder of the same name"
                 node = child
-            node[name] = (self._store_object("blob", file.data), MODES[file.kind])
+            node[name] = (self.put("blob", file.data), MODES[file.kind])
         return self._write_node(root)
 
     def _write_node(self, node: _Node) -> bytes:
@@ -108,4 +109,4 @@ class Objects:
         entries.sort(key=lambda e: e[2].encode() + (b"/" if e[1] == TREE_MODE else b""))
         buf = io.BytesIO()
         tree_to_stream(entries, buf.write)
-        return self._store_object("tree", buf.getvalue())
+        return self.put("tree", buf.getvalue())

@@ -14,6 +14,7 @@ import git
 from cfgroll.errors import StoreError
 
 if TYPE_CHECKING:
+    from cfgroll.store.mirror import Mirror
     from cfgroll.store.repo import Entry
 
 PINS = "refs/pins/"
@@ -30,6 +31,12 @@ class RefsAndUpkeep:
     if TYPE_CHECKING:
 
         def resolve(self, ref: str) -> Entry: ...
+
+    def mirror(self) -> Mirror:
+        """The store's mirror: its URL, the sealed translation of the history, the pushes."""
+        from cfgroll.store.mirror import Mirror
+
+        return Mirror(self._repo, self.path)
 
     def fsck(self) -> list[str]:
         """What `git fsck --strict` finds wrong (dangling objects of failed writes are fine)."""

@@ -46,7 +46,13 @@ def test_the_cli_reaches_the_store_and_the_engine_only_through_the_core() -> Non
 def test_one_door_each_for_gitpython_the_docker_sdk_and_subprocesses_of_compose() -> None:
     # GitPython: the store's git layer (reading and refs, writing objects, upkeep)
     doors = {
-        "git": ["store/objects.py", "store/repo.py", "store/upkeep.py"],
+        "git": [
+            "store/mirror.py",
+            "store/objects.py",
+            "store/remote.py",
+            "store/repo.py",
+            "store/upkeep.py",
+        ],
         "docker": ["cfgroll/engine/transport.py"],
     }
     for module, door in doors.items():
@@ -56,6 +62,16 @@ def test_one_door_each_for_gitpython_the_docker_sdk_and_subprocesses_of_compose(
             if any(m == module or m.startswith(module + ".") for m in imports(p))
         ]
         assert users == door, module
+
+
+def test_one_door_for_age() -> None:
+    """Only `cfgroll.store.age` runs age: no other module seals or opens anything."""
+    runs_age = [
+        str(p.relative_to(REPO))
+        for p in sources(*PACKAGE)
+        if '"--encrypt"' in p.read_text() or '"--decrypt"' in p.read_text()
+    ]
+    assert runs_age == ["store/age.py"]
 
 
 def test_no_fmt_skip_in_the_package() -> None:

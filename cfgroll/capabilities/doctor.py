@@ -30,7 +30,8 @@ class CannotRun(CfgrollError):
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # store, durability, releases, lock, images, drift, leftovers, gitignore, engine
+    check: str  # store, durability, releases, lock, images, drift, leftovers, gitignore, engine,
+    # duplicates, mirror
     verdict: Verdict
     message: str
     fix: str = ""  # what to do, when the verdict is `problem`
@@ -71,7 +72,37 @@ def doctor(ctx: Context, fix: bool = False) -> Report:
     _gitignore(ctx, report, fix)
     _engine(ctx, releases, report)
     _duplicates(ctx, releases[0] if releases else None, report, fix)
+    _mirror(ctx, store, report)
     return report
+
+
+def _mirror(ctx: Context, store: Store, report: Report) -> None:
+    """Whether the mirror holds every ref of the store (asking it, within push_timeout)."""
+    from cfgroll.capabilities import mirror
+    from cfgroll.store.names import names
+
+    found = mirror.health(ctx, store)
+    if found is None:
+        report.add("mirror", "info", "no mirror: the history lives on this host only")
+        return
+    short = [n.removeprefix("refs/tags/").removeprefix("refs/") for n in found.missing]
+    if found.unreachable:
+        report.add(
+            "mirror",
+            "problem",
+            f"{found.url} cannot be reached ({found.unreachable})"
+            + (f"; not pushed: {names(short, 5)}" if short else ""),
+            "fix the network or the URL (`cfgroll mirror URL`), then `cfgroll push`",
+        )
+    elif short:
+        report.add(
+            "mirror",
+            "problem",
+            f"{found.url} lacks {len(short)} ref(s): {names(short, 5)}",
+            "`cfgroll push`",
+        )
+    else:
+        report.add("mirror", "ok", f"{found.url} holds every release, attempt and note")
 
 
 def _duplicates(ctx: Context, live: Entry | None, report: Report, fix: bool) -> None:

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any, cast, get_args
 
 from cfgroll import __version__
+from cfgroll.capabilities import mirror
 from cfgroll.context import Context, who
 from cfgroll.engine.daemon import Health, State
 from cfgroll.errors import CfgrollError, ProjectError, UsageError
 from cfgroll.init import ensure_store
 from cfgroll.settings import recorded
 from cfgroll.store.files import FileData
-from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import Action, ContainerRecord, Layout, Manifest, Role, ServiceRecord
 from cfgroll.store.names import RELEASE_PREFIX, backup_ref, new_name
 from cfgroll.store.repo import Entry, Store
@@ -95,7 +95,7 @@ def import_backups(ctx: Context, directory: Path, dry_run: bool = False) -> Repo
     lock: AbstractContextManager[object] = nullcontext()
     if store is not None and not dry_run:
         timeout = recorded(ctx.flags, store.live()).lock_timeout
-        lock = store_lock(store.path, "import", timeout, ctx.reporter.warn)
+        lock = mirror.changing(ctx, store, "import", timeout)
     with lock:
         parent = store.live() if store is not None else None
         for stamp, path in folders:

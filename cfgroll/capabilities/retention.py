@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
+from cfgroll.capabilities import mirror
 from cfgroll.context import Context
 from cfgroll.engine.refs import with_default_tag
 from cfgroll.errors import UsageError, one_line
 from cfgroll.settings import KEEP, parse, recorded
-from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry, Store
 from cfgroll.transactions import preflight
@@ -144,7 +144,7 @@ def prune(ctx: Context, chosen: Policy) -> Pruned:
     store = ctx.open_store()
     preflight.check(ctx, preflight.Needs(0, project=False))
     timeout = recorded(ctx.flags, store.live()).lock_timeout
-    with store_lock(store.path, "prune", timeout, ctx.reporter.warn):
+    with mirror.changing(ctx, store, "prune", timeout):
         return _prune(ctx, store, plan(ctx, chosen, store))
 
 
@@ -187,7 +187,7 @@ def pin(ctx: Context, tag: str, on: bool = True) -> tuple[Entry, bool]:
     """Pin (`on`) or unpin a release; the release, and whether anything changed."""
     store = ctx.open_store()
     timeout = recorded(ctx.flags, store.live()).lock_timeout
-    with store_lock(store.path, "pin", timeout, ctx.reporter.warn):
+    with mirror.changing(ctx, store, "pin", timeout):
         entry = store.resolve(tag)
         if entry.manifest.kind != RELEASE:
             raise UsageError(

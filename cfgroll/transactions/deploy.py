@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from cfgroll import faults, orchestrators
-from cfgroll.capabilities import retention
+from cfgroll.capabilities import mirror, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
@@ -17,7 +17,6 @@ from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.orchestrators import Orchestrator, Rollout
 from cfgroll.project import ProjectFiles, resolve
 from cfgroll.settings import effective
-from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import Action
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import redact, secret_values
@@ -114,7 +113,7 @@ def _roll_out(
     preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content.values())))
     init = ensure_store(ctx)
     store = init.store
-    with store_lock(store.path, action, settings.lock_timeout, ctx.reporter.warn):
+    with mirror.changing(ctx, store, action, settings.lock_timeout, files.layout.settings):
         live = store.live()
         faults.point("deploy:locked")
         orchestrators.check_switch(live, orchestrator)

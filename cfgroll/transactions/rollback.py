@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from cfgroll import faults, orchestrators, project
-from cfgroll.capabilities import retention
+from cfgroll.capabilities import mirror, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context
 from cfgroll.engine.refs import short
@@ -16,7 +16,6 @@ from cfgroll.history.log import Side, diff, entry_side, working_side
 from cfgroll.history.snapshot import Availability, check_services, judge, overall
 from cfgroll.project import ProjectFiles
 from cfgroll.settings import recorded
-from cfgroll.store.lock import store_lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import redact, secret_values
@@ -177,7 +176,7 @@ def rollback(
     """
     store = ctx.open_store()
     settings = recorded(ctx.flags, store.live())
-    with store_lock(store.path, "rollback", settings.lock_timeout, ctx.reporter.warn):
+    with mirror.changing(ctx, store, "rollback", settings.lock_timeout):
         planned = plan(ctx, ref, only, engine_change, store)
         ask(planned)
         draft_bytes = preflight.size_of(store.files(planned.live).values())
@@ -273,7 +272,7 @@ def checkout(ctx: Context, ref: str) -> CheckedOut:
     draft_bytes = preflight.size_of(store.files(live).values()) if live else 0
     preflight.check(ctx, preflight.Needs(draft_bytes, project=True, engine=False))
     lock_timeout = recorded(ctx.flags, live).lock_timeout
-    with store_lock(store.path, "checkout", lock_timeout, ctx.reporter.warn):
+    with mirror.changing(ctx, store, "checkout", lock_timeout):
         entry = store.resolve(ref)
         live = store.live()
         wanted = store.files(entry)

@@ -26,7 +26,11 @@ COMMANDS = [
     "unpin",
     "import",
     "doctor",
+    "mirror",
+    "push",
+    "clone",
 ]
+NOT_IN_A_PROJECT = ("clone",)  # makes the project folder: takes no --project-dir
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -39,7 +43,8 @@ def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixtu
     assert [c.name for c in build(command).registered_commands] == [command]
     assert main([command, "--help"]) == 0
     text = capsys.readouterr().out
-    assert f"Usage: cfgroll {command}" in text and "--project-dir" in text
+    assert f"Usage: cfgroll {command}" in text
+    assert ("--project-dir" in text) == (command not in NOT_IN_A_PROJECT)
 
 
 def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

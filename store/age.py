@@ -1,0 +1,137 @@
+"""The one door to age (https://age-encryption.org): the `age` command line seals a secret file
+for the mirror and opens it again on a clone. cfgroll writes no cryptography of its own; age's
+recipients (`age1…` keys, SSH public keys, recipients files) and identities (key files, SSH
+private keys, plugins) are age's, as its manual describes them."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cfgroll.errors import StoreError
+
+# What a recipient that is a key (not a file's path) starts with: age's own keys, a plugin's,
+# and the SSH public keys age takes.
+KEY_PREFIXES = ("age1", "ssh-", "ecdsa-", "sk-")
+INSTALL = (
+    "install age (`apt install age`, `brew install age`, `winget install FiloSottile.age`, or "
+    "https://age-encryption.org)"
+)
+
+
+class AgeError(StoreError):
+    """age is missing, or would not seal or open a file."""
+
+
+class CannotOpen(AgeError):
+    """No identity given opens a sealed file."""
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Who can open what cfgroll seals: public keys, and recipients files (one key a line,
+    `#` comments), as `x-cfgroll: recipients:` names them."""
+
+    keys: tuple[str, ...] = ()
+    files: tuple[Path, ...] = ()
+
+    @classmethod
+    def of(cls, entries: Sequence[str], folder: Path) -> Recipients:
+        """`x-cfgroll: recipients:` entries: public keys (`age1…`, `ssh-ed25519 …`, …), or
+        recipients files relative to the project `folder`."""
+        keys = tuple(e for e in entries if e.startswith(KEY_PREFIXES))
+        files = tuple(folder / e for e in entries if not e.startswith(KEY_PREFIXES))
+        return cls(keys, files)
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.files)
+
+    def listed(self) -> tuple[str, ...]:
+        """Every public key, the recipients files' too: what a clone names as the keys whose
+        identity it needs."""
+        found = list(self.keys)
+        for path in self.files:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise AgeError(
+                    f"cannot read the recipients file {path} ({exc.strerror}); "
+                    "`x-cfgroll: recipients:` names it"
+                ) from None
+            found += [line.strip() for line in text.splitlines() if _key_line(line)]
+        return tuple(found)
+
+    def digest(self) -> str:
+        """Equal for the same set of keys: a sealed file is sealed again only when they change."""
+        keys = "\n".join(sorted(set(self.listed())))
+        return hashlib.sha256(keys.encode()).hexdigest()[:16]
+
+
+def _key_line(line: str) -> bool:
+    return bool(line.strip()) and not line.lstrip().startswith("#")
+
+
+def _age() -> str:
+    found = shutil.which("age")
+    if found is None:
+        raise AgeError(
+            f"cfgroll seals secrets with the `age` command, which is not found; {INSTALL}"
+        )
+    return found
+
+
+def check() -> None:
+    """`AgeError` when age is not installed."""
+    _age()
+
+
+def seal(data: bytes, recipients: Recipients) -> bytes:
+    """`data` encrypted to `recipients`, ASCII-armored (a diff on the mirror shows that the
+    file changed, and what it is)."""
+    argv = [_age(), "--encrypt", "--armor"]
+    for key in recipients.keys:
+        argv += ["--recipient", key]
+    for path in recipients.files:
+        argv += ["--recipients-file", str(path)]
+    return _run(argv, data, "seal a secret file for the mirror")
+
+
+def open_sealed(data: bytes, identities: Sequence[Path], needed: Sequence[str]) -> bytes:
+    """What `seal` sealed, opened with one of `identities`; `CannotOpen` naming the keys
+    (`needed`) when none of them opens it."""
+    if not identities:
+        raise CannotOpen(_needs(needed, "no identity was given"))
+    argv = [_age(), "--decrypt"]
+    for path in identities:
+        argv += ["--identity", str(path)]
+    try:
+        return _run(argv, data, "open a sealed file")
+    except AgeError as exc:
+        if "no identity matched" in str(exc):
+            raise CannotOpen(_needs(needed, "the identity given opens none of them")) from None
+        raise
+
+
+def _needs(keys: Sequence[str], why: str) -> str:
+    shown = ", ".join(k if len(k) < 40 else k[:36] + "…" for k in keys) or "(not recorded)"
+    return (
+        f"the mirror's secrets are sealed with age to {shown}, and {why}; pass --identity FILE "
+        "(or CFGROLL_IDENTITY) with the private key of one of those recipients"
+    )
+
+
+def _run(argv: list[str], data: bytes, what: str) -> bytes:
+    try:
+        done = subprocess.run(argv, input=data, capture_output=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise AgeError(f"could not {what} with age ({exc})") from None
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        why = next((line for line in lines if line.startswith("age: error:")), "")
+        why = (why or (lines[0] if lines else f"exit {done.returncode}")).removeprefix("age: ")
+        raise AgeError(f"could not {what} with age: {why}")
+    return done.stdout

@@ -1,0 +1,168 @@
+"""The store's mirror as git sees it: its URL (the store's own git config, remote `mirror`:
+never in a release, since a URL may hold credentials), and `git push` / `git fetch` /
+`git ls-remote` to it, bounded in time and never asking for a password. Part of the store's
+git door with `cfgroll.store.repo`."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import git
+
+from cfgroll.errors import MirrorError, MirrorRefused, MirrorUnreachable
+
+REMOTE = "mirror"
+MIRROR = "refs/mirror/"  # the store's refs as the mirror holds them (the translations)
+PUSHED = "refs/mirrored/"  # what the mirror held after the last push that took
+# The refs a mirror holds, by their names in the store.
+KEPT = ("refs/heads/main", "refs/tags/", "refs/pins/", "refs/notes/commits")
+# The mirror's refs from the store's translations: no `+`, so git never forces one over what
+# the mirror holds (an unrelated history is refused, not replaced).
+PUSH_SPECS = tuple(
+    f"{MIRROR}{k[5:]}*:{k}*" if k.endswith("/") else f"{MIRROR}{k[5:]}:{k}" for k in KEPT
+)
+# A clone takes the folders these refs are in (an exact ref the mirror lacks would fail it).
+FETCH_SPECS = tuple(
+    f"+{f}*:{MIRROR}{f[5:]}*" for f in dict.fromkeys(k.rsplit("/", 1)[0] + "/" for k in KEPT)
+)
+_REFUSED = ("non-fast-forward", "fetch first", "already exists", "stale info")
+
+
+def shown(url: str) -> str:
+    """`url` with any password or token masked (`https://user:***@host/…`)."""
+    return re.sub(r"(?<=://)([^/@:]*)(:[^/@]*)?@", lambda m: _masked(m), url)
+
+
+def _masked(m: re.Match[str]) -> str:
+    return f"{m.group(1)}:***@" if m.group(2) else "***@"
+
+
+def kept(ref: str) -> bool:
+    return ref in KEPT or ref.startswith(tuple(k for k in KEPT if k.endswith("/")))
+
+
+def url(repo: git.Repo) -> str | None:
+    try:
+        return str(repo.git.config("--get", f"remote.{REMOTE}.url")) or None
+    except git.GitCommandError:
+        return None
+
+
+def set_url(repo: git.Repo, value: str) -> None:
+    """Set the mirror's URL, and what a plain `git --git-dir … push mirror` pushes: the
+    sealed translation, never the plaintext refs."""
+    remove(repo)
+    repo.git.config(f"remote.{REMOTE}.url", value)
+    for spec in PUSH_SPECS:
+        repo.git.config("--add", f"remote.{REMOTE}.push", spec)
+
+
+def remove(repo: git.Repo) -> bool:
+    """Forget the mirror; whether there was one."""
+    try:
+        repo.git.config("--remove-section", f"remote.{REMOTE}")
+    except git.GitCommandError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Pushed:
+    refs: tuple[str, ...]  # the mirror's refs that moved or were created
+    seconds: float
+
+
+def push(repo: git.Repo, timeout: float, present: Collection[str]) -> Pushed:
+    """Push every translation to the mirror, all or nothing; `MirrorUnreachable` when it
+    cannot be reached in `timeout` seconds, `MirrorRefused` when it will not take them.
+    `present`: the store's refs (a ref that does not exist yet, the notes say, is left out)."""
+    started = time.monotonic()
+    specs = [s for s in PUSH_SPECS if "*" in s or s.split(":")[0] in present]
+    argv = ["push", "--atomic", "--porcelain", REMOTE, *specs]
+    out = _run(repo, argv, timeout, "push to")
+    moved = []
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2 and parts[0] in ("*", " ", "+") and ":" in parts[1]:
+            moved.append(parts[1].split(":", 1)[1])
+    return Pushed(tuple(moved), time.monotonic() - started)
+
+
+def remote_refs(repo: git.Repo, timeout: float, where: str | None = None) -> dict[str, str]:
+    """The refs the mirror (or `where`) holds that a store keeps -> object."""
+    out = _run(repo, ["ls-remote", where or REMOTE], timeout, "reach")
+    found = {}
+    for line in out.splitlines():
+        sha, _, name = line.partition("\t")
+        if name and not name.endswith("^{}"):
+            found[name] = sha
+    return found
+
+
+def fetch(repo: git.Repo, where: str, timeout: float) -> None:
+    """Everything the mirror at `where` keeps, into `refs/mirror/…` (a clone's first step)."""
+    _run(repo, ["fetch", "--no-tags", "--quiet", where, *FETCH_SPECS], timeout, "fetch from")
+
+
+def _run(repo: git.Repo, args: Sequence[str], timeout: float, what: str) -> str:
+    """`git ARGS` in the store, killed (with its ssh or https helper) after `timeout`."""
+    env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+    if not os.environ.get("GIT_SSH_COMMAND") and not os.environ.get("GIT_SSH"):
+        env["GIT_SSH_COMMAND"] = f"ssh -o BatchMode=yes -o ConnectTimeout={max(1, int(timeout))}"
+    # its own process group, so that a timeout kills the ssh or https helper too (GitPython
+    # sets Windows' creation flags itself: there, killing git is what can be done)
+    group = {} if sys.platform == "win32" else {"start_new_session": True}
+    # the wrapper GitPython returns kills the process when it is collected: keep it
+    handle = repo.git.execute(["git", *args], as_process=True, env=env, **group)
+    proc = handle.proc
+    assert isinstance(proc, subprocess.Popen)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        raise MirrorUnreachable(
+            f"the mirror did not answer within {timeout:g} s (x-cfgroll: push_timeout)"
+        ) from None
+    text = err.decode(errors="replace") + out.decode(errors="replace")
+    del handle
+    if proc.returncode != 0:
+        raise _failure(text, what, proc.returncode)
+    return str(out.decode(errors="replace"))
+
+
+def _kill(proc: subprocess.Popen[Any]) -> None:
+    try:
+        if sys.platform == "win32":
+            proc.kill()
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.communicate()
+
+
+def _failure(text: str, what: str, code: int) -> MirrorError:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    rejected = [ln for ln in lines if ln.startswith("!") or "[rejected]" in ln]
+    if rejected or any(word in text for word in _REFUSED):
+        return MirrorRefused(
+            "the mirror holds a history this store did not write (a ref there is not an "
+            "ancestor of the store's); cfgroll never forces a push over it: point `cfgroll "
+            "mirror` at an empty repository, or at the lost host's own mirror from a clone"
+        )
+    if "remote rejected" in text or "denied" in text.lower():
+        why = next((ln for ln in lines if "remote rejected" in ln or "denied" in ln.lower()), "")
+        return MirrorRefused(f"the mirror refused the push ({shown(why)[:200]})")
+    why = next(
+        (ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1] if lines else ""
+    )
+    why = shown(why.removeprefix("fatal: ").removeprefix("error: "))[:200]
+    return MirrorUnreachable(f"could not {what} the mirror ({why or f'git exited {code}'})")
