@@ -37,12 +37,17 @@ _REFUSED = ("non-fast-forward", "fetch first", "already exists", "stale info")
 
 
 def shown(url: str) -> str:
-    """`url` with any password or token masked (`https://user:***@host/…`)."""
-    return re.sub(r"(?<=://)([^/@:]*)(:[^/@]*)?@", lambda m: _masked(m), url)
+    """`url` with any password or token masked: `https://user:***@host/…`, and a lone
+    `https://***@host/…` user (a token); an ssh user name stays."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)([^/@:]*)(:[^/@]*)?@", _masked, url, flags=re.I)
 
 
 def _masked(m: re.Match[str]) -> str:
-    return f"{m.group(1)}:***@" if m.group(2) else "***@"
+    if m.group(3):
+        return f"{m.group(1)}{m.group(2)}:***@"
+    if m.group(1).lower().startswith("http"):
+        return f"{m.group(1)}***@"
+    return m.group(0)
 
 
 def kept(ref: str) -> bool:
@@ -151,18 +156,19 @@ def _kill(proc: subprocess.Popen[Any]) -> None:
 
 def _failure(text: str, what: str, code: int) -> MirrorError:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    rejected = [ln for ln in lines if ln.startswith("!") or "[rejected]" in ln]
-    if rejected or any(word in text for word in _REFUSED):
+    denied = [ln for ln in lines if "[remote rejected]" in ln]
+    if denied:
+        why = denied[0].split("[remote rejected]", 1)[1].strip(" ()")
+        declined = [ln.removeprefix("remote:").strip() for ln in lines if ln.startswith("remote:")]
+        detail = "; ".join(filter(None, [why, *declined[:1]]))
+        return MirrorRefused(f"the mirror refused the push ({shown(detail)[:200]})")
+    if any(word in ln for ln in lines if "[rejected]" in ln for word in _REFUSED):
         return MirrorRefused(
             "the mirror holds a history this store did not write (a ref there is not an "
             "ancestor of the store's); cfgroll never forces a push over it: point `cfgroll "
             "mirror` at an empty repository, or at the lost host's own mirror from a clone"
         )
-    if "remote rejected" in text or "denied" in text.lower():
-        why = next((ln for ln in lines if "remote rejected" in ln or "denied" in ln.lower()), "")
-        return MirrorRefused(f"the mirror refused the push ({shown(why)[:200]})")
-    why = next(
-        (ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1] if lines else ""
-    )
+    last = lines[-1] if lines else ""
+    why = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), last)
     why = shown(why.removeprefix("fatal: ").removeprefix("error: "))[:200]
     return MirrorUnreachable(f"could not {what} the mirror ({why or f'git exited {code}'})")

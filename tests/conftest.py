@@ -17,6 +17,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,71 @@ def registry(tmp_path: Path) -> Iterator[str]:
         else:
             pytest.fail("the registry did not start")
         yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _needed(tool: str, package: str) -> str:
+    """The path of a tool the test needs: missing, the test skips, except under CI=true."""
+    found = shutil.which(tool)
+    if found is None:
+        message = f"{tool} is not installed (apt-get install {package})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+@dataclass(frozen=True)
+class AgeKey:
+    identity: Path  # the private key file
+    recipient: str  # its public key
+
+
+def _age_key(path: Path) -> AgeKey:
+    subprocess.run([_needed("age-keygen", "age"), "-o", str(path)], capture_output=True, check=True)
+    public = subprocess.run(
+        ["age-keygen", "-y", str(path)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return AgeKey(path, public)
+
+
+@pytest.fixture
+def age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
+    """A fresh age identity (Debian's age-keygen), outside the test's project folder."""
+    _needed("age", "age")
+    return _age_key(tmp_path_factory.mktemp("keys") / "identity.txt")
+
+
+@pytest.fixture
+def other_age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
+    return _age_key(tmp_path_factory.mktemp("keys") / "other.txt")
+
+
+@pytest.fixture
+def git_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """`git daemon` serving a folder on a free loopback port, pushes allowed: (folder, base
+    URL); repositories made in the folder are at `URL/NAME`."""
+    root = tmp_path_factory.mktemp("daemon")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
+         f"--base-path={root}", "--listen=127.0.0.1", f"--port={port}", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("git daemon did not start")
+        yield root, f"git://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -138,7 +138,13 @@ def cfgroll_on_terminal(args: list[str], answers: bytes) -> subprocess.Completed
 
 
 T0 = datetime(2026, 11, 27, 10, 0, 0, tzinfo=timezone.utc)
-ROLES = {"compose.yaml": "compose", ".env": "env", "conf/app.conf": "mount", "run.sh": "tracked"}
+ROLES = {
+    "compose.yaml": "compose",
+    ".env": "env",
+    "conf/app.conf": "mount",
+    "run.sh": "tracked",
+    "secrets/token": "secret",
+}
 
 
 def write_release(store: Store, n: int, files: dict[str, FileData]) -> str:
