@@ -241,6 +241,39 @@ class Bench:
             "≤ 1.05×",
         ))  # fmt: skip
 
+    def mirror(self) -> None:
+        """A deploy with a mirror set (a bare repository on the same disk, the secrets sealed
+        with age when it is installed) against the same deploy without one."""
+        remote = self.work / "mirror.git"
+        sh(["git", "init", "-q", "--bare", "-b", "main", str(remote)])
+        if shutil.which("age-keygen"):
+            key = self.work / "age.key"
+            sh(["age-keygen", "-o", str(key)])
+            block = f"x-cfgroll:\n  recipients: [{sh(['age-keygen', '-y', str(key)]).strip()}]\n"
+        else:
+            block = "x-cfgroll:\n  mirror_plaintext: true\n"
+            self.notes.append("mirror: age is not installed, the mirror row pushed plaintext")
+        compose = self.proj / "compose.yaml"
+        compose.write_text(compose.read_text() + block)
+        self.change()
+        self.cfg("deploy")
+
+        def anchor() -> float:
+            self.cfg("mirror", "--remove")
+            self.change()
+            return self.cfg("deploy")
+
+        def ours() -> float:
+            self.cfg("mirror", str(remote))
+            self.change()
+            return self.cfg("deploy")
+
+        a, b = self.pairs_of(anchor, ours)
+        self.rows.append(Row(
+            "`cfgroll deploy` with a mirror (push of the release, `.env` sealed)", b, a,
+            "`cfgroll deploy` without a mirror", "≤ 1.05×",
+        ))  # fmt: skip
+
     def swarm(self) -> None:
         """A stack deploy (a new `.env` value and a new image) and a stack rollback, against
         Swarm's own `docker stack deploy` of the same files (the compose file with the `.env`
@@ -557,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="every row once, small stores (CI: keeps the script working)")  # fmt: skip
     parser.add_argument(
-        "--only", default="", help="some of: deploy,rollback,startup,gate,swarm,history"
+        "--only", default="", help="some of: deploy,rollback,startup,gate,swarm,mirror,history"
     )
     args = parser.parse_args(argv)
     pairs = 1 if args.quick else args.pairs
@@ -568,7 +601,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             bench.setup()
             only = set(filter(None, args.only.split(",")))
-            for step in (bench.deploy, bench.rollback, bench.startup, bench.gate, bench.swarm):
+            steps = (bench.deploy, bench.rollback, bench.startup, bench.gate, bench.swarm)
+            for step in (*steps, bench.mirror):
                 if not only or step.__name__ in only:
                     print(f"bench: {step.__name__}…", file=sys.stderr)
                     step()

@@ -46,7 +46,7 @@ def mirror(
         raise typer.BadParameter("give a URL or --remove, not both")
     state = configure(ctx, url, remove)
     if remove:
-        out("the mirror was removed; the history lives on this host only")
+        out("the mirror was removed" if state.removed else "there was no mirror to remove")
         return
     if state.url is None:
         out("no mirror: the history lives on this host only; `cfgroll mirror URL` sets one")

@@ -67,6 +67,7 @@ class Mirror:
         self._objects = Objects(repo, path)
         self._map: dict[str, str] = {}
         self._new: list[str] = []
+        self._refs: dict[str, str] | None = None
         try:
             text = (path / MAP_NAME).read_text(encoding="ascii")
         except FileNotFoundError:
@@ -118,13 +119,15 @@ class Mirror:
     # -- refs --------------------------------------------------------------------------
 
     def refs(self) -> dict[str, str]:
-        """Every ref of the store -> the object it names (one `git for-each-ref`)."""
-        out = self._repo.git.for_each_ref("--format=%(objectname) %(refname)")
-        found = {}
-        for line in out.splitlines():
-            sha, _, name = line.partition(" ")
-            found[name] = sha
-        return found
+        """Every ref of the store -> the object it names (one `git for-each-ref`, read again
+        only after this mirror moved refs)."""
+        if self._refs is None:
+            out = self._repo.git.for_each_ref("--format=%(objectname) %(refname)")
+            self._refs = {}
+            for line in out.splitlines():
+                sha, _, name = line.partition(" ")
+                self._refs[name] = sha
+        return dict(self._refs)
 
     def translated(self, sha: str) -> str | None:
         return self._map.get(sha)
@@ -176,6 +179,7 @@ class Mirror:
     def _update_refs(self, commands: str) -> None:
         import tempfile
 
+        self._refs = None
         with tempfile.TemporaryFile() as fh:
             fh.write(commands.encode())
             fh.seek(0)

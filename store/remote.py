@@ -50,6 +50,16 @@ def _masked(m: re.Match[str]) -> str:
     return m.group(0)
 
 
+def absolute(url: str) -> str:
+    """A local path as an absolute path (git runs in the store, not where the user is); a
+    URL (`scheme://…`) or ssh's `host:path` as it is."""
+    if "://" in url:
+        return url
+    if re.match(r"^[^/\\]+:", url) and not re.match(r"^[A-Za-z]:[\\/]", url):
+        return url
+    return os.path.abspath(os.path.expanduser(url))
+
+
 def kept(ref: str) -> bool:
     return ref in KEPT or ref.startswith(tuple(k for k in KEPT if k.endswith("/")))
 

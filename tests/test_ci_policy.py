@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 
 
@@ -34,3 +36,15 @@ def test_ci_types_the_checkout_in_place_for_linux_and_windows() -> None:
     run = (REPO_ROOT / ".ci" / "run").read_text()
     assert ".venv/bin/mypy -p cfgroll" in run and "--platform win32 -p cfgroll" in run
     assert "cp -R" not in run
+
+
+def test_tests_that_need_age_fail_under_ci_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import conftest
+
+    monkeypatch.setattr(conftest.shutil, "which", lambda tool: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="age-keygen is not installed"):
+        conftest._needed("age-keygen", "age")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        conftest._needed("age-keygen", "age")

@@ -21,7 +21,8 @@ def normal(text: str) -> list[str]:
     text = re.sub(r"\b(backup|failed|draft)_\d{8}_\d{6}\b", r"\1_<stamp>", text)
     text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "<time>", text)
     text = re.sub(r"^[0-9a-f]{7,12} ", "<commit> ", text, flags=re.M)
-    text = re.sub(r"/\S*cfgroll-demo\.\w+", "<folder>", text)
+    text = re.sub(r"/\S*cfgroll-(demo|recovery)\.\w+", "<folder>", text)
+    text = re.sub(r"^[A-Za-z0-9+/=]{40,}$", "<ciphertext>", text, flags=re.M)
     return [line.rstrip() for line in text.strip().splitlines()]
 
 
@@ -43,6 +44,22 @@ def test_the_demo_prints_what_the_readme_shows(tmp_path: Path, base_image: str) 
     assert run.returncode == 0, run.stderr
     shown = run.stdout[run.stdout.index("$ cfgroll deploy") :]
     assert normal(shown) == normal(demo_block())
+
+
+@pytest.mark.docker
+def test_the_recovery_walkthrough_prints_what_the_docs_show(
+    tmp_path: Path, base_image: str, age_key: object
+) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(
+        ["bash", str(REPO_ROOT / "examples" / "recovery.sh"), str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    shown = run.stdout[run.stdout.index("$ cfgroll init") : run.stdout.index("(recovery stack")]
+    text = (REPO_ROOT / "docs" / "disaster-recovery.md").read_text(encoding="utf-8")
+    start = text.index("```text\n$ cfgroll init") + len("```text\n")
+    assert normal(shown) == normal(text[start : text.index("\n```\n", start)])
 
 
 def test_the_readme_is_short_and_install_comes_early() -> None:

@@ -21,7 +21,7 @@ from cfgroll.context import STORE_DIR, Reporter, Silent
 from cfgroll.errors import CfgrollError, StoreError, UsageError
 from cfgroll.store import age
 from cfgroll.store.mirror import Opening
-from cfgroll.store.remote import MIRROR, kept, shown
+from cfgroll.store.remote import MIRROR, absolute, kept, shown
 from cfgroll.store.repo import Entry, Store
 
 IDENTITY_ENV = "CFGROLL_IDENTITY"  # identity files, separated as PATH is
@@ -56,6 +56,7 @@ def clone(
     """Bring the store mirrored at `url` back into `directory`/.cfgroll/store.git, and the
     live release's files into `directory`."""
     reporter = reporter or Silent()
+    url = absolute(url)
     directory = directory.absolute()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(

@@ -20,8 +20,8 @@ from cfgroll.errors import CfgrollError, MirrorRefused, ProjectError, UsageError
 from cfgroll.settings import KEY, PUSH_TIMEOUT, parse
 from cfgroll.store import age
 from cfgroll.store.lock import store_lock
-from cfgroll.store.mirror import Sealing
-from cfgroll.store.remote import Pushed, kept, shown
+from cfgroll.store.mirror import Mirror, Sealing
+from cfgroll.store.remote import Pushed, absolute, kept, shown
 from cfgroll.store.repo import Store
 
 NO_MIRROR = "this store has no mirror; `cfgroll mirror URL` sets one (see docs/mirror.md)"
@@ -36,6 +36,7 @@ class MirrorState:
     pending: tuple[str, ...]  # the store's refs the mirror does not hold as they are
     pushed: Pushed | None = None  # what setting it pushed
     problem: str = ""  # why that push did not happen
+    removed: bool = False  # `--remove` forgot a mirror
 
 
 def sealing(ctx: Context, block: Any) -> Sealing:
@@ -75,8 +76,8 @@ def _timeout(block: Any) -> float:
     return parse(block).push_timeout or PUSH_TIMEOUT
 
 
-def _push(ctx: Context, store: Store, block: Any) -> Pushed:
-    mirror = store.mirror()
+def _push(ctx: Context, store: Store, block: Any, mirror: Mirror | None = None) -> Pushed:
+    mirror = mirror or store.mirror()
     if mirror.url() is None:
         raise UsageError(NO_MIRROR)
     todo = mirror.pending()
@@ -91,12 +92,13 @@ def follow(ctx: Context, store: Store, block: Mapping[str, Any] | None = None) -
     down costs at most `push_timeout` and one warning line. `block`: the `x-cfgroll:`
     settings to seal with (None: the live release's)."""
     try:
-        if store.mirror().url() is None:
+        mirror = store.mirror()
+        if mirror.url() is None:
             return
         if block is None:
             live = store.live()
             block = live.manifest.layout.settings if live else None
-        pushed = _push(ctx, store, block)
+        pushed = _push(ctx, store, block, mirror)
     except (CfgrollError, OSError) as exc:
         ctx.reporter.warn(
             f"the mirror was not updated: {one_line(exc)}; the next deploy or `cfgroll push` "
@@ -136,15 +138,13 @@ def configure(ctx: Context, url: str | None = None, remove: bool = False) -> Mir
     mirror = store.mirror()
     block = _project_block(ctx, store)
     if remove:
-        if not mirror.remove():
-            raise UsageError(NO_MIRROR)
-        return MirrorState(None, "", ())
+        return MirrorState(None, "", (), removed=mirror.remove())
     if url is not None:
         if not url.strip():
             raise UsageError("the mirror's URL is empty; give a path, ssh://, https:// or git://")
         with store_lock(store.path, "mirror", parse(block).lock_timeout or 0, ctx.reporter.warn):
             previous = mirror.url()
-            mirror.set_url(url.strip())
+            mirror.set_url(absolute(url.strip()))
             try:
                 pushed = _push(ctx, store, block)
             except MirrorRefused as exc:
@@ -160,7 +160,7 @@ def configure(ctx: Context, url: str | None = None, remove: bool = False) -> Mir
     return _state(ctx, store, block)
 
 
-def _restore(mirror: Any, previous: str | None) -> None:
+def _restore(mirror: Mirror, previous: str | None) -> None:
     if previous is None:
         mirror.remove()
     else:
