@@ -17,6 +17,7 @@ one. Part of the store's git door with `cfgroll.store.repo`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from cfgroll.store.remote import MIRROR, PUSHED, kept
 from cfgroll.store.secrets import is_env, is_secret
 
 SEALED_PATH = ".cfgroll/sealed.yaml"
+_SHA = re.compile(r"[0-9a-f]{40}$")
 MAP_NAME = "mirror.map"
 
 
@@ -72,9 +74,11 @@ class Mirror:
             text = (path / MAP_NAME).read_text(encoding="ascii")
         except FileNotFoundError:
             text = ""
+        self._cut = bool(text) and not text.endswith("\n")  # the next write starts a line
         for line in text.splitlines():
             parts = line.split()
-            if len(parts) == 2:
+            # a line a crash cut short is left out: it is translated again
+            if len(parts) == 2 and _SHA.fullmatch(parts[1]) and _SHA.search(parts[0]):
                 self._map[parts[0]] = parts[1]
 
     # -- the remote ------------------------------------------------------------------------
@@ -162,19 +166,20 @@ class Mirror:
         self.commit(moved)
         return moved
 
-    def commit(self, refs: Mapping[str, str], prefix: str = "") -> None:
-        """Make the new objects durable, keep the map, then move `refs` (one transaction)."""
+    def commit(self, refs: Mapping[str, str]) -> None:
+        """Make the new objects durable, move `refs` to them (one transaction: from then on
+        they are reachable, and `git gc` keeps them), then keep the map. A crash before the
+        map is written costs the next push a new translation, never a ref to a lost object."""
         self._objects.sync()
+        if refs:
+            self._update_refs("".join(f"update {n} {s}\n" for n, s in sorted(refs.items())))
         if self._new:
             with open(self.path / MAP_NAME, "a", encoding="ascii") as fh:
-                fh.write("".join(self._new))
+                fh.write("\n" * self._cut + "".join(self._new))
                 fh.flush()
                 os.fsync(fh.fileno())
             store_files.fsync_dir(self.path)
-            self._new = []
-        if refs:
-            commands = "".join(f"update {prefix}{n} {s}\n" for n, s in sorted(refs.items()))
-            self._update_refs(commands)
+            self._new, self._cut = [], False
 
     def _update_refs(self, commands: str) -> None:
         import tempfile

@@ -37,9 +37,10 @@ _REFUSED = ("non-fast-forward", "fetch first", "already exists", "stale info")
 
 
 def shown(url: str) -> str:
-    """`url` with any password or token masked: `https://user:***@host/…`, and a lone
-    `https://***@host/…` user (a token); an ssh user name stays."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://)([^/@:]*)(:[^/@]*)?@", _masked, url, flags=re.I)
+    """`url` (or a message quoting URLs) with any password or token masked:
+    `https://user:***@host/…`, and a lone `https://***@host/…` user (a token); an ssh user
+    name stays."""
+    return re.sub(r"\b([a-z][a-z0-9+.-]*://)([^/@:\s']*)(:[^/@\s']*)?@", _masked, url, flags=re.I)
 
 
 def _masked(m: re.Match[str]) -> str:

@@ -61,6 +61,16 @@ def git(store: Path, *args: str) -> str:
     ).stdout
 
 
+def all_objects(repo: Path) -> bytes:
+    """Every object of a repository, as `git cat-file --batch-all-objects --batch` prints
+    them: what to search for a value that must not be there."""
+    return subprocess.run(
+        ["git", "--git-dir", str(repo), "cat-file", "--batch-all-objects", "--batch"],
+        capture_output=True,
+        check=True,
+    ).stdout
+
+
 def host_port(project: str, service: str, port: int = 8080) -> int:
     out = subprocess.run(
         [

@@ -34,15 +34,21 @@ def demo_block() -> str:
     return text[start : text.index("\n```\n", start)]
 
 
-@pytest.mark.docker
-def test_the_demo_prints_what_the_readme_shows(tmp_path: Path, base_image: str) -> None:
+def run_example(script: str, folder: Path) -> str:
+    """What `examples/SCRIPT` prints, run with this Python's cfgroll, in `folder`."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     run = subprocess.run(
-        ["bash", str(REPO_ROOT / "examples" / "demo.sh"), str(tmp_path)],
+        ["bash", str(REPO_ROOT / "examples" / script), str(folder)],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    shown = run.stdout[run.stdout.index("$ cfgroll deploy") :]
+    return run.stdout
+
+
+@pytest.mark.docker
+def test_the_demo_prints_what_the_readme_shows(tmp_path: Path, base_image: str) -> None:
+    printed = run_example("demo.sh", tmp_path)
+    shown = printed[printed.index("$ cfgroll deploy") :]
     assert normal(shown) == normal(demo_block())
 
 
@@ -50,13 +56,8 @@ def test_the_demo_prints_what_the_readme_shows(tmp_path: Path, base_image: str) 
 def test_the_recovery_walkthrough_prints_what_the_docs_show(
     tmp_path: Path, base_image: str, age_key: object
 ) -> None:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    run = subprocess.run(
-        ["bash", str(REPO_ROOT / "examples" / "recovery.sh"), str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    shown = run.stdout[run.stdout.index("$ cfgroll init") : run.stdout.index("(recovery stack")]
+    printed = run_example("recovery.sh", tmp_path)
+    shown = printed[printed.index("$ cfgroll init") : printed.index("(recovery stack")]
     text = (REPO_ROOT / "docs" / "disaster-recovery.md").read_text(encoding="utf-8")
     start = text.index("```text\n$ cfgroll init") + len("```text\n")
     assert normal(shown) == normal(text[start : text.index("\n```\n", start)])

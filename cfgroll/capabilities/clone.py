@@ -65,6 +65,7 @@ def clone(
         )
     keys = identities(given)
     directory.parent.mkdir(parents=True, exist_ok=True)
+    made = not directory.exists()
     work = Path(tempfile.mkdtemp(prefix=".cfgroll-clone-", dir=directory.parent))
     try:
         store, _ = Store.create(work / "store.git", f"cfgroll store cloned from {shown(url)}")
@@ -97,6 +98,10 @@ def clone(
         own = directory / STORE_DIR
         own.mkdir(mode=0o700, exist_ok=True)
         os.replace(work / "store.git", own / "store.git")
+    except BaseException:
+        if made:  # a folder this clone made holds nothing of the user's
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     name, unbuildable = _model(directory)

@@ -13,7 +13,15 @@ import pytest
 
 from cfgroll.cli.main import main
 from tests.conftest import AgeKey
-from tests.helpers import DOCKERFILE, build_file_tree, git, http_get, web_compose
+from tests.helpers import (
+    DOCKERFILE,
+    Runner,
+    all_objects,
+    build_file_tree,
+    git,
+    http_get,
+    web_compose,
+)
 
 pytestmark = pytest.mark.docker
 FAST = ["--settle", "0.5", "--timeout", "60"]
@@ -56,17 +64,13 @@ def test_the_history_survives_the_host(
     url = f"{base_url}/shop.git"
     proj = project(tmp_path / "host" / "shop", project_name, age_key.recipient)
 
-    def run(*args: str, at: Path = proj) -> int:
-        code = main([*args, "-C", str(at)])
-        run.out, run.err = capsys.readouterr()  # type: ignore[attr-defined]
-        return code
-
+    run = Runner(proj, capsys)
     assert run("init") == 0
-    assert run("mirror", url) == 0, run.err  # type: ignore[attr-defined]
+    assert run("mirror", url) == 0, run.err
     assert run("deploy", *FAST) == 0
     (proj / ".env").write_text(f"GREETING=v2\nDB_PASSWORD={PASSWORDS[1]}\n")
     assert run("deploy", *FAST) == 0
-    assert "warning" not in run.err  # type: ignore[attr-defined]
+    assert "warning" not in run.err
     tags = [line.split()[0] for line in git(proj / ".cfgroll/store.git", "tag").splitlines()]
     assert len(tags) == 2
 
@@ -75,28 +79,27 @@ def test_the_history_survives_the_host(
     assert (
         git(mirror_repo, "show", f"{tags[1]}:compose.yaml") == (proj / "compose.yaml").read_text()
     )
-    objects = subprocess.run(
-        ["git", "--git-dir", str(mirror_repo), "cat-file", "--batch-all-objects", "--batch"],
-        capture_output=True,
-        check=True,
-    ).stdout
+    objects = all_objects(mirror_repo)
     for secret in (*PASSWORDS[:2], TOKEN):
         assert secret.encode() not in objects
-    assert "secrets sealed with age to 1 recipient" in (run("mirror"), run.out)[1]  # type: ignore[attr-defined]
+    # on the host, the masked diff still says which keys changed
+    assert run("diff", tags[0], tags[1]) == 0
+    assert "DB_PASSWORD=***  (value changed)" in run.out and PASSWORDS[1] not in run.out
+    assert run("mirror") == 0 and "secrets sealed with age to 1 recipient" in run.out
 
     # the mirror gone: the deploy still works, with one warning line
     shutil.move(mirror_repo, served.parent / "away.git")
     (proj / ".env").write_text(f"GREETING=v3\nDB_PASSWORD={PASSWORDS[2]}\n")
     assert run("deploy", *FAST) == 0
-    warnings = [ln for ln in run.err.splitlines() if ln.startswith("warning")]  # type: ignore[attr-defined]
+    warnings = [ln for ln in run.err.splitlines() if ln.startswith("warning")]
     assert len(warnings) == 1 and "the mirror was not updated" in warnings[0]
     live = git(proj / ".cfgroll/store.git", "describe", "--tags", "main").strip()
     assert run("doctor") == 1
-    assert "mirror" in run.out and live in run.out and "cannot be reached" in run.out  # type: ignore[attr-defined]
+    assert "mirror" in run.out and live in run.out and "cannot be reached" in run.out
     assert run("push") == 1
-    assert run.err.startswith("error: could not push to the mirror")  # type: ignore[attr-defined]
+    assert run.err.startswith("error: could not push to the mirror")
     shutil.move(served.parent / "away.git", mirror_repo)
-    assert run("push") == 0 and "pushed" in run.out  # type: ignore[attr-defined]
+    assert run("push") == 0 and "pushed" in run.out
     assert run("doctor") == 0
     assert live in git(mirror_repo, "tag")
 
@@ -118,8 +121,9 @@ def test_the_history_survives_the_host(
     capsys.readouterr()
     for path, data in kept.items():
         assert (new / path).read_bytes() == data
-    assert run("deploy", *FAST, at=new) == 0, run.err  # type: ignore[attr-defined]
+    run = Runner(new, capsys)
+    assert run("deploy", *FAST) == 0, run.err
     assert http_get(project_name) == "v3"
-    assert run("log", at=new) == 0
+    assert run("log") == 0
     for tag in (*tags, live):
-        assert tag in run.out  # type: ignore[attr-defined]
+        assert tag in run.out

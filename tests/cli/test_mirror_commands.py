@@ -11,7 +11,7 @@ import pytest
 from cfgroll.store.files import FileData
 from cfgroll.store.repo import Store
 from tests.conftest import AgeKey
-from tests.helpers import Runner, build_file_tree, git, write_release
+from tests.helpers import Runner, all_objects, build_file_tree, git, write_release
 
 SECRET = b"PASSWORD=never-in-plaintext-3e9\n"
 
@@ -30,14 +30,6 @@ def setup(tmp_path: Path, block: str = "") -> tuple[Path, Path]:
     return proj, remote
 
 
-def objects(repo: Path) -> bytes:
-    return subprocess.run(
-        ["git", "--git-dir", str(repo), "cat-file", "--batch-all-objects", "--batch"],
-        capture_output=True,
-        check=True,
-    ).stdout
-
-
 def test_without_recipients_secrets_are_refused_with_the_reason(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -49,7 +41,7 @@ def test_without_recipients_secrets_are_refused_with_the_reason(
     assert run("push") == 1
     assert run.err.startswith("error: ") and "recipients" in run.err
     assert len(run.err.strip().splitlines()) == 1
-    assert objects(remote) == b""
+    assert all_objects(remote) == b""
 
 
 def test_plaintext_is_an_explicit_choice(
@@ -59,7 +51,7 @@ def test_plaintext_is_an_explicit_choice(
     run = Runner(proj, capsys)
     assert run("mirror", str(remote)) == 0
     assert "plaintext" in run.out and "not pushed: 0 ref(s)" in run.out
-    assert SECRET in objects(remote)
+    assert SECRET in all_objects(remote)
     assert git(remote, "rev-parse", "main") == git(run.store, "rev-parse", "main")
 
 
@@ -74,7 +66,7 @@ def test_sealed_to_the_project_recipients(
     run = Runner(proj, capsys)
     assert run("mirror", str(remote)) == 0, run.err
     assert "sealed with age to 1 recipient" in run.out and "pushed 3 ref(s)" in run.out
-    assert b"never-in-plaintext" not in objects(remote)
+    assert b"never-in-plaintext" not in all_objects(remote)
     assert run("push") == 0 and "up to date" in run.out
 
 
@@ -108,3 +100,20 @@ def test_show_and_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert run("mirror", "--remove") == 0 and "was removed" in run.out
     assert run("mirror", "--remove") == 0 and "no mirror to remove" in run.out
     assert "mirror" not in git(run.store, "config", "--list")
+
+
+def test_a_mirror_that_refuses_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj, remote = setup(tmp_path, "x-cfgroll:\n  mirror_plaintext: true\n")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'this mirror is read-only' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    run = Runner(proj, capsys)
+    assert run("mirror", str(remote)) == 0  # set; the push it tried is a warning
+    assert "refused the push" in run.err and "read-only" in run.err
+    assert "not pushed: 3 ref(s)" in run.out
+    assert run("push") == 1
+    assert run.err.startswith("error: the mirror refused the push")
+    assert len(run.err.strip().splitlines()) == 1
+    assert all_objects(remote) == b""

@@ -18,7 +18,7 @@ from cfgroll.store.files import FileData
 from cfgroll.store.mirror import MIRROR, SEALED_PATH, Opening, Sealing
 from cfgroll.store.remote import shown
 from cfgroll.store.repo import Store
-from tests.helpers import git, write_release
+from tests.helpers import all_objects, git, write_release
 
 SECRET = b"PASSWORD=hunter2-the-secret\n"
 HEAD = b"-----FAKE SEALED-----\n"
@@ -64,14 +64,6 @@ def push_all(store: Store, sealing: Sealing) -> None:
     mirror.push(10)
 
 
-def everything(repo: Path) -> bytes:
-    return subprocess.run(
-        ["git", "--git-dir", str(repo), "cat-file", "--batch-all-objects", "--batch"],
-        capture_output=True,
-        check=True,
-    ).stdout
-
-
 def test_the_mirror_holds_the_history_with_the_secrets_sealed(store: Store, tmp_path: Path) -> None:
     # recorded before any mirror or recipient existed
     first = write_release(store, 1, files())
@@ -82,7 +74,7 @@ def test_the_mirror_holds_the_history_with_the_secrets_sealed(store: Store, tmp_
     store.mirror().set_url(str(remote))
     push_all(store, Sealing(Seals(), "k1", ("age1recipient",)))
 
-    objects = everything(remote)
+    objects = all_objects(remote)
     assert b"hunter2" not in objects and SECRET not in objects
     assert git(remote, "tag", "--list").split() == [first, second]
     assert git(remote, "show", f"{second}:compose.yaml") == "services: {web: {}, db: {}}\n"
@@ -155,7 +147,7 @@ def test_without_recipients_no_secret_is_pushed(store: Store, tmp_path: Path) ->
     store.mirror().set_url(str(remote))
     with pytest.raises(MirrorRefused, match=r"recipients.*mirror_plaintext: true"):
         push_all(store, Sealing())
-    assert everything(remote) == b""
+    assert all_objects(remote) == b""
     push_all(store, Sealing(plaintext=True))  # the explicit opt-out: the store as it is
     assert git(remote, "rev-parse", "main") == git(store.path, "rev-parse", "main")
 
@@ -237,6 +229,8 @@ def test_credentials_in_a_url_are_never_shown() -> None:
     assert shown("ssh://git@host/x.git") == "ssh://git@host/x.git"
     assert shown("ssh://me:pw@host/x.git") == "ssh://me:***@host/x.git"
     assert shown("/srv/mirror.git") == "/srv/mirror.git"
+    said = "unable to access 'https://ops:s3cr3t@git.example.com/x.git/': no route"
+    assert shown(said) == "unable to access 'https://ops:***@git.example.com/x.git/': no route"
 
 
 def test_a_swarm_stack_file_is_sealed_too(store: Store, tmp_path: Path) -> None:
@@ -256,5 +250,23 @@ def test_a_swarm_stack_file_is_sealed_too(store: Store, tmp_path: Path) -> None:
     remote = bare(tmp_path / "mirror.git")
     store.mirror().set_url(str(remote))
     push_all(store, Sealing(Seals(), "k1", ("age1x",)))
-    assert b"hunter2" not in everything(remote)
+    assert b"hunter2" not in all_objects(remote)
     assert STACK_PATH in git(remote, "show", f"main:{SEALED_PATH}")
+
+
+def test_a_map_cut_short_by_a_crash_costs_a_new_translation_only(
+    store: Store, tmp_path: Path
+) -> None:
+    from cfgroll.store.mirror import MAP_NAME
+
+    write_release(store, 1, files())
+    remote = bare(tmp_path / "mirror.git")
+    store.mirror().set_url(str(remote))
+    seals = Seals()
+    push_all(store, Sealing(seals, "k1", ("age1x",)))
+    with open(store.path / MAP_NAME, "a", encoding="ascii") as fh:
+        fh.write("0123456789abcdef0123456789abcdef01234567 0123")  # the crash
+    write_release(store, 2, files(compose=b"# 2\n"))
+    push_all(store, Sealing(seals, "k1", ("age1x",)))
+    assert seals.calls == 1 and store.mirror().pending() == []
+    assert git(remote, "rev-parse", "main") != ""
