@@ -26,12 +26,12 @@ import git
 import yaml
 from git.objects.fun import tree_entries_from_data, tree_to_stream
 
-from cfgroll.errors import MirrorRefused, StoreError
+from cfgroll.errors import MirrorRefused
 from cfgroll.store import files as store_files
 from cfgroll.store import remote
 from cfgroll.store.manifest import MANIFEST_PATH, STACK_PATH
 from cfgroll.store.manifest_yaml import manifest_from_yaml
-from cfgroll.store.objects import TREE_MODE, Objects
+from cfgroll.store.objects import TREE_MODE, Objects, update_refs
 from cfgroll.store.remote import MIRROR, PUSHED, kept
 from cfgroll.store.secrets import is_env, is_secret
 
@@ -182,16 +182,8 @@ class Mirror:
             self._new, self._cut = [], False
 
     def _update_refs(self, commands: str) -> None:
-        import tempfile
-
         self._refs = None
-        with tempfile.TemporaryFile() as fh:
-            fh.write(commands.encode())
-            fh.seek(0)
-            try:
-                self._repo.git.update_ref("--stdin", istream=fh)
-            except git.GitCommandError as exc:
-                raise StoreError(f"could not move the store's mirror refs: {exc.stderr}") from exc
+        update_refs(self._repo, commands)
 
     def _remember(self, source: str, translation: str) -> None:
         if self._map.get(source) != translation:

@@ -1,12 +1,14 @@
 """Writing a release's objects into the store: its blobs and trees, the commit and the
 annotated tag, as loose object files written in-process (GitPython's own `store` starts a
-`git hash-object` per object) and synced to disk before any ref may name them. Part of the
-store's git door with `cfgroll.store.repo`, which moves the refs."""
+`git hash-object` per object) and synced to disk before any ref may name them; and
+`update_refs`, the one transaction that moves refs to them. Part of the store's git door
+with `cfgroll.store.repo`."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import git
 from git.objects.fun import tree_to_stream
 from gitdb import IStream, LooseObjectDB
 
+from cfgroll.errors import StoreError
 from cfgroll.store import system
 from cfgroll.store.files import FileData, FileKind, fsync_dir
 
@@ -110,3 +113,28 @@ class Objects:
         buf = io.BytesIO()
         tree_to_stream(entries, buf.write)
         return self.put("tree", buf.getvalue())
+
+
+def update_refs(repo: git.Repo, commands: str, actor: git.Actor | None = None) -> None:
+    """Move refs in one `git update-ref --stdin` transaction: all of them or none."""
+    actor = actor or git.Actor("cfgroll", "cfgroll@localhost")
+    env = {
+        "GIT_COMMITTER_NAME": actor.name or "cfgroll",
+        "GIT_COMMITTER_EMAIL": actor.email or "",
+    }
+    with tempfile.TemporaryFile() as fh:
+        fh.write(commands.encode())
+        fh.seek(0)
+        try:
+            repo.git.update_ref("--stdin", istream=fh, env=env)
+        except git.GitCommandError as exc:
+            why = " ".join(str(exc.stderr).split()).removeprefix("stderr: ").strip("'")
+            if "cannot lock ref" in why and "but expected" in why:
+                raise StoreError(
+                    "could not move the store's refs: another process wrote to the store "
+                    "at the same time; nothing was recorded, retry"
+                ) from exc
+            raise StoreError(
+                f"could not move the store's refs ({why}); nothing was recorded; run "
+                "`cfgroll doctor` to check the store"
+            ) from exc

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import git
 
 from cfgroll.errors import StoreError
+from cfgroll.store.objects import update_refs
 
 if TYPE_CHECKING:
     from cfgroll.store.mirror import Mirror
@@ -125,23 +126,4 @@ class RefsAndUpkeep:
         self._repo.git.pack_refs("--all", "--prune")
 
     def _update_refs(self, commands: str, actor: git.Actor) -> None:
-        env = {
-            "GIT_COMMITTER_NAME": actor.name or "cfgroll",
-            "GIT_COMMITTER_EMAIL": actor.email or "",
-        }
-        with tempfile.TemporaryFile() as fh:
-            fh.write(commands.encode())
-            fh.seek(0)
-            try:
-                self._repo.git.update_ref("--stdin", istream=fh, env=env)
-            except git.GitCommandError as exc:
-                why = " ".join(str(exc.stderr).split()).removeprefix("stderr: ").strip("'")
-                if "cannot lock ref" in why and "but expected" in why:
-                    raise StoreError(
-                        "could not move the store's refs: another process wrote to the store "
-                        "at the same time; nothing was recorded, retry"
-                    ) from exc
-                raise StoreError(
-                    f"could not move the store's refs ({why}); nothing was recorded; run "
-                    "`cfgroll doctor` to check the store"
-                ) from exc
+        update_refs(self._repo, commands, actor)
