@@ -15,9 +15,14 @@ from cfgroll.cli.common import (
 
 
 def clone(
-    url: Annotated[str, typer.Argument(help="The mirror: a path, ssh://, https://, git://.")],
+    url: Annotated[
+        str, typer.Argument(metavar="URL", help="The mirror: a path, ssh://, https://, git://.")
+    ],
     directory: Annotated[
-        Path, typer.Argument(help="A new (or empty) folder for the project and its store.")
+        Path,
+        typer.Argument(
+            metavar="DIRECTORY", help="A new (or empty) folder for the project and its store."
+        ),
     ],
     identity: Annotated[
         Optional[list[Path]],

@@ -24,6 +24,7 @@ def mirror(
     url: Annotated[
         Optional[str],
         typer.Argument(
+            metavar="[URL]",
             help="Any git URL: a path, ssh://, https://, git://. Kept in the store's own git "
             "config, never in a release.",
             show_default=False,
