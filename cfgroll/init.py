@@ -77,9 +77,22 @@ def ignore_store(ctx: Context, dry_run: bool = False) -> Path | None:
     name `.cfgroll/` in the project's `.gitignore`; the file if it was (with `dry_run`: would
     be) edited."""
     inside_project = ctx.store_path.is_relative_to(ctx.directory / STORE_DIR)
-    if not (inside_project and _in_git_work_tree(ctx.directory)):
+    if not (inside_project and _in_git_work_tree(ctx.directory)) or _excluded(ctx.directory):
         return None
     return _ignore(ctx.directory / ".gitignore", f"/{STORE_DIR}/", dry_run)
+
+
+def _excluded(folder: Path) -> bool:
+    """Whether the repository's own `info/exclude` ignores every `.cfgroll/` (what `cfgroll
+    pull` writes, so that it never edits a tracked `.gitignore`)."""
+    for parent in (folder, *folder.parents):
+        if (parent / ".git").is_dir():
+            try:
+                text = (parent / ".git" / "info" / "exclude").read_text(encoding="utf-8")
+            except OSError:
+                return False
+            return any(line.strip() in (STORE_DIR, STORE_DIR + "/") for line in text.splitlines())
+    return False
 
 
 def init(ctx: Context) -> Initialised:

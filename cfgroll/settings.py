@@ -62,6 +62,7 @@ _KNOWN = (
     "recipients",
     "mirror_plaintext",
     "push_timeout",
+    "pull",
 )
 KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
 
@@ -101,6 +102,7 @@ class Settings:
     recipients: tuple[str, ...] = ()  # age public keys, or recipients files (project paths)
     mirror_plaintext: bool = False  # the mirror is private: secrets may reach it unsealed
     push_timeout: float | None = None
+    pull: tuple[str | None, str | None] = (None, None)  # the remote and branch `pull` follows
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ def parse(block: Any) -> Settings:
         recipients=_recipients(block),
         mirror_plaintext=_flag(block, "mirror_plaintext"),
         push_timeout=_seconds(block, "push_timeout", least=1),
+        pull=_pull(block),
     )
 
 
@@ -319,6 +322,22 @@ def _recipients(block: Mapping[str, Any]) -> tuple[str, ...]:
         if not v.strip().startswith(KEY_PREFIXES):
             _inside("recipients", v.strip())
     return tuple(v.strip() for v in value)
+
+
+def _pull(block: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    value = block.get("pull")
+    if value is None:
+        return None, None
+    example = "e.g. `pull: {remote: origin, branch: production}`"
+    if not isinstance(value, Mapping) or set(value) - {"remote", "branch"}:
+        raise ProjectError(f"`{KEY}: pull:` takes `remote` and `branch`, {example}")
+    found = []
+    for key in ("remote", "branch"):
+        given = value.get(key)
+        if given is not None and (not isinstance(given, str) or not given.strip()):
+            raise ProjectError(f"`{KEY}: pull: {key}:` must be a name, {example}")
+        found.append(given.strip() if isinstance(given, str) else None)
+    return found[0], found[1]
 
 
 def _flag(block: Mapping[str, Any], key: str) -> bool:

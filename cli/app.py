@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mirror": ("cfgroll.cli.mirror", "mirror"),
     "push": ("cfgroll.cli.mirror", "push"),
     "clone": ("cfgroll.cli.clone", "clone"),
+    "pull": ("cfgroll.cli.pull", "pull"),
+    "watch": ("cfgroll.cli.pull", "watch"),
 }
 
 HELP = (

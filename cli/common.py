@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from cfgroll.history.log import Manifest
     from cfgroll.init import Initialised
     from cfgroll.transactions.deploy import Deployed
 
@@ -80,6 +81,19 @@ def local_time(moment: datetime) -> str:
 
 def print_json(data: Any) -> None:
     out(json.dumps(data, indent=2, sort_keys=False))
+
+
+def git_source(m: Manifest) -> dict[str, str] | None:
+    """The project commit a release was deployed from, as `--json` shows it."""
+    if m.git is None:
+        return None
+    return {
+        "commit": m.git.commit,
+        "branch": m.git.branch,
+        "remote": m.git.remote,
+        "author": m.git.author,
+        "committed_at": m.git.committed_at.isoformat(),
+    }
 
 
 def table(rows: list[list[str]]) -> list[str]:

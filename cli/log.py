@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import (
+    git_source,
     local_time,
     out,
     print_json,
@@ -55,6 +56,8 @@ def log(
     for line in lines:
         m = line.entry.manifest
         action = f"{m.action} to {m.target}" if m.target else m.action
+        if m.git is not None:
+            action += f" @{m.git.short}"
         changed = []
         if line.files_changed:
             changed.append("files: " + _files(line))
@@ -91,6 +94,7 @@ def _json(line: LogLine) -> dict[str, object]:
         "tag": m.tag,
         "kind": m.kind,
         "commit": line.entry.commit,
+        "source": git_source(m),
         "created_at": m.created_at.isoformat(),
         "action": m.action,
         "target": m.target,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from cfgroll.cli.common import (
+    git_source,
     local_time,
     out,
     print_json,
@@ -121,6 +122,7 @@ def _json(entry: Entry) -> dict[str, Any]:
         "reason": m.reason or None,
         "created_at": m.created_at.isoformat(),
         "commit": entry.commit,
+        "source": git_source(m),
         "project": m.project,
         "orchestrator": m.orchestrator,
         "engine": asdict(m.engine) if m.engine else None,

@@ -21,6 +21,7 @@ from typing import Literal
 from cfgroll.errors import LockHeld
 
 LOCK_NAME = "cfgroll.lock"
+_held: set[Path] = set()  # the stores whose lock this run holds for the commands it calls
 INFO_NAME = "cfgroll.lock.json"
 
 
@@ -71,9 +72,17 @@ def store_lock(
     command: str,
     timeout: float = 0,
     warn: Callable[[str], None] = lambda _msg: None,
+    nested: bool = False,
 ) -> Iterator[None]:
-    """Hold the store's lock for the block; raise `LockHeld` after `timeout` seconds."""
+    """Hold the store's lock for the block; raise `LockHeld` after `timeout` seconds.
+    `nested`: the commands this run calls inside the block (`cfgroll pull`'s deploy) hold it
+    on instead of waiting for it."""
     from filelock import FileLock, Timeout
+
+    key = store_path.absolute()
+    if key in _held:
+        yield
+        return
 
     lock = FileLock(str(store_path / LOCK_NAME), timeout=timeout)
     try:
@@ -99,9 +108,12 @@ def store_lock(
             "time": time.time(),
         }
         info_path.write_text(json.dumps(info) + "\n", encoding="utf-8")
+        if nested:
+            _held.add(key)
         try:
             yield
         finally:
+            _held.discard(key)
             info_path.unlink(missing_ok=True)
     finally:
         lock.release()

@@ -177,6 +177,22 @@ class EngineRecord:
 
 
 @dataclass(frozen=True)
+class GitSource:
+    """The commit of the project's own git repository a release was deployed from (`cfgroll
+    pull`)."""
+
+    commit: str
+    branch: str
+    remote: str
+    author: str
+    committed_at: datetime  # UTC
+
+    @property
+    def short(self) -> str:
+        return self.commit[:7]
+
+
+@dataclass(frozen=True)
 class Manifest:
     tag: str
     action: Action
@@ -198,6 +214,7 @@ class Manifest:
     source: str | None = None  # the `.backup/` folder an imported release was read from
     orchestrator: Orchestrator = "compose"
     engine: EngineRecord | None = None  # None: recorded before cfgroll noted the engine
+    git: GitSource | None = None  # the project commit `cfgroll pull` deployed
 
     @property
     def outcome(self) -> str:

@@ -18,6 +18,7 @@ from cfgroll.store.manifest import (
     ContainerRecord,
     EngineRecord,
     FileUse,
+    GitSource,
     HookRecord,
     Layout,
     Manifest,
@@ -42,7 +43,7 @@ def manifest_to_yaml(m: Manifest) -> str:
             "target": m.target,
             "services_changed": list(m.services_changed),
             "project": m.project,
-            "created_at": m.created_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created_at": _stamp(m.created_at),
             "host": m.host,
             "user": m.user,
             "cfgroll_version": m.cfgroll_version,
@@ -52,6 +53,7 @@ def manifest_to_yaml(m: Manifest) -> str:
             "env_files": list(m.layout.env_files),
             "orchestrator": m.orchestrator,
             **({"engine": asdict(m.engine)} if m.engine else {}),
+            **({"git": _git_doc(m.git)} if m.git else {}),
         },
         "files": dict(sorted(m.files.items())),
         "uses": [asdict(u) for u in m.layout.uses],
@@ -159,6 +161,7 @@ def manifest_from_doc(doc: Any) -> Manifest:
             source=rel.get("source"),
             orchestrator=orchestrator_of(rel.get("orchestrator") or "compose"),
             engine=_engine(rel.get("engine")),
+            git=_git(rel.get("git")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _unreadable(exc) from exc
@@ -181,6 +184,33 @@ def hooks_from_yaml(text: str) -> list[HookRecord]:
         return [HookRecord.from_dict(d) for d in (doc or {}).get("hooks") or ()]
     except (KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError):
         return []  # a note edited by hand is not worth failing `show` over
+
+
+def _git_doc(source: GitSource) -> dict[str, str]:
+    return {
+        "commit": source.commit,
+        "branch": source.branch,
+        "remote": source.remote,
+        "author": source.author,
+        "committed_at": _stamp(source.committed_at),
+    }
+
+
+def _git(value: Any) -> GitSource | None:
+    if not isinstance(value, dict):
+        return None
+    moment = datetime.fromisoformat(str(value["committed_at"]).replace("Z", "+00:00"))
+    return GitSource(
+        str(value["commit"]),
+        str(value.get("branch") or ""),
+        str(value.get("remote") or ""),
+        str(value.get("author") or ""),
+        moment,
+    )
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _engine(value: Any) -> EngineRecord | None:

@@ -129,7 +129,22 @@ def fetch(repo: git.Repo, where: str, timeout: float) -> None:
 
 
 def _run(repo: git.Repo, args: Sequence[str], timeout: float, what: str) -> str:
-    """`git ARGS` in the store, killed (with its ssh or https helper) after `timeout`."""
+    """`git ARGS` in the store, bounded (`bounded`); its output, or the mirror's error."""
+    done = bounded(repo, args, timeout)
+    if done is None:
+        raise MirrorUnreachable(
+            f"the mirror did not answer within {timeout:g} s (x-cfgroll: push_timeout)"
+        )
+    code, out, err = done
+    if code != 0:
+        raise _failure(err + out, what, code)
+    return out
+
+
+def bounded(repo: git.Repo, args: Sequence[str], timeout: float) -> tuple[int, str, str] | None:
+    """`git ARGS` in `repo` that may reach a remote: never asking for a password, killed
+    (with its ssh or https helper) after `timeout` seconds; (exit code, stdout, stderr), or
+    None when it timed out."""
     env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
     if not os.environ.get("GIT_SSH_COMMAND") and not os.environ.get("GIT_SSH"):
         env["GIT_SSH_COMMAND"] = f"ssh -o BatchMode=yes -o ConnectTimeout={max(1, int(timeout))}"
@@ -144,14 +159,9 @@ def _run(repo: git.Repo, args: Sequence[str], timeout: float, what: str) -> str:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill(proc)
-        raise MirrorUnreachable(
-            f"the mirror did not answer within {timeout:g} s (x-cfgroll: push_timeout)"
-        ) from None
-    text = err.decode(errors="replace") + out.decode(errors="replace")
+        return None
     del handle
-    if proc.returncode != 0:
-        raise _failure(text, what, proc.returncode)
-    return str(out.decode(errors="replace"))
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
 def _kill(proc: subprocess.Popen[Any]) -> None:

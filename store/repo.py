@@ -372,28 +372,3 @@ def damaged(path: Path, exc: BaseException) -> StoreError:
         f"the store {path} is damaged or unreadable ({detail}); run `cfgroll doctor` to see "
         "what is wrong, and restore the store from a copy (`git clone`) if it names lost objects"
     )
-
-
-# -- the project's own git repository -----------------------------------------------------------
-
-
-def tracked_paths(folder: Path) -> set[Path] | None:
-    """The files under `folder` that the git repository holding it tracks (its index), as
-    absolute paths; None when `folder` is not inside a git work tree."""
-    try:
-        repo = git.Repo(folder, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-    if repo.bare or repo.working_tree_dir is None:
-        return None
-    top = Path(repo.working_tree_dir).resolve()
-    try:
-        under = folder.resolve().relative_to(top).as_posix()
-    except ValueError:
-        return None
-    prefix = "" if under == "." else under + "/"
-    try:
-        entries = repo.index.entries
-    except (OSError, ValueError, git.GitError):
-        return set()  # no index yet: nothing is tracked
-    return {top / path for path, _stage in entries if str(path).startswith(prefix)}

@@ -61,6 +61,14 @@ def git(store: Path, *args: str) -> str:
     ).stdout
 
 
+def git_in(cwd: Path, *args: str) -> str:
+    """`git ARGS` in a work tree, as a developer (a name and an address for commits)."""
+    return subprocess.run(
+        ["git", "-c", "user.name=dev", "-c", "user.email=dev@example.com", *args],
+        cwd=cwd, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
 def all_objects(repo: Path) -> bytes:
     """Every object of a repository, as `git cat-file --batch-all-objects --batch` prints
     them: what to search for a value that must not be there."""

@@ -52,6 +52,7 @@ def test_one_door_each_for_gitpython_the_docker_sdk_and_subprocesses_of_compose(
             "store/remote.py",
             "store/repo.py",
             "store/upkeep.py",
+            "store/worktree.py",
         ],
         "docker": ["cfgroll/engine/transport.py"],
     }

@@ -16,13 +16,15 @@ from cfgroll.store.files import FileData
 from cfgroll.store.manifest import (
     RELEASE,
     HookRecord,
-    Manifest,
     Role,
     ServiceRecord,
     Unrecorded,
     changed_keys,
 )
 from cfgroll.store.manifest import FileUse as FileUse  # re-exported: the CLI renders uses
+from cfgroll.store.manifest import (
+    Manifest as Manifest,  # re-exported: the CLI renders it
+)
 from cfgroll.store.manifest_yaml import hooks_from_yaml
 from cfgroll.store.repo import Entry as Entry  # re-exported: the CLI renders entries
 from cfgroll.store.repo import Store

@@ -355,7 +355,7 @@ class _Collector:
     def git_tracked(self, folder: Path) -> set[Path] | None:
         key = str(folder)
         if key not in self._git:
-            from cfgroll.store.repo import tracked_paths
+            from cfgroll.store.worktree import tracked_paths
 
             self._git[key] = tracked_paths(folder)
         return self._git[key]

@@ -17,7 +17,7 @@ from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.orchestrators import Orchestrator, Rollout
 from cfgroll.project import ProjectFiles, resolve
 from cfgroll.settings import effective
-from cfgroll.store.manifest import Action
+from cfgroll.store.manifest import Action, GitSource
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import redact, secret_values
 from cfgroll.transactions import preflight
@@ -45,7 +45,12 @@ class Deployed:
         return orchestrators.of(self.entry.manifest.orchestrator).whole
 
 
-def deploy(ctx: Context, no_rollback: bool = False, record_unchanged: bool = False) -> Deployed:
+def deploy(
+    ctx: Context,
+    no_rollback: bool = False,
+    record_unchanged: bool = False,
+    git: GitSource | None = None,
+) -> Deployed:
     """Build and start the Compose project, wait until it is healthy, record the release.
 
     The release commits every file Compose read, tags every service image with the release
@@ -56,9 +61,10 @@ def deploy(ctx: Context, no_rollback: bool = False, record_unchanged: bool = Fal
     that changes nothing (same files, same images) still passes the gate but records nothing,
     unless `record_unchanged`. The project's hooks run around it (`pre-deploy`, `check` in the
     gate, `post-deploy`, `on-failure`); the gate's limits come from `ctx.flags` over the
-    project's `x-cfgroll:` block.
+    project's `x-cfgroll:` block. `git`: the project commit deployed (`cfgroll pull`), kept
+    with the release or the attempt.
     """
-    return _roll_out(ctx, no_rollback, record_unchanged=record_unchanged)
+    return _roll_out(ctx, no_rollback, record_unchanged=record_unchanged, git=git)
 
 
 def update(
@@ -89,6 +95,7 @@ class Attempt:
     only: Sequence[str] | None  # an update's services
     hooks: Hooks
     orchestrator: Orchestrator
+    git: GitSource | None = None
 
 
 def _roll_out(
@@ -97,6 +104,7 @@ def _roll_out(
     only: Sequence[str] | None = None,
     no_build: bool = False,
     record_unchanged: bool = False,
+    git: GitSource | None = None,
 ) -> Deployed:
     config = ctx.compose.config()
     project = str(config["name"])
@@ -134,7 +142,7 @@ def _roll_out(
         baseline = None
         if base_tag is not None:
             baseline = live = record_baseline(ctx, store, compose, files, existing, base_tag)
-        attempt = Attempt(action, project, live, files, existing, only, hooks, orchestrator)
+        attempt = Attempt(action, project, live, files, existing, only, hooks, orchestrator, git)
         rollout = Rollout(
             compose,
             config,
@@ -178,6 +186,7 @@ def _release(attempt: Attempt, services: Sequence[str], carry: Sequence[str]) ->
         tuple(services),
         attempt.live,
         carry=tuple(carry),
+        git=attempt.git,
     )
 
 

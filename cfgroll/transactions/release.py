@@ -19,6 +19,7 @@ from cfgroll.store.manifest import (
     STACK_PATH,
     Action,
     EngineRecord,
+    GitSource,
     Manifest,
     Orchestrator,
     Role,
@@ -55,6 +56,7 @@ class Release:
     carry: tuple[str, ...] = ()  # services whose entries are taken over from `live`
     stack: Rendered | None = None  # a Swarm release's stack file (its services read from Swarm)
     orchestrator: Orchestrator = "compose"  # what runs it
+    git: GitSource | None = None  # the project commit it was deployed from (`cfgroll pull`)
 
 
 def reserve_name(store: Store, *taken: str | None) -> str:
@@ -122,6 +124,7 @@ def record_release(
         services=records,
         orchestrator=release.orchestrator,
         engine=engine_record(ctx),
+        git=release.git,
         **_hook_fields(hooks),
     )
     user, host = manifest.user, manifest.host
@@ -220,6 +223,7 @@ def record_attempt(
         layout=files.layout,
         services=records,
         log=excerpt or None,
+        git=release.git,
         **_hook_fields(hooks),
     )
     message = (

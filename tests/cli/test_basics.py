@@ -29,6 +29,8 @@ COMMANDS = [
     "mirror",
     "push",
     "clone",
+    "pull",
+    "watch",
 ]
 NOT_IN_A_PROJECT = ("clone",)  # makes the project folder: takes no --project-dir
 

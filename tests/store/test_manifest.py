@@ -106,3 +106,18 @@ def test_services_using_a_changed_file_or_a_file_in_a_mounted_folder() -> None:
     assert layout.services_using(["site/index.html"]) == {"web"}
     assert layout.services_using(["sec/db.txt", "api.env"]) == {"api"}
     assert layout.services_using(["api.env", "sitemap.xml"]) == set()
+
+
+def test_the_commit_a_pull_deployed_round_trips() -> None:
+    from cfgroll.store.manifest import GitSource
+
+    when = datetime(2026, 12, 2, 20, 41, 55, tzinfo=timezone.utc)
+    source = GitSource("3f2a9c1e" + "0" * 32, "main", "origin", "Ana <ana@example.com>", when)
+    m = Manifest(
+        tag="backup_20261202_204212", action="deploy", project="shop", created_at=when,
+        host="h", user="u", cfgroll_version="0", result="ok", git=source,
+    )  # fmt: skip
+    text = manifest_to_yaml(m)
+    assert "git:\n    commit: 3f2a9c1e" in text and "committed_at: '2026-12-02T20:41:55Z'" in text
+    assert manifest_from_yaml(text).git == source
+    assert manifest_from_yaml(manifest_to_yaml(Manifest(**{**m.__dict__, "git": None}))).git is None

@@ -12,7 +12,8 @@ from cfgroll.errors import StoreError, UnknownRelease
 from cfgroll.store.files import FileData
 from cfgroll.store.manifest import ATTEMPT, MANIFEST_PATH, Layout, Manifest, ServiceRecord
 from cfgroll.store.manifest_yaml import manifest_from_yaml
-from cfgroll.store.repo import Store, tracked_paths
+from cfgroll.store.repo import Store
+from cfgroll.store.worktree import tracked_paths
 from tests.helpers import git
 
 T0 = datetime(2026, 11, 26, 22, 0, 0, tzinfo=timezone.utc)

@@ -1,0 +1,213 @@
+"""Pull mode: the host follows a branch of the project's git repository (`cfgroll pull`,
+`cfgroll watch`). Each new upstream commit is fast-forwarded into the work tree and deployed
+exactly as `cfgroll deploy` does; the release (or the failed attempt) records the commit. A
+commit that failed is not tried again until the branch moves on (or `retry`); a person's work
+(uncommitted changes, local commits) is never overwritten; a force-push is followed only when
+asked (`allow_reset`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Literal
+
+from cfgroll.context import Context
+from cfgroll.errors import CfgrollError, DeployFailed, one_line
+from cfgroll.settings import KEY, settings
+from cfgroll.store import lock
+from cfgroll.store.files import write_atomic
+from cfgroll.store.manifest import ATTEMPT, GitSource
+from cfgroll.store.names import names
+from cfgroll.store.repo import Store
+from cfgroll.store.worktree import FetchFailed, WorkTree, WorkTreeError
+from cfgroll.transactions.deploy import Deployed, deploy
+
+FETCH_TIMEOUT = 60.0
+PULLED = "pulled"  # in the store: the last upstream commit a pull handled
+Outcome = Literal["up to date", "skipped", "deployed", "unchanged"]
+
+
+class PullRefused(WorkTreeError):
+    """The work tree holds a person's work, or the upstream was rewritten (exit 1)."""
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    remote: str | None = None
+    branch: str | None = None
+    allow_reset: bool = False  # follow a force-pushed upstream
+    retry: bool = False  # deploy a commit that failed before
+
+
+@dataclass(frozen=True)
+class Pulled:
+    outcome: Outcome
+    source: GitSource  # the upstream commit
+    subject: str  # its first line
+    deployed: Deployed | None = None
+    failed_as: str = ""  # the attempt a skipped commit failed as
+
+
+def pull(ctx: Context, options: PullOptions = PullOptions()) -> Pulled:
+    """Fetch the branch followed; deploy its commit when it is new. `DeployFailed` (exit 3)
+    after the automatic rollback, with the work tree back on the live release's commit."""
+    tree = WorkTree.of(ctx.directory)
+    branch = tree.branch()
+    if branch is None:
+        raise PullRefused(
+            "HEAD is detached in the project's git repository; check out the branch to follow "
+            "(git switch BRANCH)"
+        )
+    where, theirs = _followed(ctx, tree, branch, options)
+    changed = tree.changed()
+    if changed:
+        raise PullRefused(
+            f"uncommitted changes to tracked files ({names(changed, 5)}); commit and push them, "
+            "or `git stash` them; nothing was changed"
+        )
+    from cfgroll.context import STORE_DIR
+    from cfgroll.init import ensure_store
+
+    tree.exclude(STORE_DIR + "/")  # the store, never the project's `.gitignore`
+    store = ensure_store(ctx).store
+    wait = ctx.flags.lock_timeout or 0
+    with lock.store_lock(store.path, "pull", wait, ctx.reporter.warn, nested=True):
+        upstream = tree.fetch(where, theirs, FETCH_TIMEOUT)
+        before = tree.former(f"refs/remotes/{where}/{theirs}")  # what it named until now
+        source = tree.source(upstream, where, theirs)
+        subject = tree.subject(upstream)
+        head = tree.head()
+        if head == upstream and _handled(store, upstream):
+            return Pulled("up to date", source, subject)
+        failed = "" if options.retry else _failed_as(store, upstream)
+        if failed:
+            return Pulled("skipped", source, subject, failed_as=failed)
+        _move(tree, head, upstream, before, f"{where}/{theirs}", options.allow_reset)
+        try:
+            deployed = deploy(ctx, git=source)
+        except BaseException:
+            if head != upstream:
+                tree.reset(head)  # the files are the live release's again: so is the tree
+            raise
+        write_atomic(store.path / PULLED, (upstream + "\n").encode(), private=True)
+    return Pulled("unchanged" if deployed.unchanged else "deployed", source, subject, deployed)
+
+
+def _followed(ctx: Context, tree: WorkTree, branch: str, options: PullOptions) -> tuple[str, str]:
+    """The remote and branch to follow: the flags, else `x-cfgroll: pull:`, else the
+    branch's upstream."""
+    block = settings(ctx.compose.config()).pull
+    upstream = tree.upstream(branch) or (None, None)
+    where = options.remote or block[0] or upstream[0]
+    theirs = options.branch or block[1] or upstream[1] or (branch if where else None)
+    if where is None or theirs is None:
+        raise PullRefused(
+            f"the branch {branch} follows no remote branch; set one (git branch -u "
+            f"origin/{branch}), or pass --remote and --branch, or `{KEY}: pull:`"
+        )
+    if where not in tree.remotes():
+        raise PullRefused(f"the project's git repository has no remote {where!r}")
+    return where, theirs
+
+
+def _move(
+    tree: WorkTree, head: str, upstream: str, before: list[str], name: str, allow_reset: bool
+) -> None:
+    """Bring the work tree to `upstream`: a fast-forward, or (a force-push, allowed) a reset;
+    local commits are never thrown away. The checked-out commit was upstream's once (it is in
+    what the tracking ref named before): the upstream was rewritten; else the commits are
+    local."""
+    if tree.contains(head, upstream):
+        if head != upstream:
+            tree.fast_forward(upstream)
+        return
+    was_upstream = any(tree.contains(head, old) for old in before if old != upstream)
+    if tree.contains(upstream, head) or not was_upstream:
+        raise PullRefused(
+            f"the work tree has commits that are not on {name}; push them (or reset the "
+            "branch to it) first; nothing was changed"
+        )
+    if not allow_reset:
+        raise PullRefused(
+            f"{name} was force-pushed: it no longer contains the commit checked out; "
+            "`cfgroll pull --allow-reset` follows it; nothing was changed"
+        )
+    tree.reset(upstream)
+
+
+def _handled(store: Store, commit: str) -> bool:
+    """Whether `commit` is what the live release was deployed from, or what the last pull
+    found nothing to change for."""
+    live = store.live()
+    if live is not None and live.manifest.git is not None and live.manifest.git.commit == commit:
+        return True
+    try:
+        return (store.path / PULLED).read_text(encoding="ascii").strip() == commit
+    except OSError:
+        return False
+
+
+def _failed_as(store: Store, commit: str) -> str:
+    """The newest failed attempt of `commit` (one that was interrupted does not count)."""
+    found = [
+        e
+        for e in store.side_entries()
+        if e.manifest.kind == ATTEMPT
+        and e.manifest.git is not None
+        and e.manifest.git.commit == commit
+        and e.manifest.reason != "interrupted"
+    ]
+    return max(found, key=lambda e: e.manifest.created_at).tag if found else ""
+
+
+# -- watch ----------------------------------------------------------------------------------
+
+BACKOFF_MAX = 300.0
+
+
+def watch(
+    ctx: Context,
+    options: PullOptions,
+    interval: float,
+    log: Callable[[str], None],
+    stop: threading.Event,
+) -> None:
+    """Pull every `interval` seconds until `stop` is set: one line per check and per deploy.
+    A fetch that fails backs off (doubling, up to 5 min); no error ends the loop."""
+    delay = interval
+    while not stop.is_set():
+        try:
+            log(said(pull(ctx, options)))
+            delay = interval
+        except FetchFailed as exc:
+            delay = min(max(delay * 2, interval), BACKOFF_MAX)
+            log(f"{one_line(exc)}; trying again in {delay:g} s")
+        except DeployFailed as exc:
+            log(f"{one_line(exc)}; this commit is skipped until the branch moves on")
+            delay = interval
+        except CfgrollError as exc:
+            log(f"{one_line(exc)}; checking again in {interval:g} s")
+            delay = interval
+        stop.wait(delay)
+
+
+def said(pulled: Pulled) -> str:
+    """One line for what a pull did."""
+    at = f"{pulled.source.short} ({pulled.source.remote}/{pulled.source.branch})"
+    if pulled.outcome == "up to date":
+        return f"up to date at {at}"
+    if pulled.outcome == "skipped":
+        return (
+            f"skipping {at}: it failed as {pulled.failed_as}; push a fix, or `cfgroll pull --retry`"
+        )
+    assert pulled.deployed is not None
+    if pulled.outcome == "unchanged":
+        return f"{at} changes nothing the stack reads: nothing recorded"
+    return f"deployed {pulled.deployed.entry.tag} from {at}: {pulled.subject}"
+
+
+def stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,122 @@
+"""`cfgroll pull`, `cfgroll watch`"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from cfgroll.cli.common import (
+    out,
+    report_setup,
+)
+from cfgroll.cli.options import (
+    GATE_SETTINGS,
+    project_command,
+)
+
+if TYPE_CHECKING:
+    from cfgroll.capabilities.pull import PullOptions
+    from cfgroll.context import Context
+
+Remote = Annotated[
+    Optional[str],
+    typer.Option(
+        "--remote",
+        help="The remote to fetch [default: x-cfgroll pull: remote, else the branch's upstream].",
+        show_default=False,
+    ),
+]
+Branch = Annotated[
+    Optional[str],
+    typer.Option(
+        "--branch",
+        help="The remote branch to follow [default: x-cfgroll pull: branch, else the upstream].",
+        show_default=False,
+    ),
+]
+AllowReset = Annotated[
+    bool,
+    typer.Option(
+        "--allow-reset", help="Follow a force-pushed upstream (the work tree holds no local work)."
+    ),
+]
+Retry = Annotated[
+    bool, typer.Option("--retry", help="Deploy the upstream commit even if it failed before.")
+]
+
+
+def _options(remote: str | None, branch: str | None, allow_reset: bool, retry: bool) -> PullOptions:
+    from cfgroll.capabilities.pull import PullOptions
+
+    return PullOptions(remote, branch, allow_reset, retry)
+
+
+@project_command(settings=GATE_SETTINGS, model=True)
+def pull(
+    ctx: Context,
+    remote: Remote = None,
+    branch: Branch = None,
+    allow_reset: AllowReset = False,
+    retry: Retry = False,
+) -> None:
+    """Fetch the branch the project folder follows and deploy its new commit.
+
+    The project folder must be a git work tree. When the upstream commit is new, the work tree
+    is fast-forwarded to it and deployed exactly as `cfgroll deploy` does (gate, hooks,
+    automatic rollback); the release records the commit (`log` shows it, `show --json` says
+    all). A commit that failed is skipped until the branch moves on (--retry). Uncommitted
+    changes to tracked files, local commits or a force-pushed upstream stop it (exit 1),
+    changing nothing. Files the repository ignores (a `.env` with passwords) stay and are
+    recorded as with deploy. Exit codes as deploy's; "up to date": 0. See docs/pull.md.
+    """
+    from cfgroll.capabilities.pull import pull as run_pull
+    from cfgroll.capabilities.pull import said
+
+    result = run_pull(ctx, _options(remote, branch, allow_reset, retry))
+    if result.deployed is not None:
+        report_setup(result.deployed)
+    out(said(result))
+
+
+@project_command(settings=GATE_SETTINGS, model=True)
+def watch(
+    ctx: Context,
+    interval: Annotated[
+        float, typer.Option("--interval", min=1, help="Seconds between two checks.")
+    ] = 60,
+    remote: Remote = None,
+    branch: Branch = None,
+    allow_reset: AllowReset = False,
+) -> None:
+    """Pull in a loop: deploy each new commit of the branch followed, one at a time.
+
+    One line per check and per deploy on stdout (Compose's progress on stderr). A fetch that
+    fails backs off (up to 5 min) and never ends the loop; a failed commit is skipped until
+    the branch moves on. SIGTERM (or a first Ctrl-C) lets a deploy in progress finish, then
+    exits 0; a second one interrupts it (it rolls back, as Ctrl-C does to a deploy). Run it as
+    a service: examples/pull/ (systemd, or a Compose service). See docs/pull.md.
+    """
+    import signal
+    import threading
+
+    from cfgroll.capabilities.pull import stamp
+    from cfgroll.capabilities.pull import watch as run_watch
+
+    stop = threading.Event()
+
+    def asked_to_stop(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # the second time: interrupt the deploy (it rolls back)
+        stop.set()
+        out(f"{stamp()} stopping after the current check ({signal.Signals(signum).name})")
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, asked_to_stop)
+    options = _options(remote, branch, allow_reset, False)
+    out(f"{stamp()} watching every {interval:g} s")
+    try:
+        run_watch(ctx, options, interval, lambda line: out(f"{stamp()} {line}"), stop)
+    except KeyboardInterrupt:
+        out(f"{stamp()} interrupted: the deploy in progress was rolled back")
+    out(f"{stamp()} stopped")

@@ -1,0 +1,142 @@
+"""Pull mode on a real engine: a project cloned from a bare origin (`.env` host-only) follows
+`main` with `cfgroll pull`, a crashing commit rolls back and is not tried again, a person's
+edit stops it, and `cfgroll watch` (fetching through a `git daemon`) deploys the next commits
+by itself and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import DOCKERFILE, Runner, git, http_get
+from tests.helpers import git_in as sh
+
+pytestmark = pytest.mark.docker
+FAST = ["--settle", "0.5", "--timeout", "30"]
+
+COMPOSE = """\
+name: {name}
+services:
+  web:
+    build: .
+    init: true
+    environment:
+      GREETING: ${{GREETING}}
+      VERSION: {version}
+    ports: ["127.0.0.1::8080"]
+    command:
+      - sh
+      - -c
+      - >-
+        [ "$$VERSION" = crash ] && exit 3;
+        echo "$$GREETING $$VERSION" > /www/index.html && exec httpd -f -p 8080 -h /www
+"""
+
+
+def push(dev: Path, name: str, version: str) -> str:
+    (dev / "compose.yaml").write_text(COMPOSE.format(name=name, version=version))
+    sh(dev, "commit", "-qam", f"web {version}")
+    sh(dev, "push", "-q", "origin", "main")
+    return sh(dev, "rev-parse", "HEAD")
+
+
+def origin_and_clones(root: Path, name: str, bare: Path) -> tuple[Path, Path]:
+    dev, host = root / "dev", root / "host" / "app"
+    sh(root, "init", "-q", "--bare", "-b", "main", str(bare))
+    sh(root, "clone", "-q", str(bare), str(dev))
+    (dev / "compose.yaml").write_text(COMPOSE.format(name=name, version="v1"))
+    (dev / "Dockerfile").write_text(DOCKERFILE)
+    (dev / ".gitignore").write_text(".env\n")
+    sh(dev, "add", "-A")
+    sh(dev, "commit", "-qm", "web v1")
+    sh(dev, "push", "-q", "origin", "HEAD:main")
+    return dev, host
+
+
+def test_pull_follows_the_branch_through_the_gate(
+    tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev, host = origin_and_clones(tmp_path, project_name, tmp_path / "origin.git")
+    sh(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), str(host))
+    (host / ".env").write_text("GREETING=hello\n")  # host-only, ignored by the repository
+    run = Runner(host, capsys)
+
+    assert run("pull", *FAST) == 0, run.err
+    assert http_get(project_name) == "hello v1"
+    v2 = push(dev, project_name, "v2")
+    assert run("pull", *FAST) == 0 and "deployed backup_" in run.out
+    assert http_get(project_name) == "hello v2"
+    assert run("show", "live", "--json") == 0
+    source = json.loads(run.out)["source"]
+    assert source["commit"] == v2 and source["branch"] == "main" and source["remote"] == "origin"
+    assert source["author"] == "dev <dev@example.com>"
+    assert run("log") == 0 and f"deploy @{v2[:7]}" in run.out
+    assert run("pull", *FAST) == 0 and "up to date" in run.out
+
+    # a crashing commit: rolled back, the tree back on v2, not tried again
+    push(dev, project_name, "crash")
+    assert run("pull", *FAST) == 3
+    assert http_get(project_name) == "hello v2"
+    assert sh(host, "rev-parse", "HEAD") == v2
+    store = host / ".cfgroll" / "store.git"
+    attempts = git(store, "tag", "--list", "failed_*").split()
+    assert len(attempts) == 1
+    assert run("pull", *FAST) == 0 and "skipping" in run.out and attempts[0] in run.out
+    assert git(store, "tag", "--list", "failed_*").split() == attempts
+
+    # a person's edit: nothing changes
+    tags = git(store, "tag")
+    push(dev, project_name, "v3")
+    (host / "compose.yaml").write_text((host / "compose.yaml").read_text() + "# my edit\n")
+    assert run("pull", *FAST) == 1
+    assert run.err.startswith("error: uncommitted changes to tracked files (compose.yaml)")
+    assert "# my edit" in (host / "compose.yaml").read_text()
+    assert git(store, "tag") == tags and http_get(project_name) == "hello v2"
+    git(store, "fsck", "--strict")
+
+
+def test_watch_deploys_each_commit_and_stops_on_sigterm(
+    tmp_path: Path,
+    project_name: str,
+    base_image: str,
+    git_daemon: tuple[Path, str],
+) -> None:
+    served, url = git_daemon
+    dev, host = origin_and_clones(tmp_path, project_name, served / "app.git")
+    sh(tmp_path, "clone", "-q", f"{url}/app.git", str(host))
+    (host / ".env").write_text("GREETING=hi\n")
+    log = tmp_path / "watch.log"
+    with open(log, "w") as out:
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "cfgroll", "watch", "--interval", "1", *FAST, "-C", str(host)],
+            stdout=out, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        for version in ("v2", "v3"):
+            push(dev, project_name, version)
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    if http_get(project_name, tries=1) == f"hi {version}":
+                        break
+                except AssertionError:
+                    pass
+                time.sleep(0.5)
+            else:
+                pytest.fail(f"watch did not deploy {version}:\n{log.read_text()}")
+        time.sleep(1.5)  # the next check: up to date
+        watcher.send_signal(signal.SIGTERM)
+        assert watcher.wait(timeout=10) == 0
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    lines = log.read_text().splitlines()
+    assert sum("deployed backup_" in line for line in lines) == 3, lines  # v1, v2, v3
+    assert any("up to date" in line for line in lines) and lines[-1].endswith("stopped")
+    git(host / ".cfgroll" / "store.git", "fsck", "--strict")
