@@ -118,8 +118,9 @@ def test_watch_deploys_each_commit_and_stops_on_sigterm(
             stdout=out, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     try:
+        pushed = []
         for version in ("v2", "v3"):
-            push(dev, project_name, version)
+            pushed.append(push(dev, project_name, version))
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
                 try:
@@ -137,6 +138,8 @@ def test_watch_deploys_each_commit_and_stops_on_sigterm(
         if watcher.poll() is None:
             watcher.kill()
     lines = log.read_text().splitlines()
-    assert sum("deployed backup_" in line for line in lines) == 3, lines  # v1, v2, v3
+    deployed = [line for line in lines if "deployed backup_" in line]
+    # v3 for sure, v2 unless both came within one interval (and v1, unless v2 came first)
+    assert len(deployed) >= 2 and pushed[1][:7] in deployed[-1], lines
     assert any("up to date" in line for line in lines) and lines[-1].endswith("stopped")
     git(host / ".cfgroll" / "store.git", "fsck", "--strict")
