@@ -93,9 +93,10 @@ def watch(
 
     One line per check and per deploy on stdout (Compose's progress on stderr). A fetch that
     fails backs off (up to 5 min) and never ends the loop; a failed commit is skipped until
-    the branch moves on. SIGTERM (or a first Ctrl-C) lets a deploy in progress finish, then
-    exits 0; a second one interrupts it (it rolls back, as Ctrl-C does to a deploy). Run it as
-    a service: examples/pull/ (systemd, or a Compose service). See docs/pull.md.
+    the branch moves on. SIGTERM lets a deploy in progress finish, then exits 0 (a second
+    SIGTERM interrupts it); Ctrl-C interrupts it at once: it rolls back, as with `cfgroll
+    deploy`, and its commit is not skipped later. Run it as a service: examples/pull/
+    (systemd, or a Compose service). See docs/pull.md.
     """
     import signal
     import threading
@@ -109,14 +110,13 @@ def watch(
         if stop.is_set():
             raise KeyboardInterrupt  # the second time: interrupt the deploy (it rolls back)
         stop.set()
-        out(f"{stamp()} stopping after the current check ({signal.Signals(signum).name})")
+        out(f"{stamp()} stopping after the current check (SIGTERM)")
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, asked_to_stop)
+    signal.signal(signal.SIGTERM, asked_to_stop)
     options = _options(remote, branch, allow_reset, False)
     out(f"{stamp()} watching every {interval:g} s")
     try:
         run_watch(ctx, options, interval, lambda line: out(f"{stamp()} {line}"), stop)
     except KeyboardInterrupt:
-        out(f"{stamp()} interrupted: the deploy in progress was rolled back")
+        out(f"{stamp()} interrupted (a deploy in progress rolls back; its commit is not skipped)")
     out(f"{stamp()} stopped")

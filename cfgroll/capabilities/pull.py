@@ -186,6 +186,9 @@ def watch(
             delay = min(max(delay * 2, interval), BACKOFF_MAX)
             log(f"{one_line(exc)}; trying again in {delay:g} s")
         except DeployFailed as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                log(one_line(exc))
+                raise KeyboardInterrupt from exc  # Ctrl-C: rolled back, and the watch ends
             log(f"{one_line(exc)}; this commit is skipped until the branch moves on")
             delay = interval
         except CfgrollError as exc:

@@ -222,3 +222,55 @@ def test_a_bad_pull_block_is_refused(block: str) -> None:
     with pytest.raises(ProjectError, match="pull:"):
         parse(yaml.safe_load(block))
     assert parse({"pull": {"remote": "up", "branch": "prod"}}).pull == ("up", "prod")
+
+
+def test_watch_backs_off_on_fetch_errors_and_stops_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+    from datetime import datetime, timezone
+
+    source = GitSource("a" * 40, "main", "origin", "dev", datetime.now(timezone.utc))
+    results: list[object] = [
+        FetchFailed("could not fetch main from origin: no route"),
+        FetchFailed("could not fetch main from origin: no route"),
+        pulling.Pulled("up to date", source, "web v1"),
+        DeployFailed("deploy failed (web crashed); rolled back"),
+        PullRefused("uncommitted changes to tracked files (compose.yaml)"),
+    ]
+    stop = threading.Event()
+    waits: list[float] = []
+
+    def fake_pull(ctx: object, options: object) -> object:
+        result = results.pop(0)
+        if not results:
+            stop.set()
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    monkeypatch.setattr(pulling, "pull", fake_pull)
+    monkeypatch.setattr(stop, "wait", lambda delay: waits.append(delay))
+    lines: list[str] = []
+    pulling.watch(None, PullOptions(), 5, lines.append, stop)  # type: ignore[arg-type]
+    assert waits == [10, 20, 5, 5, 5]  # doubled after each failed fetch, back after a success
+    assert "trying again in 10 s" in lines[0] and "trying again in 20 s" in lines[1]
+    assert lines[2] == "up to date at aaaaaaa (origin/main)"
+    assert "skipped until the branch moves on" in lines[3]
+    assert "uncommitted changes" in lines[4] and "checking again in 5 s" in lines[4]
+
+
+def test_watch_ends_on_ctrl_c_during_a_deploy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    def interrupted(ctx: object, options: object) -> object:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise DeployFailed("deploy failed (interrupted); rolled back") from exc
+
+    monkeypatch.setattr(pulling, "pull", interrupted)
+    lines: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        pulling.watch(None, PullOptions(), 5, lines.append, threading.Event())  # type: ignore[arg-type]
+    assert lines == ["deploy failed (interrupted); rolled back"]
