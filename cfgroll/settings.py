@@ -12,10 +12,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from cfgroll.errors import ProjectError
-from cfgroll.store import system
+from cfgroll.settings_fields import (
+    DUMP_TIMEOUT as DUMP_TIMEOUT,
+)
+from cfgroll.settings_fields import (
+    KEY as KEY,
+)
+from cfgroll.settings_fields import (
+    DataCommand as DataCommand,
+)
+from cfgroll.settings_fields import (
+    _count,
+    _data,
+    _duration_of,
+    _flag,
+    _folder,
+    _maybe,
+    _paths,
+    _pre_stop,
+    _pull,
+    _recipients,
+    _seconds,
+)
+from cfgroll.settings_fields import (
+    duration as duration,
+)
+from cfgroll.settings_fields import (
+    one_of as one_of,
+)
 from cfgroll.store.manifest import ORCHESTRATORS as ORCHESTRATORS  # for the CLI
 from cfgroll.store.manifest import Orchestrator as Orchestrator  # for the CLI
 from cfgroll.store.manifest import orchestrator_of as orchestrator_of
@@ -23,7 +50,6 @@ from cfgroll.store.manifest import orchestrator_of as orchestrator_of
 if TYPE_CHECKING:
     from cfgroll.store.repo import Entry
 
-KEY = "x-cfgroll"
 # How a service's containers are replaced: stop the old ones, then start the new ones (what
 # `docker compose up` does), or start the new ones beside the old ones first.
 Order = Literal["stop-first", "start-first"]
@@ -63,6 +89,7 @@ _KNOWN = (
     "mirror_plaintext",
     "push_timeout",
     "pull",
+    "data",
 )
 KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
 
@@ -103,6 +130,7 @@ class Settings:
     mirror_plaintext: bool = False  # the mirror is private: secrets may reach it unsealed
     push_timeout: float | None = None
     pull: tuple[str | None, str | None] = (None, None)  # the remote and branch `pull` follows
+    data: Mapping[str, DataCommand] = field(default_factory=dict)  # service -> its dump/restore
 
 
 @dataclass(frozen=True)
@@ -170,6 +198,7 @@ def parse(block: Any) -> Settings:
         mirror_plaintext=_flag(block, "mirror_plaintext"),
         push_timeout=_seconds(block, "push_timeout", least=1),
         pull=_pull(block),
+        data=_data(block),
     )
 
 
@@ -205,166 +234,6 @@ def recorded(flags: Flags, entry: Entry | None) -> Effective:
     """`flags` over the `x-cfgroll:` block `entry` recorded (None: no release) over the
     defaults: the settings of a run that works with a recorded release."""
     return effective(flags, entry.manifest.layout.settings if entry is not None else None)
-
-
-def _paths(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = block.get(key) or []
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ProjectError(
-            f"`{KEY}: {key}:` must be a list of project-relative paths or globs, "
-            f"e.g. `{key}: [nginx/, scripts/entrypoint.sh]`"
-        )
-    for v in value:
-        _inside(key, v)
-    return tuple(v.strip() for v in value)
-
-
-def _seconds(block: Mapping[str, Any], key: str, least: float = 0) -> float | None:
-    value = block.get(key)
-    if value is None:
-        return None
-    try:
-        seconds = float(value)  # Compose's JSON keeps numbers; an interpolated one is a string
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if isinstance(value, bool) or not seconds >= least or seconds == float("inf"):
-        raise ProjectError(
-            f"`{KEY}: {key}:` must be a number of seconds of at least {least:g}, "
-            f"not {value!r} (e.g. `{key}: 60`)"
-        )
-    return seconds
-
-
-def _count(block: Mapping[str, Any], key: str) -> int | None:
-    value = block.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < 1:
-        raise ProjectError(f"`{KEY}: {key}:` must be a whole number of at least 1, not {value!r}")
-    return int(value)
-
-
-def _duration_of(block: Mapping[str, Any], key: str) -> timedelta | None:
-    value = block.get(key)
-    if value is None:
-        return None
-    try:
-        return duration(str(value))
-    except ValueError as exc:
-        raise ProjectError(f"`{KEY}: {key}:` {exc}") from exc
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def duration(text: str) -> timedelta:
-    """`30d`, `12h`, `90m`, `2w`, `45s` as a time span; `ValueError` saying what is expected."""
-    text = text.strip().lower()
-    number, unit = text[:-1], text[-1:]
-    if unit not in _UNITS or not number.isdigit() or int(number) < 1:
-        raise ValueError(
-            f"must be a number and a unit (s, m, h, d or w), such as 30d or 12h, not {text!r}"
-        )
-    return timedelta(seconds=int(number) * _UNITS[unit])
-
-
-T = TypeVar("T", bound=str)
-
-
-def one_of(value: Any, known: tuple[T, ...], where: str) -> T:
-    """`value` as one of a typed vocabulary's words (`known`); `ProjectError` naming `where`
-    and the words otherwise."""
-    for word in known:
-        if value == word:
-            return word
-    raise ProjectError(f"{where} must be one of {', '.join(known)}, not {value!r}")
-
-
-def _maybe(block: Mapping[str, Any], key: str, known: tuple[T, ...]) -> T | None:
-    value = block.get(key)
-    return None if value is None else one_of(value, known, f"`{KEY}: {key}:`")
-
-
-def _pre_stop(block: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
-    value = block.get("pre_stop")
-    if value is None:
-        return None
-    example = "e.g. `pre_stop: {web: [touch, /tmp/draining]}`"
-    if not isinstance(value, Mapping):
-        raise ProjectError(f"`{KEY}: pre_stop:` must map services to a command, {example}")
-    commands = {}
-    for service, argv in value.items():
-        if isinstance(argv, str) and argv.strip():
-            argv = ["sh", "-c", argv]  # a string runs in a shell, as a healthcheck's does
-        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-            raise ProjectError(
-                f"`{KEY}: pre_stop: {service}:` must be a command (a list of arguments, run in "
-                f"the old container without a shell), {example}"
-            )
-        commands[str(service)] = tuple(argv)
-    return commands
-
-
-def _recipients(block: Mapping[str, Any]) -> tuple[str, ...]:
-    value = block.get("recipients") or []
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ProjectError(
-            f"`{KEY}: recipients:` must list age public keys (age1…, ssh-ed25519 …) or "
-            "recipients files, e.g. `recipients: [age1ql3z…]` or `recipients: [ops/keys.txt]`"
-        )
-    from cfgroll.store.age import KEY_PREFIXES
-
-    for v in value:
-        if not v.strip().startswith(KEY_PREFIXES):
-            _inside("recipients", v.strip())
-    return tuple(v.strip() for v in value)
-
-
-def _pull(block: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    value = block.get("pull")
-    if value is None:
-        return None, None
-    example = "e.g. `pull: {remote: origin, branch: production}`"
-    if not isinstance(value, Mapping) or set(value) - {"remote", "branch"}:
-        raise ProjectError(f"`{KEY}: pull:` takes `remote` and `branch`, {example}")
-    found = []
-    for key in ("remote", "branch"):
-        given = value.get(key)
-        if given is not None and (not isinstance(given, str) or not given.strip()):
-            raise ProjectError(f"`{KEY}: pull: {key}:` must be a name, {example}")
-        found.append(given.strip() if isinstance(given, str) else None)
-    return found[0], found[1]
-
-
-def _flag(block: Mapping[str, Any], key: str) -> bool:
-    value = block.get(key, False)
-    if not isinstance(value, bool):
-        raise ProjectError(f"`{KEY}: {key}:` must be true or false, not {value!r}")
-    return value
-
-
-def _folder(block: Mapping[str, Any], key: str) -> str | None:
-    value = block.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip().rstrip("/"):
-        raise ProjectError(f"`{KEY}: {key}:` must be a project-relative folder, e.g. `ops/hooks`")
-    value = value.strip().rstrip("/").removeprefix("./")
-    _inside(key, value)
-    return value
-
-
-def _inside(key: str, v: str) -> None:
-    why = system.outside(v)
-    if why is not None:
-        raise ProjectError(
-            f"`{KEY}: {key}:` entry {v!r} leaves the project folder ({why}); name paths "
-            "relative to it, with /"
-        )
 
 
 def _keys() -> str:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cfgroll.errors import CommandFailed, EngineUnreachable, ProjectError
 
@@ -25,6 +25,17 @@ DEFAULT_FILES = (
     ("docker-compose.yaml", "docker-compose.override.yaml"),
     ("docker-compose.yml", "docker-compose.override.yml"),
 )
+CHUNK = 1 << 16  # bytes a stream is copied by
+
+
+class Source(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
 TAIL_LINES = 40
 # `docker compose config` runs started ahead of need (`Compose.prefetch`), by their argv
 _early: dict[tuple[str, ...], subprocess.Popen[str]] = {}
@@ -212,3 +223,77 @@ def stack_remove(stack: str, cwd: Path, on_line: Callable[[str], None]) -> Resul
 def docker(args: Sequence[str], timeout: float | None = None) -> Result:
     """A plain `docker` command (a pull, say), on the engine the environment chooses."""
     return run(["docker", *args], Path.cwd(), what=f"docker {args[0]}", timeout=timeout)
+
+
+def docker_stream(
+    args: Sequence[str],
+    timeout: float,
+    what: str,
+    source: Source | None = None,
+    sink: Sink | None = None,
+) -> None:
+    """A `docker` command (an exec) fed from `source` or writing to `sink`, byte for byte in
+    chunks (a dump of any size never sits in memory), killed after `timeout` seconds;
+    `CommandFailed` with its last stderr lines when it fails or takes longer."""
+    import threading
+
+    argv = ["docker", *args]
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if source is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if sink is not None else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise EngineUnreachable("`docker` is not installed or not on PATH") from None
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        proc.kill()
+
+    def read_errors() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            tail.append(line.decode(errors="replace").rstrip("\n"))
+
+    def feed() -> None:
+        assert proc.stdin is not None and source is not None
+        try:
+            while chunk := source.read(CHUNK):
+                proc.stdin.write(chunk)
+        except (BrokenPipeError, OSError):
+            pass  # the command stopped reading: its exit code says why
+        finally:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    timer = threading.Timer(timeout, kill)
+    helpers = [threading.Thread(target=read_errors, daemon=True)]
+    if source is not None:
+        helpers.append(threading.Thread(target=feed, daemon=True))
+    timer.start()
+    for helper in helpers:
+        helper.start()
+    try:
+        if sink is not None:
+            assert proc.stdout is not None
+            while chunk := proc.stdout.read(CHUNK):
+                sink.write(chunk)
+        proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+        for helper in helpers:
+            helper.join(timeout=5)
+    if killed.is_set():
+        raise CommandFailed(argv, -9, f"killed after {timeout:g} s", what)
+    if proc.returncode != 0:
+        raise CommandFailed(argv, proc.returncode, "\n".join(tail), what)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cfgroll.engine.endpoint import Endpoint, resolve
 from cfgroll.engine.events import GATE_EVENTS, ONEOFF_LABEL, SERVICE_LABEL, Watch
@@ -26,6 +26,9 @@ from cfgroll.engine.swarm import (
 )
 from cfgroll.engine.transport import Missing, Transport, open_transport, quoted, unreachable
 from cfgroll.errors import CfgrollError, EngineRefused, EngineUnreachable
+
+if TYPE_CHECKING:
+    from cfgroll.engine.compose import Sink, Source
 
 PROJECT_LABEL = "com.docker.compose.project"
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
@@ -279,6 +282,20 @@ class Daemon:
         from cfgroll.engine.compose import docker
 
         return docker(["exec", container_id, *argv], timeout=timeout).stdout
+
+    def exec_out(self, container_id: str, argv: Sequence[str], sink: Sink, timeout: float) -> None:
+        """Run `argv` in the running container, its stdout streamed to `sink` (a dump)."""
+        from cfgroll.engine.compose import docker_stream
+
+        docker_stream(["exec", container_id, *argv], timeout, "the dump", sink=sink)
+
+    def exec_in(
+        self, container_id: str, argv: Sequence[str], source: Source, timeout: float
+    ) -> None:
+        """Run `argv` in the running container, `source` streamed to its stdin (a restore)."""
+        from cfgroll.engine.compose import docker_stream
+
+        docker_stream(["exec", "-i", container_id, *argv], timeout, "the restore", source=source)
 
     def _delete(self, path: str, params: dict[str, Any] | None = None) -> bool:
         """DELETE `path`: True when it is gone (or was), False when the engine refuses."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from cfgroll import faults, orchestrators
-from cfgroll.capabilities import mirror, retention
+from cfgroll.capabilities import data, mirror, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
@@ -117,6 +117,7 @@ def _roll_out(
     settings = effective(ctx.flags, files.layout.settings)
     orchestrator = orchestrators.of(settings.orchestrator)
     orchestrator.check(ctx, config, services, settings.rollout)
+    data_commands = data.commands(files.layout.settings, everything)
     # room for the release and, should it fail, the attempt (or a baseline first)
     preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content.values())))
     init = ensure_store(ctx)
@@ -139,6 +140,8 @@ def _roll_out(
             secrets += secret_values(store.files(live), live.manifest.files)
         hooks = Hooks(ctx, settings.hooks, occasion, secrets)
         hooks.before("pre-deploy", f"the {action} was stopped before it changed anything")
+        if live is not None:  # the data as it is under the live release, before anything
+            data.take(ctx, project, live.tag, data_commands, secrets)
         baseline = None
         if base_tag is not None:
             baseline = live = record_baseline(ctx, store, compose, files, existing, base_tag)

@@ -1,0 +1,180 @@
+"""Data with the release: before every deploy, update and rollback, each service named in
+`x-cfgroll: data:` is dumped (its `dump` command, run in its running container, writes the data
+to stdout), compressed, into the store's private folder beside the git store (`.cfgroll/data/`:
+data is not configuration), and linked to the release that was live when it was taken; a
+`rollback --with-data` feeds the target's newest dump to `restore`.
+
+A dump is written to a `.partial` file, synced, then renamed: a dump cut short (Ctrl-C, a
+kill, a full disk) is never listed, never used. The index (`index.json`) lists the dumps with
+their size, checksum and duration; it is rewritten atomically.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cfgroll.context import STORE_DIR, Context
+from cfgroll.errors import CfgrollError, CommandFailed, ProjectError, one_line
+from cfgroll.settings import DataCommand, parse
+from cfgroll.store.files import fsync_dir, write_atomic
+from cfgroll.store.secrets import redact
+
+FOLDER = "data"
+INDEX = "index.json"
+PARTIAL = ".partial"
+
+
+class DumpFailed(CfgrollError):
+    """A dump (or a restore) did not finish: nothing was changed (exit 1)."""
+
+
+@dataclass(frozen=True)
+class Dump:
+    """One service's data, as it was while `tag` was the live release."""
+
+    tag: str  # the release live when it was taken
+    service: str
+    file: str  # relative to the data folder
+    size: int  # bytes, compressed
+    sha256: str  # of the compressed file
+    seconds: float
+    taken_at: str  # UTC, ISO
+
+
+def commands(block: Any, services: Collection[str]) -> dict[str, DataCommand]:
+    """The `x-cfgroll: data:` commands of a settings block; `ProjectError` naming a service the
+    project does not have (before anything happens)."""
+    found = dict(parse(block).data)
+    unknown = sorted(set(found) - set(services))
+    if unknown:
+        raise ProjectError(
+            f"`x-cfgroll: data:` names {', '.join(unknown)}, which the project does not have "
+            f"(its services: {', '.join(sorted(services))})"
+        )
+    return found
+
+
+def folder(ctx: Context) -> Path:
+    """`.cfgroll/data/` for the project's own store (beside `store.git`)."""
+    return ctx.store_path.parent / FOLDER
+
+
+def dumps(ctx: Context) -> list[Dump]:
+    """Every dump kept, oldest first."""
+    try:
+        raw = json.loads((folder(ctx) / INDEX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [Dump(**d) for d in raw.get("dumps", [])]
+
+
+def newest(ctx: Context, tag: str) -> dict[str, Dump]:
+    """Service -> the newest dump taken while `tag` was live."""
+    found: dict[str, Dump] = {}
+    for d in dumps(ctx):
+        if d.tag == tag:
+            found[d.service] = d
+    return found
+
+
+def _save(ctx: Context, kept: list[Dump]) -> None:
+    text = json.dumps({"dumps": [asdict(d) for d in kept]}, indent=1) + "\n"
+    write_atomic(folder(ctx) / INDEX, text.encode(), private=True)
+
+
+def _private(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def take(
+    ctx: Context,
+    project: str,
+    live_tag: str,
+    commands: Mapping[str, DataCommand],
+    secrets: list[str],
+) -> list[Dump]:
+    """Dump every service of `commands` from its running container, linked to `live_tag`;
+    `DumpFailed` (nothing kept of it) when one fails, times out or has no running container."""
+    if not commands:
+        return []
+    where = folder(ctx)
+    _private(where)
+    if where.parent.name == STORE_DIR:  # the project's `.cfgroll/` holds data now: private too
+        os.chmod(where.parent, 0o700)
+    running = {c.service: c for c in ctx.daemon.containers(project) if c.state == "running"}
+    taken: list[Dump] = []
+    for service, command in sorted(commands.items()):
+        container = running.get(service)
+        if container is None:
+            raise DumpFailed(
+                f"cannot dump {service}'s data: it has no running container; start it, or "
+                f"remove it from `x-cfgroll: data:`; nothing was changed"
+            )
+        ctx.reporter.step(f"dumping {service}'s data ({' '.join(command.dump)})")
+        moment = datetime.now(timezone.utc)
+        name = f"{live_tag}/{service}.{moment.strftime('%Y%m%dT%H%M%S%fZ')}.gz"
+        path = where / name
+        _private(path.parent)
+        partial = path.with_name(path.name + PARTIAL)
+        started = time.monotonic()
+        try:
+            with open(partial, "wb") as raw:
+                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=3) as packed:
+                    ctx.daemon.exec_out(container.id, command.dump, packed, command.timeout)
+                raw.flush()
+                os.fsync(raw.fileno())
+        except (CfgrollError, OSError, KeyboardInterrupt) as exc:
+            partial.unlink(missing_ok=True)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            detail = exc.stderr if isinstance(exc, CommandFailed) else ""
+            raise _failed(service, exc, detail, secrets) from exc
+        os.replace(partial, path)
+        fsync_dir(path.parent)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        taken.append(
+            Dump(
+                live_tag,
+                service,
+                name,
+                path.stat().st_size,
+                digest,
+                round(time.monotonic() - started, 2),
+                moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+        )
+    _save(ctx, [*dumps(ctx), *taken])
+    return taken
+
+
+def _failed(service: str, exc: BaseException, detail: str, secrets: list[str]) -> DumpFailed:
+    """One line (masked), and the dump's last stderr lines (masked) below it."""
+    error = DumpFailed(
+        f"the dump of {service} failed ({redact(one_line(exc), secrets)}); nothing was changed"
+    )
+    error.details = redact("\n".join(detail.strip().splitlines()[-5:]), secrets)
+    return error
+
+
+def restore(ctx: Context, project: str, dump: Dump, command: DataCommand) -> None:
+    """Feed `dump` to the service's `restore` command in its running container."""
+    running = [
+        c
+        for c in ctx.daemon.containers(project)
+        if c.service == dump.service and c.state == "running"
+    ]
+    if not running:
+        raise DumpFailed(f"cannot restore {dump.service}'s data: it has no running container")
+    ctx.reporter.step(f"restoring {dump.service}'s data from {dump.tag} ({dump.taken_at})")
+    with gzip.open(folder(ctx) / dump.file, "rb") as source:
+        ctx.daemon.exec_in(running[0].id, command.restore, source, command.timeout)

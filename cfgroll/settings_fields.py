@@ -1,0 +1,221 @@
+"""Reading the values of the `x-cfgroll:` block, one kind each (paths, seconds, counts,
+durations, words of a typed vocabulary, commands, the `data:` and `pull:` blocks); every one
+refuses a wrong value with a one-line `ProjectError` that names the key and shows an example.
+`cfgroll.settings` puts them together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from cfgroll.errors import ProjectError
+from cfgroll.store import system
+
+KEY = "x-cfgroll"
+
+
+DUMP_TIMEOUT = 600.0  # seconds a dump or a restore may take
+
+
+@dataclass(frozen=True)
+class DataCommand:
+    """How a service's data leaves and comes back: `dump` writes it to stdout, `restore` reads
+    it from stdin, both run in the service's running container (no shell), each within
+    `timeout` seconds."""
+
+    dump: tuple[str, ...]
+    restore: tuple[str, ...]
+    timeout: float = DUMP_TIMEOUT
+
+
+def _paths(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = block.get(key) or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ProjectError(
+            f"`{KEY}: {key}:` must be a list of project-relative paths or globs, "
+            f"e.g. `{key}: [nginx/, scripts/entrypoint.sh]`"
+        )
+    for v in value:
+        _inside(key, v)
+    return tuple(v.strip() for v in value)
+
+
+def _seconds(block: Mapping[str, Any], key: str, least: float = 0) -> float | None:
+    value = block.get(key)
+    if value is None:
+        return None
+    try:
+        seconds = float(value)  # Compose's JSON keeps numbers; an interpolated one is a string
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not seconds >= least or seconds == float("inf"):
+        raise ProjectError(
+            f"`{KEY}: {key}:` must be a number of seconds of at least {least:g}, "
+            f"not {value!r} (e.g. `{key}: 60`)"
+        )
+    return seconds
+
+
+def _count(block: Mapping[str, Any], key: str) -> int | None:
+    value = block.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < 1:
+        raise ProjectError(f"`{KEY}: {key}:` must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def _duration_of(block: Mapping[str, Any], key: str) -> timedelta | None:
+    value = block.get(key)
+    if value is None:
+        return None
+    try:
+        return duration(str(value))
+    except ValueError as exc:
+        raise ProjectError(f"`{KEY}: {key}:` {exc}") from exc
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(text: str) -> timedelta:
+    """`30d`, `12h`, `90m`, `2w`, `45s` as a time span; `ValueError` saying what is expected."""
+    text = text.strip().lower()
+    number, unit = text[:-1], text[-1:]
+    if unit not in _UNITS or not number.isdigit() or int(number) < 1:
+        raise ValueError(
+            f"must be a number and a unit (s, m, h, d or w), such as 30d or 12h, not {text!r}"
+        )
+    return timedelta(seconds=int(number) * _UNITS[unit])
+
+
+T = TypeVar("T", bound=str)
+
+
+def one_of(value: Any, known: tuple[T, ...], where: str) -> T:
+    """`value` as one of a typed vocabulary's words (`known`); `ProjectError` naming `where`
+    and the words otherwise."""
+    for word in known:
+        if value == word:
+            return word
+    raise ProjectError(f"{where} must be one of {', '.join(known)}, not {value!r}")
+
+
+def _maybe(block: Mapping[str, Any], key: str, known: tuple[T, ...]) -> T | None:
+    value = block.get(key)
+    return None if value is None else one_of(value, known, f"`{KEY}: {key}:`")
+
+
+def _pre_stop(block: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
+    value = block.get("pre_stop")
+    if value is None:
+        return None
+    example = "e.g. `pre_stop: {web: [touch, /tmp/draining]}`"
+    if not isinstance(value, Mapping):
+        raise ProjectError(f"`{KEY}: pre_stop:` must map services to a command, {example}")
+    commands = {}
+    for service, argv in value.items():
+        if isinstance(argv, str) and argv.strip():
+            argv = ["sh", "-c", argv]  # a string runs in a shell, as a healthcheck's does
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise ProjectError(
+                f"`{KEY}: pre_stop: {service}:` must be a command (a list of arguments, run in "
+                f"the old container without a shell), {example}"
+            )
+        commands[str(service)] = tuple(argv)
+    return commands
+
+
+def _recipients(block: Mapping[str, Any]) -> tuple[str, ...]:
+    value = block.get("recipients") or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ProjectError(
+            f"`{KEY}: recipients:` must list age public keys (age1…, ssh-ed25519 …) or "
+            "recipients files, e.g. `recipients: [age1ql3z…]` or `recipients: [ops/keys.txt]`"
+        )
+    from cfgroll.store.age import KEY_PREFIXES
+
+    for v in value:
+        if not v.strip().startswith(KEY_PREFIXES):
+            _inside("recipients", v.strip())
+    return tuple(v.strip() for v in value)
+
+
+def _pull(block: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    value = block.get("pull")
+    if value is None:
+        return None, None
+    example = "e.g. `pull: {remote: origin, branch: production}`"
+    if not isinstance(value, Mapping) or set(value) - {"remote", "branch"}:
+        raise ProjectError(f"`{KEY}: pull:` takes `remote` and `branch`, {example}")
+    found = []
+    for key in ("remote", "branch"):
+        given = value.get(key)
+        if given is not None and (not isinstance(given, str) or not given.strip()):
+            raise ProjectError(f"`{KEY}: pull: {key}:` must be a name, {example}")
+        found.append(given.strip() if isinstance(given, str) else None)
+    return found[0], found[1]
+
+
+def _data(block: Mapping[str, Any]) -> dict[str, DataCommand]:
+    value = block.get("data")
+    if value is None:
+        return {}
+    example = "e.g. `data: {db: {dump: [pg_dumpall, -U, postgres], restore: [psql, -U, postgres]}}`"
+    if not isinstance(value, Mapping):
+        raise ProjectError(f"`{KEY}: data:` must map services to a dump and a restore, {example}")
+    found = {}
+    for service, spec in value.items():
+        where = f"`{KEY}: data: {service}:`"
+        if not isinstance(spec, Mapping) or set(spec) - {"dump", "restore", "timeout"}:
+            raise ProjectError(f"{where} takes `dump`, `restore` and `timeout`, {example}")
+        argv = {}
+        for key in ("dump", "restore"):
+            given = spec.get(key)
+            if isinstance(given, str) and given.strip():
+                given = ["sh", "-c", given]
+            if (
+                not isinstance(given, list)
+                or not given
+                or not all(isinstance(a, str) and a for a in given)
+            ):
+                raise ProjectError(
+                    f"{where} `{key}:` must be a command (a list of arguments), {example}"
+                )
+            argv[key] = tuple(given)
+        timeout = _seconds(dict(spec), "timeout", least=1)
+        found[str(service)] = DataCommand(argv["dump"], argv["restore"], timeout or DUMP_TIMEOUT)
+    return found
+
+
+def _flag(block: Mapping[str, Any], key: str) -> bool:
+    value = block.get(key, False)
+    if not isinstance(value, bool):
+        raise ProjectError(f"`{KEY}: {key}:` must be true or false, not {value!r}")
+    return value
+
+
+def _folder(block: Mapping[str, Any], key: str) -> str | None:
+    value = block.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip().rstrip("/"):
+        raise ProjectError(f"`{KEY}: {key}:` must be a project-relative folder, e.g. `ops/hooks`")
+    value = value.strip().rstrip("/").removeprefix("./")
+    _inside(key, value)
+    return value
+
+
+def _inside(key: str, v: str) -> None:
+    why = system.outside(v)
+    if why is not None:
+        raise ProjectError(
+            f"`{KEY}: {key}:` entry {v!r} leaves the project folder ({why}); name paths "
+            "relative to it, with /"
+        )
