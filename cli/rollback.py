@@ -54,6 +54,14 @@ def rollback(
             "manifest records each release's engine).",
         ),
     ] = False,
+    with_data: Annotated[
+        bool,
+        typer.Option(
+            "--with-data",
+            help="Also put back the release's data (x-cfgroll data:): the data written since "
+            "is replaced (dumped first, under .cfgroll/data/).",
+        ),
+    ] = False,
 ) -> None:
     """Put a recorded release back: its images, its files, its containers.
 
@@ -87,9 +95,15 @@ def rollback(
     def ask(planned: Plan) -> None:
         t = planned.target.manifest
         which = ", ".join(only) if only else f"all {len(t.services)} service(s)"
-        confirm(f"roll {t.project} back from {planned.live.tag} to {t.tag} ({which})?", yes)
+        lost = (
+            f"; the data written since {t.tag} is replaced by its dump (the current data is "
+            "saved first)"
+            if with_data
+            else ""
+        )
+        confirm(f"roll {t.project} back from {planned.live.tag} to {t.tag} ({which}){lost}?", yes)
 
-    result = run_rollback(ctx, ref, only, engine_change, ask)
+    result = run_rollback(ctx, ref, only, engine_change, ask, with_data)
     if result.draft:
         out(
             f"your edits were saved as {result.draft.tag}; `cfgroll checkout "

@@ -26,6 +26,7 @@ from cfgroll.context import STORE_DIR, Context
 from cfgroll.errors import CfgrollError, CommandFailed, ProjectError, one_line
 from cfgroll.settings import DataCommand, parse
 from cfgroll.store.files import fsync_dir, write_atomic
+from cfgroll.store.repo import Entry
 from cfgroll.store.secrets import redact
 
 FOLDER = "data"
@@ -178,3 +179,55 @@ def restore(ctx: Context, project: str, dump: Dump, command: DataCommand) -> Non
     ctx.reporter.step(f"restoring {dump.service}'s data from {dump.tag} ({dump.taken_at})")
     with gzip.open(folder(ctx) / dump.file, "rb") as source:
         ctx.daemon.exec_in(running[0].id, command.restore, source, command.timeout)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a rollback does with the data: the live release's dumps it took first, and the
+    target's dumps it puts back (`with_data`)."""
+
+    project: str
+    saved: tuple[Dump, ...]  # taken now, under the live release
+    wanted: dict[str, Dump]  # the target's newest, to restore (empty without `with_data`)
+    live_commands: dict[str, DataCommand]
+    target_commands: dict[str, DataCommand]
+
+    @classmethod
+    def of(
+        cls, ctx: Context, live: Entry, target: Entry, with_data: bool, secrets: list[str]
+    ) -> Planned:
+        """Check, then dump the live release's data (before anything changes)."""
+        project = live.manifest.project
+        live_commands = dict(parse(live.manifest.layout.settings).data)
+        target_commands = dict(parse(target.manifest.layout.settings).data)
+        wanted = newest(ctx, target.tag) if with_data else {}
+        if with_data and not wanted:
+            raise DumpFailed(
+                f"{target.tag} has no data to restore (no dump was taken while it was live); "
+                "roll back without --with-data"
+            )
+        missing = sorted(set(wanted) - set(target_commands))
+        if missing:
+            raise DumpFailed(
+                f"{target.tag}'s `x-cfgroll: data:` has no restore command for "
+                f"{', '.join(missing)}; nothing was changed"
+            )
+        made = target.manifest.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if not with_data and any(d.taken_at > made for d in dumps(ctx)):
+            ctx.reporter.warn(
+                f"the data has changed since {target.tag} (a dump was taken after it); this "
+                f"rollback leaves the data as it is: `--with-data` restores {target.tag}'s"
+            )
+        saved = take(ctx, project, live.tag, live_commands, secrets)
+        return cls(project, tuple(saved), wanted, live_commands, target_commands)
+
+    def put_back(self, ctx: Context) -> None:
+        for service, dump in sorted(self.wanted.items()):
+            restore(ctx, self.project, dump, self.target_commands[service])
+
+    def undo(self, ctx: Context) -> None:
+        """After a failed rollback that restored data: the live release's saved data back."""
+        if not self.wanted:
+            return
+        for dump in self.saved:
+            restore(ctx, self.project, dump, self.live_commands[dump.service])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from cfgroll import faults, orchestrators, project
-from cfgroll.capabilities import mirror, retention
+from cfgroll.capabilities import data, mirror, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context
 from cfgroll.engine.refs import short
@@ -161,6 +161,7 @@ def rollback(
     only: Sequence[str] | None = None,
     engine_change: bool = False,
     ask: Callable[[Plan], None] = lambda _plan: None,
+    with_data: bool = False,
 ) -> RolledBack:
     """Bring the stack back to a recorded release, as a transaction.
 
@@ -172,7 +173,9 @@ def rollback(
     Ctrl-C the release that was live is put back (`DeployFailed`, exit 3; `RollbackFailed`,
     exit 4, when that fails too). The hooks of the live release's folder run `pre-rollback`
     first (a failure stops it, exit 1); those of the target's run `check` in the gate,
-    `post-rollback` and `on-failure`.
+    `post-rollback` and `on-failure`. The services of `x-cfgroll: data:` are dumped first
+    (linked to the live release); `with_data` then feeds the target's newest dumps to their
+    `restore` (on a failure, the live release's just-saved data goes back with it).
     """
     store = ctx.open_store()
     settings = recorded(ctx.flags, store.live())
@@ -194,6 +197,7 @@ def rollback(
         ]
         hooks = Hooks(ctx, settings.hooks, occasion, secrets)
         hooks.before("pre-rollback", "the rollback was stopped before it changed anything")
+        data_plan = data.Planned.of(ctx, live, target, with_data, secrets)
         paths: set[str] | None = None
         draft = None
         if only is None:
@@ -208,6 +212,7 @@ def rollback(
         intact = ctx.daemon.container_ids(live.manifest.project)
         try:
             restore(ctx, store, target, paths, only, hooks, known=planned.images)
+            data_plan.put_back(ctx)
             ctx.reporter.step("recording the rollback")
             if only is None:
                 files = ProjectFiles.recorded(target.manifest, store.files(target))
@@ -240,6 +245,7 @@ def rollback(
             result: FailureResult = "rolled-back"
             try:
                 error: CfgrollError = recover(ctx, store, live, paths, failure, only, hooks, intact)
+                data_plan.undo(ctx)
             except RollbackFailed as rollback_failed:
                 error, result = rollback_failed, "rollback-failed"
             # the hooks of the release running now (the live one, put back)

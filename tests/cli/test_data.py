@@ -1,0 +1,95 @@
+"""Data with the release on a real engine: a busybox `db` with a named volume stands in for a
+database (`cat` dumps it, `cat >` restores it)."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Runner, all_objects, build_file_tree, containers, git
+
+pytestmark = pytest.mark.docker
+FAST = ["--settle", "0.5", "--timeout", "30"]
+
+COMPOSE = """\
+name: {name}
+services:
+  db:
+    image: {base}
+    init: true
+    environment:
+      VERSION: ${{VERSION}}
+    volumes: [rows:/data]
+    command: ["sh", "-c", "touch /data/rows && exec sleep 100000"]
+volumes:
+  rows: {{}}
+x-cfgroll:
+  data:
+    db: {{dump: {dump}, restore: [sh, -c, "cat > /data/rows"], timeout: 30}}
+"""
+
+
+def write(proj: Path, name: str, base: str, dump: str = "[cat, /data/rows]") -> None:
+    (proj / "compose.yaml").write_text(COMPOSE.format(name=name, base=base, dump=dump))
+
+
+def rows(name: str) -> str:
+    return subprocess.run(
+        ["docker", "compose", "-p", name, "exec", "-T", "db", "cat", "/data/rows"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+def add_row(name: str, row: str) -> None:
+    subprocess.run(
+        ["docker", "compose", "-p", name, "exec", "-T", "db", "sh", "-c",
+         f"echo {row} >> /data/rows"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def test_rollback_with_data_gives_back_the_releases_rows(
+    tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
+    write(proj, project_name, base_image)
+    run = Runner(proj, capsys)
+    assert run("deploy", *FAST) == 0
+    r1 = git(run.store, "describe", "--tags", "main").strip()
+    add_row(project_name, "row-one")
+    (proj / ".env").write_text("VERSION=2\n")
+    assert run("deploy", *FAST) == 0, run.err
+    assert "dumping db's data" in run.err
+    add_row(project_name, "row-two")
+
+    assert run("rollback", r1, "--yes", *FAST) == 0, run.err
+    assert rows(project_name) == "row-one\nrow-two\n"
+    assert "--with-data" in run.err  # the data stayed: said so
+
+    assert run("rollback", r1, "--with-data", "--yes", *FAST) == 0, run.err
+    assert rows(project_name) == "row-one\n"
+    data = proj / ".cfgroll" / "data"
+    kept = [gzip.decompress(p.read_bytes()) for p in data.rglob("*.gz")]
+    assert any(b"row-two" in k for k in kept)  # what it replaced is saved
+    assert b"row-two" not in all_objects(run.store)  # in .cfgroll/data, never in git
+    assert (proj / ".cfgroll").stat().st_mode & 0o777 == 0o700
+    assert not list(data.rglob("*.partial"))
+
+
+def test_a_failing_dump_stops_the_deploy_before_anything_changes(
+    tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
+    write(proj, project_name, base_image)
+    run = Runner(proj, capsys)
+    assert run("deploy", *FAST) == 0
+    before = containers(project_name)
+    tags = git(run.store, "tag")
+    write(proj, project_name, base_image, dump='[sh, -c, "echo disk full >&2; exit 1"]')
+    (proj / ".env").write_text("VERSION=2\n")
+    assert run("deploy", *FAST) == 1
+    assert "the dump of db failed" in run.err and "disk full" in run.err
+    assert containers(project_name) == before and git(run.store, "tag") == tags
