@@ -63,6 +63,8 @@ def log(
             changed.append("files: " + _files(line))
         if line.images_changed:
             changed.append("images: " + ", ".join(line.images_changed))
+        if line.data:
+            changed.append("data: " + ", ".join(f"{s} {_size(n)}" for s, n in line.data))
         rows.append(
             [
                 m.tag + (" (pinned)" if line.pinned else ""),
@@ -105,9 +107,20 @@ def _json(line: LogLine) -> dict[str, object]:
         "file_roles": dict(line.roles),
         "images_changed": list(line.images_changed),
         "pinned": line.pinned,
+        "data": {service: size for service, size in line.data},
         "restorable": None if line.restorable is None else line.restorable != "no",
         "images": line.restorable,  # yes (here) | pull (by digest) | no | null (unknown)
     }
+
+
+def _size(n: int) -> str:
+    return (
+        f"{n} B"
+        if n < 1024
+        else f"{n / 1024:.0f} KiB"
+        if n < 1 << 20
+        else f"{n / (1 << 20):.1f} MiB"
+    )
 
 
 def _restorable(line: LogLine) -> str:

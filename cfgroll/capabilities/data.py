@@ -87,6 +87,26 @@ def newest(ctx: Context, tag: str) -> dict[str, Dump]:
     return found
 
 
+def damaged(ctx: Context) -> list[str]:
+    """The recorded dumps whose file is gone or differs from its checksum."""
+    bad = []
+    for d in dumps(ctx):
+        path = folder(ctx) / d.file
+        try:
+            ok = hashlib.sha256(path.read_bytes()).hexdigest() == d.sha256
+        except OSError:
+            ok = False
+        if not ok:
+            bad.append(f"{d.service} of {d.tag} ({d.file})")
+    return bad
+
+
+def partials(ctx: Context) -> list[Path]:
+    """Dumps an interrupted run cut short (never listed, never used)."""
+    where = folder(ctx)
+    return sorted(where.rglob("*" + PARTIAL)) if where.is_dir() else []
+
+
 def _save(ctx: Context, kept: list[Dump]) -> None:
     text = json.dumps({"dumps": [asdict(d) for d in kept]}, indent=1) + "\n"
     write_atomic(folder(ctx) / INDEX, text.encode(), private=True)

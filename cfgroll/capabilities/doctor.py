@@ -73,7 +73,38 @@ def doctor(ctx: Context, fix: bool = False) -> Report:
     _engine(ctx, releases, report)
     _duplicates(ctx, releases[0] if releases else None, report, fix)
     _mirror(ctx, store, report)
+    _data(ctx, report, fix)
     return report
+
+
+def _data(ctx: Context, report: Report, fix: bool) -> None:
+    """Every recorded dump present and as it was written; no dump cut short left behind."""
+    from cfgroll.capabilities import data
+
+    bad = data.damaged(ctx)
+    cut = data.partials(ctx)
+    if cut and fix:
+        for path in cut:
+            path.unlink(missing_ok=True)
+        report.add("data", "fixed", f"removed {len(cut)} dump(s) an interrupted run cut short")
+    elif cut:
+        report.add(
+            "data",
+            "problem",
+            f"{len(cut)} dump(s) an interrupted run cut short (never used): "
+            + ", ".join(p.name for p in cut[:3]),
+            "`cfgroll doctor --fix` removes them",
+        )
+    if bad:
+        report.add(
+            "data",
+            "problem",
+            "dumps missing or not as written: " + ", ".join(bad[:5]),
+            "`rollback --with-data` cannot use them; take a new one with the next deploy",
+        )
+    elif not cut:
+        n = len(data.dumps(ctx))
+        report.add("data", "ok" if n else "info", f"{n} dump(s), each present and as written")
 
 
 def _mirror(ctx: Context, store: Store, report: Report) -> None:

@@ -48,6 +48,7 @@ class LogLine:
     restorable: Availability | None = None  # its images: here, pullable, gone; None: unknown
     roles: Mapping[str, Role] = field(default_factory=dict)  # of the files changed
     pinned: bool = False  # `cfgroll pin`: prune never touches its images
+    data: tuple[tuple[str, int], ...] = ()  # (service, bytes) of the dumps taken while it was live
 
 
 def log(
@@ -265,10 +266,20 @@ def log_of(
 ) -> list[LogLine]:
     """`cfgroll log`: the releases (newest first) marked restorable. The engine is asked for
     its image IDs by a child process started first, while the store is read."""
+    from cfgroll.capabilities import data
     from cfgroll.engine.daemon import ImageIdsLater
 
     images = ImageIdsLater(ctx.daemon)
     lines = log(ctx.open_store(), limit, include_side, service)
+    kept: dict[str, dict[str, int]] = {}
+    for d in data.dumps(ctx):  # the newest of each service counts
+        kept.setdefault(d.tag, {})[d.service] = d.size
+    lines = [
+        replace(line, data=tuple(sorted(kept[line.entry.tag].items())))
+        if line.entry.tag in kept
+        else line
+        for line in lines
+    ]
     return with_restorable(lines, images.result())
 
 

@@ -93,3 +93,28 @@ def test_a_failing_dump_stops_the_deploy_before_anything_changes(
     assert run("deploy", *FAST) == 1
     assert "the dump of db failed" in run.err and "disk full" in run.err
     assert containers(project_name) == before and git(run.store, "tag") == tags
+
+
+def test_log_and_doctor_know_the_dumps(
+    tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
+    write(proj, project_name, base_image)
+    run = Runner(proj, capsys)
+    assert run("deploy", *FAST) == 0
+    r1 = git(run.store, "describe", "--tags", "main").strip()
+    add_row(project_name, "row-one")
+    (proj / ".env").write_text("VERSION=2\n")
+    assert run("deploy", *FAST) == 0
+    assert run("log") == 0
+    line = next(ln for ln in run.out.splitlines() if ln.startswith(r1))
+    assert "data: db" in line
+    assert run("doctor") == 0 and "data" in run.out
+    (dump,) = (proj / ".cfgroll" / "data").rglob("*.gz")
+    dump.write_bytes(dump.read_bytes() + b"x")
+    (dump.parent / "db.cut.gz.partial").write_bytes(b"half")
+    assert run("doctor") == 1
+    assert "dumps missing or not as written: db of " + r1 in run.out
+    assert "cut short" in run.out
+    assert run("doctor", "--fix") == 1 and "removed 1 dump(s)" in run.out
+    assert not list((proj / ".cfgroll" / "data").rglob("*.partial"))
