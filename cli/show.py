@@ -57,7 +57,8 @@ def show(
     entry, runs = result.entry, result.hooks
     m = entry.manifest
     if json_:
-        print_json({**_json(entry), "hooks": [r.to_dict() for r in runs]})
+        dumps = [asdict(d) for d in result.data]
+        print_json({**_json(entry), "hooks": [r.to_dict() for r in runs], "data": dumps})
         return
     out(f"{m.kind} {m.tag}   commit {entry.commit[:12]}")
     out(f"  action    {m.action}" + (f" to {m.target}" if m.target else ""))
@@ -88,6 +89,10 @@ def show(
         for nr in m.layout.not_recorded:
             who = f" ({nr.service}, {nr.via})" if nr.service else (f" ({nr.via})" if nr.via else "")
             out(f"  {nr.path}  {nr.reason}{who}")
+    if result.data:
+        out("data (dumps taken while it was live; `rollback --with-data` restores the newest):")
+        for d in result.data:
+            out(f"  {d.service}  {d.taken_at}  {d.size} bytes  sha256 {d.sha256[:12]}  ({d.file})")
     if m.log:
         out("failure:")
         for text in m.log.splitlines():

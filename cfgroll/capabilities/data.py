@@ -24,7 +24,7 @@ from typing import Any
 
 from cfgroll.context import STORE_DIR, Context
 from cfgroll.errors import CfgrollError, CommandFailed, ProjectError, one_line
-from cfgroll.settings import DataCommand, parse
+from cfgroll.settings import DataCommand, Limits, parse
 from cfgroll.store.files import fsync_dir, write_atomic
 from cfgroll.store.repo import Entry
 from cfgroll.store.secrets import redact
@@ -107,6 +107,18 @@ def partials(ctx: Context) -> list[Path]:
     return sorted(where.rglob("*" + PARTIAL)) if where.is_dir() else []
 
 
+def forget(ctx: Context, keep: Collection[str]) -> list[Dump]:
+    """Remove the dumps of every release not in `keep` (prune: the releases that keep their
+    images, the live one and the last good one among them); those removed."""
+    every = dumps(ctx)
+    gone = [d for d in every if d.tag not in keep]
+    if gone:
+        _save(ctx, [d for d in every if d.tag in keep])
+        for d in gone:
+            (folder(ctx) / d.file).unlink(missing_ok=True)
+    return gone
+
+
 def _save(ctx: Context, kept: list[Dump]) -> None:
     text = json.dumps({"dumps": [asdict(d) for d in kept]}, indent=1) + "\n"
     write_atomic(folder(ctx) / INDEX, text.encode(), private=True)
@@ -175,6 +187,13 @@ def take(
             )
         )
     _save(ctx, [*dumps(ctx), *taken])
+    note = "".join(
+        f"data: {d.service} dumped {d.taken_at}, {d.size} bytes, sha256 {d.sha256}, "
+        f"{d.seconds:g} s ({FOLDER}/{d.file})\n"
+        for d in taken
+    )
+    store = ctx.open_store()
+    store.add_note(store.resolve(live_tag).commit, note)  # `git log` shows it on the release
     return taken
 
 
@@ -241,9 +260,19 @@ class Planned:
         saved = take(ctx, project, live.tag, live_commands, secrets)
         return cls(project, tuple(saved), wanted, live_commands, target_commands)
 
-    def put_back(self, ctx: Context) -> None:
+    def put_back(self, ctx: Context, limits: Limits) -> None:
+        """The target's dumps into their services, then the gate on those services."""
+        if not self.wanted:
+            return
+        from cfgroll.orchestrators import gate
+
+        before = gate.baseline(ctx.daemon, self.project)
         for service, dump in sorted(self.wanted.items()):
             restore(ctx, self.project, dump, self.target_commands[service])
+        ctx.reporter.step(f"waiting for {', '.join(sorted(self.wanted))} after the restore")
+        gate.wait_healthy(
+            ctx.daemon, self.project, sorted(self.wanted), limits, before, ctx.reporter.states
+        )
 
     def undo(self, ctx: Context) -> None:
         """After a failed rollback that restored data: the live release's saved data back."""

@@ -175,6 +175,11 @@ def _prune(ctx: Context, store: Store, planned: Plan) -> Pruned:
     refused: list[str] = []
     for image_id, _ in planned.images:
         (removed if ctx.daemon.remove_image(image_id) else refused).append(image_id)
+    from cfgroll.capabilities import data
+
+    gone = data.forget(ctx, planned.kept)
+    if gone:
+        ctx.reporter.step(f"removed {len(gone)} dump(s) of releases beyond the policy")
     try:
         store.maintain()
     except Exception as exc:  # noqa: BLE001 - the tags are gone; tidying can wait

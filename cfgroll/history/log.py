@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from cfgroll import orchestrators, project
 from cfgroll.context import Context
@@ -38,6 +39,9 @@ from cfgroll.store.secrets import (
     shown_as_text,
     text_of,
 )
+
+if TYPE_CHECKING:
+    from cfgroll.capabilities.data import Dump
 
 
 @dataclass(frozen=True)
@@ -305,6 +309,7 @@ class Shown:
 
     entry: Entry
     hooks: list[HookRecord]
+    data: list[Dump] = field(default_factory=list)  # the dumps taken while it was live
 
     @property
     def label(self) -> str:
@@ -313,9 +318,11 @@ class Shown:
 
 
 def shown(ctx: Context, ref: str) -> Shown:
+    from cfgroll.capabilities import data
+
     store = ctx.open_store()
     entry = store.resolve(ref)
-    return Shown(entry, hook_runs(store, entry))
+    return Shown(entry, hook_runs(store, entry), [d for d in data.dumps(ctx) if d.tag == entry.tag])
 
 
 def shown_file(ctx: Context, ref: str, path: str, show_secrets: bool = False) -> str:

@@ -212,7 +212,7 @@ def rollback(
         intact = ctx.daemon.container_ids(live.manifest.project)
         try:
             restore(ctx, store, target, paths, only, hooks, known=planned.images)
-            data_plan.put_back(ctx)
+            data_plan.put_back(ctx, recorded(ctx.flags, target).limits)
             ctx.reporter.step("recording the rollback")
             if only is None:
                 files = ProjectFiles.recorded(target.manifest, store.files(target))

@@ -14,6 +14,7 @@ from tests.helpers import Runner, all_objects, build_file_tree, containers, git
 pytestmark = pytest.mark.docker
 FAST = ["--settle", "0.5", "--timeout", "30"]
 
+RESTORE = '[sh, -c, "cat > /data/rows"]'
 COMPOSE = """\
 name: {name}
 services:
@@ -28,12 +29,15 @@ volumes:
   rows: {{}}
 x-cfgroll:
   data:
-    db: {{dump: {dump}, restore: [sh, -c, "cat > /data/rows"], timeout: 30}}
+    db: {{dump: {dump}, restore: {restore}, timeout: 30}}
 """
 
 
-def write(proj: Path, name: str, base: str, dump: str = "[cat, /data/rows]") -> None:
-    (proj / "compose.yaml").write_text(COMPOSE.format(name=name, base=base, dump=dump))
+def write(
+    proj: Path, name: str, base: str, dump: str = "[cat, /data/rows]", restore: str = RESTORE
+) -> None:
+    text = COMPOSE.format(name=name, base=base, dump=dump, restore=restore)
+    (proj / "compose.yaml").write_text(text)
 
 
 def rows(name: str) -> str:
@@ -69,6 +73,8 @@ def test_rollback_with_data_gives_back_the_releases_rows(
     assert rows(project_name) == "row-one\nrow-two\n"
     assert "--with-data" in run.err  # the data stayed: said so
 
+    assert run("show", r1) == 0 and "data (dumps taken while it was live" in run.out
+    assert "data: db dumped" in git(run.store, "log", "--notes", "-1", r1)
     assert run("rollback", r1, "--with-data", "--yes", *FAST) == 0, run.err
     assert rows(project_name) == "row-one\n"
     data = proj / ".cfgroll" / "data"
@@ -118,3 +124,24 @@ def test_log_and_doctor_know_the_dumps(
     assert "cut short" in run.out
     assert run("doctor", "--fix") == 1 and "removed 1 dump(s)" in run.out
     assert not list((proj / ".cfgroll" / "data").rglob("*.partial"))
+
+
+def test_a_failed_restore_brings_the_live_release_and_its_data_back(
+    tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
+    # r1's restore writes the rows, then fails: the transaction must undo it
+    write(proj, project_name, base_image, restore='[sh, -c, "cat > /data/rows; exit 1"]')
+    run = Runner(proj, capsys)
+    assert run("deploy", *FAST) == 0
+    r1 = git(run.store, "describe", "--tags", "main").strip()
+    add_row(project_name, "row-one")
+    write(proj, project_name, base_image)
+    (proj / ".env").write_text("VERSION=2\n")
+    assert run("deploy", *FAST) == 0
+    r2 = git(run.store, "describe", "--tags", "main").strip()
+    add_row(project_name, "row-two")
+    assert run("rollback", r1, "--with-data", "--yes", *FAST) == 3
+    assert "the restore" in run.err
+    assert git(run.store, "describe", "--tags", "main").strip() == r2
+    assert rows(project_name) == "row-one\nrow-two\n"
