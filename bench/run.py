@@ -171,7 +171,7 @@ class Bench:
         return timed([self.cfgroll, *args], self.proj)
 
     def cleanup(self) -> None:
-        for name in (self.name, self.name + "crash"):
+        for name in (self.name, self.name + "crash", self.name + "data"):
             subprocess.run(["docker", "compose", "-p", name, "down", "-t", "1"],
                            capture_output=True)  # fmt: skip
         images = subprocess.run(
@@ -273,6 +273,39 @@ class Bench:
             "`cfgroll deploy` with a mirror (push of the release, `.env` sealed)", b, a,
             "`cfgroll deploy` without a mirror", "≤ 1.05×",
         ))  # fmt: skip
+
+    def data(self) -> None:
+        """A deploy of a project whose `db` holds 50 MB (base64 text, as a SQL dump is text)
+        with `x-cfgroll: data:` (a dump before the deploy) against the same deploy without."""
+        proj, name = self.work / "data", self.name + "data"
+        proj.mkdir()
+        db = (
+            f"name: {name}\nservices:\n  db:\n    image: {BASE}\n    init: true\n"
+            "    environment:\n      VERSION: ${VERSION}\n    volumes: [rows:/data]\n"
+            '    command: ["sh", "-c", "exec sleep 100000"]\nvolumes:\n  rows: {}\n'
+        )
+        block = (
+            "x-cfgroll:\n  data:\n    db: {dump: [cat, /data/rows], "
+            'restore: [sh, -c, "cat > /data/rows"]}\n'
+        )
+        version = [0]
+
+        def deploy(with_data: bool) -> float:
+            version[0] += 1
+            (proj / "compose.yaml").write_text(db + (block if with_data else ""))
+            (proj / ".env").write_text(f"VERSION={version[0]}\n")
+            return timed([self.cfgroll, "deploy", "--settle", "0.5"], proj)
+
+        deploy(False)
+        fill = "head -c 37748736 /dev/urandom | base64 > /data/rows"
+        sh(["docker", "compose", "-p", name, "exec", "-T", "db", "sh", "-c", fill])
+        a, b = self.pairs_of(lambda: deploy(False), lambda: deploy(True))
+        size = sum(p.stat().st_size for p in (proj / ".cfgroll" / "data").rglob("*.gz"))
+        self.rows.append(Row(
+            "`cfgroll deploy` with a 50 MB `data:` dump first", b, a,
+            "`cfgroll deploy` of the same project without `data:`", "the dump's own time",
+        ))  # fmt: skip
+        self.notes.append(f"data: the dumps kept take {size / 2**20:.0f} MiB (gzip level 3)")
 
     def swarm(self) -> None:
         """A stack deploy (a new `.env` value and a new image) and a stack rollback, against
@@ -590,7 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="every row once, small stores (CI: keeps the script working)")  # fmt: skip
     parser.add_argument(
-        "--only", default="", help="some of: deploy,rollback,startup,gate,swarm,mirror,history"
+        "--only", default="", help="some of: deploy,rollback,startup,gate,swarm,mirror,data,history"
     )
     args = parser.parse_args(argv)
     pairs = 1 if args.quick else args.pairs
@@ -602,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.setup()
             only = set(filter(None, args.only.split(",")))
             steps = (bench.deploy, bench.rollback, bench.startup, bench.gate, bench.swarm)
-            for step in (*steps, bench.mirror):
+            for step in (*steps, bench.mirror, bench.data):
                 if not only or step.__name__ in only:
                     print(f"bench: {step.__name__}…", file=sys.stderr)
                     step()

@@ -189,7 +189,13 @@ def _data(block: Mapping[str, Any]) -> dict[str, DataCommand]:
                     f"{where} `{key}:` must be a command (a list of arguments), {example}"
                 )
             argv[key] = tuple(given)
-        timeout = _seconds(dict(spec), "timeout", least=1)
+        try:
+            timeout = _seconds(dict(spec), "timeout", least=1)
+        except ProjectError:
+            raise ProjectError(
+                f"{where} `timeout:` must be a number of seconds of at least 1, "
+                f"not {spec.get('timeout')!r}"
+            ) from None
         found[str(service)] = DataCommand(argv["dump"], argv["restore"], timeout or DUMP_TIMEOUT)
     return found
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from cfgroll.errors import StoreError
 
@@ -135,3 +137,54 @@ def _run(argv: list[str], data: bytes, what: str) -> bytes:
         why = (why or (lines[0] if lines else f"exit {done.returncode}")).removeprefix("age: ")
         raise AgeError(f"could not {what} with age: {why}")
     return done.stdout
+
+
+@contextmanager
+def sealing_to(path: Path, recipients: Recipients) -> Iterator[IO[bytes]]:
+    """A stream whose bytes age seals, as they come, into `path` (a dump of any size)."""
+    argv = [_age(), "--encrypt", "--output", str(path)]
+    for key in recipients.keys:
+        argv += ["--recipient", key]
+    for file in recipients.files:
+        argv += ["--recipients-file", str(file)]
+    with _streaming(argv, "seal a dump", stdin=True) as proc:
+        assert proc.stdin is not None
+        yield proc.stdin
+        proc.stdin.close()
+
+
+@contextmanager
+def opening(path: Path, identities: Sequence[Path]) -> Iterator[IO[bytes]]:
+    """The bytes age opens from `path`, as a stream."""
+    if not identities:
+        raise CannotOpen(
+            f"{path.name} is sealed with age; set CFGROLL_IDENTITY to an identity file that "
+            "opens it"
+        )
+    argv = [_age(), "--decrypt"]
+    for identity in identities:
+        argv += ["--identity", str(identity)]
+    with _streaming([*argv, str(path)], "open a dump", stdin=False) as proc:
+        assert proc.stdout is not None
+        yield proc.stdout
+
+
+@contextmanager
+def _streaming(argv: list[str], what: str, stdin: bool) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        stdout=None if stdin else subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield proc
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode(errors="replace")
+    if proc.wait() != 0:
+        line = next((ln for ln in err.splitlines() if ln.startswith("age: error:")), err.strip())
+        raise AgeError(f"could not {what} with age: {line.removeprefix('age: ')}")

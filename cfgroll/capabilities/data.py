@@ -16,18 +16,21 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cfgroll.context import STORE_DIR, Context
 from cfgroll.errors import CfgrollError, CommandFailed, ProjectError, one_line
 from cfgroll.settings import DataCommand, Limits, parse
+from cfgroll.store import age
 from cfgroll.store.files import fsync_dir, write_atomic
 from cfgroll.store.repo import Entry
 from cfgroll.store.secrets import redact
+from cfgroll.store.system import fsync_file
 
 FOLDER = "data"
 INDEX = "index.json"
@@ -135,11 +138,15 @@ def take(
     live_tag: str,
     commands: Mapping[str, DataCommand],
     secrets: list[str],
+    block: Any = None,
 ) -> list[Dump]:
     """Dump every service of `commands` from its running container, linked to `live_tag`;
-    `DumpFailed` (nothing kept of it) when one fails, times out or has no running container."""
+    `DumpFailed` (nothing kept of it) when one fails, times out or has no running container.
+    With `x-cfgroll: recipients:` in `block`, each dump is sealed with age as it is written."""
     if not commands:
         return []
+    keys = parse(block).recipients
+    recipients = age.Recipients.of(keys, ctx.directory) if keys else None
     where = folder(ctx)
     _private(where)
     if where.parent.name == STORE_DIR:  # the project's `.cfgroll/` holds data now: private too
@@ -155,17 +162,17 @@ def take(
             )
         ctx.reporter.step(f"dumping {service}'s data ({' '.join(command.dump)})")
         moment = datetime.now(timezone.utc)
-        name = f"{live_tag}/{service}.{moment.strftime('%Y%m%dT%H%M%S%fZ')}.gz"
+        sealed = ".age" if recipients else ""
+        name = f"{live_tag}/{service}.{moment.strftime('%Y%m%dT%H%M%S%fZ')}.gz{sealed}"
         path = where / name
         _private(path.parent)
         partial = path.with_name(path.name + PARTIAL)
         started = time.monotonic()
         try:
-            with open(partial, "wb") as raw:
+            with _written(partial, recipients) as raw:
                 with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=3) as packed:
                     ctx.daemon.exec_out(container.id, command.dump, packed, command.timeout)
-                raw.flush()
-                os.fsync(raw.fileno())
+            fsync_file(partial)
         except (CfgrollError, OSError, KeyboardInterrupt) as exc:
             partial.unlink(missing_ok=True)
             if isinstance(exc, KeyboardInterrupt):
@@ -216,8 +223,32 @@ def restore(ctx: Context, project: str, dump: Dump, command: DataCommand) -> Non
     if not running:
         raise DumpFailed(f"cannot restore {dump.service}'s data: it has no running container")
     ctx.reporter.step(f"restoring {dump.service}'s data from {dump.tag} ({dump.taken_at})")
-    with gzip.open(folder(ctx) / dump.file, "rb") as source:
+    with _read(folder(ctx) / dump.file) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as source:
         ctx.daemon.exec_in(running[0].id, command.restore, source, command.timeout)
+
+
+@contextmanager
+def _written(path: Path, recipients: age.Recipients | None) -> Iterator[IO[bytes]]:
+    """A file to write a dump into, sealed with age to `recipients` if any."""
+    if recipients is None:
+        with open(path, "wb") as fh:
+            yield fh
+    else:
+        with age.sealing_to(path, recipients) as fh:
+            yield fh
+
+
+@contextmanager
+def _read(path: Path) -> Iterator[IO[bytes]]:
+    """A dump's bytes, opened with `CFGROLL_IDENTITY` when sealed."""
+    if path.name.endswith(".age"):
+        from cfgroll.capabilities.clone import identities
+
+        with age.opening(path, identities(())) as fh:
+            yield fh
+    else:
+        with open(path, "rb") as fh:
+            yield fh
 
 
 @dataclass(frozen=True)
@@ -257,7 +288,15 @@ class Planned:
                 f"the data has changed since {target.tag} (a dump was taken after it); this "
                 f"rollback leaves the data as it is: `--with-data` restores {target.tag}'s"
             )
-        saved = take(ctx, project, live.tag, live_commands, secrets)
+        if any(d.file.endswith(".age") for d in wanted.values()):
+            from cfgroll.capabilities.clone import identities
+
+            if not identities(()):
+                raise DumpFailed(
+                    f"{target.tag}'s dumps are sealed with age (x-cfgroll: recipients:); set "
+                    "CFGROLL_IDENTITY to an identity file that opens them; nothing was changed"
+                )
+        saved = take(ctx, project, live.tag, live_commands, secrets, live.manifest.layout.settings)
         return cls(project, tuple(saved), wanted, live_commands, target_commands)
 
     def put_back(self, ctx: Context, limits: Limits) -> None:

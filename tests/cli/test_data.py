@@ -4,11 +4,17 @@ database (`cat` dumps it, `cat >` restores it)."""
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import AgeKey
 from tests.helpers import Runner, all_objects, build_file_tree, containers, git
 
 pytestmark = pytest.mark.docker
@@ -145,3 +151,110 @@ def test_a_failed_restore_brings_the_live_release_and_its_data_back(
     assert "the restore" in run.err
     assert git(run.store, "describe", "--tags", "main").strip() == r2
     assert rows(project_name) == "row-one\nrow-two\n"
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_a_dump_cut_short_is_never_used_and_the_next_deploy_works(
+    tmp_path: Path, project_name: str, base_image: str, how: signal.Signals
+) -> None:
+    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
+    write(proj, project_name, base_image, dump='[sh, -c, "cat /data/rows; sleep 60"]')
+    cfg = [sys.executable, "-m", "cfgroll"]
+    assert (
+        subprocess.run([*cfg, "deploy", *FAST, "-C", str(proj)], capture_output=True).returncode
+        == 0
+    )
+    add_row(project_name, "row-one")
+    (proj / ".env").write_text("VERSION=2\n")
+    run = subprocess.Popen(
+        [*cfg, "deploy", *FAST, "-C", str(proj)],
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert run.stderr is not None
+    for line in run.stderr:
+        if "dumping db's data" in line:
+            break
+    time.sleep(1)
+    os.killpg(run.pid, how)  # a terminal's Ctrl-C reaches the whole group; kill -9 only cfgroll
+    run.wait(timeout=60)
+    assert run.returncode != 0
+    data = proj / ".cfgroll" / "data"
+    index = json.loads((data / "index.json").read_text()) if (data / "index.json").exists() else {}
+    assert index.get("dumps", []) == []  # nothing cut short is ever listed
+    write(proj, project_name, base_image)  # a quick dump again
+    done = subprocess.run([*cfg, "deploy", *FAST, "-C", str(proj)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert rows(project_name) == "row-one\n"
+    assert len(json.loads((data / "index.json").read_text())["dumps"]) == 1
+
+
+def test_with_recipients_dumps_are_sealed_at_rest(
+    tmp_path: Path,
+    project_name: str,
+    base_image: str,
+    capsys: pytest.CaptureFixture[str],
+    age_key: AgeKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
+    write(proj, project_name, base_image)
+    compose = proj / "compose.yaml"
+    compose.write_text(compose.read_text() + f"  recipients: [{age_key.recipient}]\n")
+    run = Runner(proj, capsys)
+    assert run("deploy", *FAST) == 0, run.err
+    r1 = git(run.store, "describe", "--tags", "main").strip()
+    add_row(project_name, "row-secret-one")
+    (proj / ".env").write_text("VERSION=2\n")
+    assert run("deploy", *FAST) == 0, run.err
+    (dump,) = (proj / ".cfgroll" / "data").rglob("*.gz.age")
+    assert dump.read_bytes().startswith(b"age-encryption.org/v1")
+    add_row(project_name, "row-two")
+    monkeypatch.delenv("CFGROLL_IDENTITY", raising=False)
+    assert run("rollback", r1, "--with-data", "--yes", *FAST) == 1
+    assert "CFGROLL_IDENTITY" in run.err and rows(project_name) == "row-secret-one\nrow-two\n"
+    monkeypatch.setenv("CFGROLL_IDENTITY", str(age_key.identity))
+    assert run("rollback", r1, "--with-data", "--yes", *FAST) == 0, run.err
+    assert rows(project_name) == "row-secret-one\n"
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_a_restore_cut_short_leaves_a_store_the_next_command_works_with(
+    tmp_path: Path, project_name: str, base_image: str, how: signal.Signals
+) -> None:
+    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
+    slow = '[sh, -c, "cat > /data/rows; sleep 60"]'
+    write(proj, project_name, base_image, restore=slow)  # r1 restores slowly
+    cfg = [sys.executable, "-m", "cfgroll"]
+    assert (
+        subprocess.run([*cfg, "deploy", *FAST, "-C", str(proj)], capture_output=True).returncode
+        == 0
+    )
+    store = proj / ".cfgroll" / "store.git"
+    r1 = git(store, "describe", "--tags", "main").strip()
+    add_row(project_name, "row-one")
+    write(proj, project_name, base_image)
+    (proj / ".env").write_text("VERSION=2\n")
+    assert (
+        subprocess.run([*cfg, "deploy", *FAST, "-C", str(proj)], capture_output=True).returncode
+        == 0
+    )
+    add_row(project_name, "row-two")
+    run = subprocess.Popen(
+        [*cfg, "rollback", r1, "--with-data", "--yes", *FAST, "-C", str(proj)],
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert run.stderr is not None
+    for line in run.stderr:
+        if "restoring db's data" in line:
+            break
+    time.sleep(1)
+    os.killpg(run.pid, how)
+    rest = run.stderr.read()
+    run.wait(timeout=120)
+    if how == signal.SIGINT:
+        # the transaction: the live release back, with the data it saved first
+        assert run.returncode == 3, rest
+        assert rows(project_name) == "row-one\nrow-two\n"
+    git(store, "fsck", "--strict")
+    done = subprocess.run([*cfg, "deploy", *FAST, "-C", str(proj)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
