@@ -110,6 +110,10 @@ class MirrorRefused(MirrorError):
     recipient to seal it to, a server that denies it."""
 
 
+class MirrorUnrelated(MirrorRefused):
+    """The mirror holds a history this store did not write: never pushed over."""
+
+
 class DeployFailed(CfgrollError):
     """A deploy or rollback failed and the release that was live runs again (exit 3)."""
 

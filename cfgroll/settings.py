@@ -14,35 +14,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from cfgroll import settings_fields as field_of
 from cfgroll.errors import ProjectError
-from cfgroll.settings_fields import (
-    DUMP_TIMEOUT as DUMP_TIMEOUT,
-)
-from cfgroll.settings_fields import (
-    KEY as KEY,
-)
-from cfgroll.settings_fields import (
-    DataCommand as DataCommand,
-)
-from cfgroll.settings_fields import (
-    _count,
-    _data,
-    _duration_of,
-    _flag,
-    _folder,
-    _maybe,
-    _paths,
-    _pre_stop,
-    _pull,
-    _recipients,
-    _seconds,
-)
-from cfgroll.settings_fields import (
-    duration as duration,
-)
-from cfgroll.settings_fields import (
-    one_of as one_of,
-)
+from cfgroll.settings_fields import DUMP_TIMEOUT as DUMP_TIMEOUT
+from cfgroll.settings_fields import KEY as KEY
+from cfgroll.settings_fields import DataCommand as DataCommand
+from cfgroll.settings_fields import duration as duration
+from cfgroll.settings_fields import one_of as one_of
 from cfgroll.store.manifest import ORCHESTRATORS as ORCHESTRATORS  # for the CLI
 from cfgroll.store.manifest import Orchestrator as Orchestrator  # for the CLI
 from cfgroll.store.manifest import orchestrator_of as orchestrator_of
@@ -181,24 +159,24 @@ def parse(block: Any) -> Settings:
             f"{_keys()} (see docs/settings.md)"
         )
     return Settings(
-        track=_paths(block, "track"),
-        ignore=_paths(block, "ignore"),
-        timeout=_seconds(block, "timeout", least=1),
-        settle=_seconds(block, "settle"),
-        lock_timeout=_seconds(block, "lock_timeout"),
-        hooks=_folder(block, "hooks"),
-        hook_timeout=_seconds(block, "hook_timeout", least=1),
-        keep=_count(block, "keep"),
-        keep_for=_duration_of(block, "keep_for"),
-        orchestrator=_maybe(block, "orchestrator", ORCHESTRATORS),
-        rollout=_maybe(block, "rollout", ORDERS),
-        drain=_seconds(block, "drain"),
-        pre_stop=_pre_stop(block),
-        recipients=_recipients(block),
-        mirror_plaintext=_flag(block, "mirror_plaintext"),
-        push_timeout=_seconds(block, "push_timeout", least=1),
-        pull=_pull(block),
-        data=_data(block),
+        track=field_of.paths(block, "track"),
+        ignore=field_of.paths(block, "ignore"),
+        timeout=field_of.seconds(block, "timeout", least=1),
+        settle=field_of.seconds(block, "settle"),
+        lock_timeout=field_of.seconds(block, "lock_timeout"),
+        hooks=field_of.folder(block, "hooks"),
+        hook_timeout=field_of.seconds(block, "hook_timeout", least=1),
+        keep=field_of.count(block, "keep"),
+        keep_for=field_of.duration_of(block, "keep_for"),
+        orchestrator=field_of.maybe(block, "orchestrator", ORCHESTRATORS),
+        rollout=field_of.maybe(block, "rollout", ORDERS),
+        drain=field_of.seconds(block, "drain"),
+        pre_stop=field_of.pre_stop(block),
+        recipients=field_of.recipients(block),
+        mirror_plaintext=field_of.flag(block, "mirror_plaintext"),
+        push_timeout=field_of.seconds(block, "push_timeout", least=1),
+        pull=field_of.pull(block),
+        data=field_of.data(block),
     )
 
 

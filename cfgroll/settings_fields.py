@@ -30,7 +30,7 @@ class DataCommand:
     timeout: float = DUMP_TIMEOUT
 
 
-def _paths(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
+def paths(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = block.get(key) or []
     if isinstance(value, str):
         value = [value]
@@ -44,23 +44,23 @@ def _paths(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def _seconds(block: Mapping[str, Any], key: str, least: float = 0) -> float | None:
+def seconds(block: Mapping[str, Any], key: str, least: float = 0) -> float | None:
     value = block.get(key)
     if value is None:
         return None
     try:
-        seconds = float(value)  # Compose's JSON keeps numbers; an interpolated one is a string
+        number = float(value)  # Compose's JSON keeps numbers; an interpolated one is a string
     except (TypeError, ValueError):
-        seconds = -1.0
-    if isinstance(value, bool) or not seconds >= least or seconds == float("inf"):
+        number = -1.0
+    if isinstance(value, bool) or not number >= least or number == float("inf"):
         raise ProjectError(
             f"`{KEY}: {key}:` must be a number of seconds of at least {least:g}, "
             f"not {value!r} (e.g. `{key}: 60`)"
         )
-    return seconds
+    return number
 
 
-def _count(block: Mapping[str, Any], key: str) -> int | None:
+def count(block: Mapping[str, Any], key: str) -> int | None:
     value = block.get(key)
     if value is None:
         return None
@@ -69,7 +69,7 @@ def _count(block: Mapping[str, Any], key: str) -> int | None:
     return int(value)
 
 
-def _duration_of(block: Mapping[str, Any], key: str) -> timedelta | None:
+def duration_of(block: Mapping[str, Any], key: str) -> timedelta | None:
     value = block.get(key)
     if value is None:
         return None
@@ -105,12 +105,12 @@ def one_of(value: Any, known: tuple[T, ...], where: str) -> T:
     raise ProjectError(f"{where} must be one of {', '.join(known)}, not {value!r}")
 
 
-def _maybe(block: Mapping[str, Any], key: str, known: tuple[T, ...]) -> T | None:
+def maybe(block: Mapping[str, Any], key: str, known: tuple[T, ...]) -> T | None:
     value = block.get(key)
     return None if value is None else one_of(value, known, f"`{KEY}: {key}:`")
 
 
-def _pre_stop(block: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
+def pre_stop(block: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
     value = block.get("pre_stop")
     if value is None:
         return None
@@ -130,7 +130,7 @@ def _pre_stop(block: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
     return commands
 
 
-def _recipients(block: Mapping[str, Any]) -> tuple[str, ...]:
+def recipients(block: Mapping[str, Any]) -> tuple[str, ...]:
     value = block.get("recipients") or []
     if isinstance(value, str):
         value = [value]
@@ -147,7 +147,7 @@ def _recipients(block: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def _pull(block: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def pull(block: Mapping[str, Any]) -> tuple[str | None, str | None]:
     value = block.get("pull")
     if value is None:
         return None, None
@@ -163,7 +163,7 @@ def _pull(block: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return found[0], found[1]
 
 
-def _data(block: Mapping[str, Any]) -> dict[str, DataCommand]:
+def data(block: Mapping[str, Any]) -> dict[str, DataCommand]:
     value = block.get("data")
     if value is None:
         return {}
@@ -190,7 +190,7 @@ def _data(block: Mapping[str, Any]) -> dict[str, DataCommand]:
                 )
             argv[key] = tuple(given)
         try:
-            timeout = _seconds(dict(spec), "timeout", least=1)
+            timeout = seconds(dict(spec), "timeout", least=1)
         except ProjectError:
             raise ProjectError(
                 f"{where} `timeout:` must be a number of seconds of at least 1, "
@@ -200,14 +200,14 @@ def _data(block: Mapping[str, Any]) -> dict[str, DataCommand]:
     return found
 
 
-def _flag(block: Mapping[str, Any], key: str) -> bool:
+def flag(block: Mapping[str, Any], key: str) -> bool:
     value = block.get(key, False)
     if not isinstance(value, bool):
         raise ProjectError(f"`{KEY}: {key}:` must be true or false, not {value!r}")
     return value
 
 
-def _folder(block: Mapping[str, Any], key: str) -> str | None:
+def folder(block: Mapping[str, Any], key: str) -> str | None:
     value = block.get(key)
     if value is None:
         return None

@@ -6,6 +6,7 @@ private keys, plugins) are age's, as its manual describes them."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from cfgroll.errors import StoreError
+from cfgroll.errors import StoreError, UsageError
 
 # What a recipient that is a key (not a file's path) starts with: age's own keys, a plugin's,
 # and the SSH public keys age takes.
@@ -23,6 +24,9 @@ INSTALL = (
     "install age (`apt install age`, `brew install age`, `winget install FiloSottile.age`, or "
     "https://age-encryption.org)"
 )
+
+
+IDENTITY_ENV = "CFGROLL_IDENTITY"  # identity files, separated as PATH is
 
 
 class AgeError(StoreError):
@@ -71,6 +75,18 @@ class Recipients:
         """Equal for the same set of keys: a sealed file is sealed again only when they change."""
         keys = "\n".join(sorted(set(self.listed())))
         return hashlib.sha256(keys.encode()).hexdigest()[:16]
+
+
+def identities(given: Sequence[Path]) -> list[Path]:
+    """The identity files that open what cfgroll sealed: `given` (`--identity`), else
+    `CFGROLL_IDENTITY`; each must be a readable file."""
+    chosen = list(given)
+    if not chosen:
+        chosen = [Path(p) for p in os.environ.get(IDENTITY_ENV, "").split(os.pathsep) if p]
+    for path in chosen:
+        if not path.is_file():
+            raise UsageError(f"the identity file {path} does not exist or is not a file")
+    return chosen
 
 
 def _key_line(line: str) -> bool:
@@ -132,11 +148,16 @@ def _run(argv: list[str], data: bytes, what: str) -> bytes:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise AgeError(f"could not {what} with age ({exc})") from None
     if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
-        why = next((line for line in lines if line.startswith("age: error:")), "")
-        why = (why or (lines[0] if lines else f"exit {done.returncode}")).removeprefix("age: ")
-        raise AgeError(f"could not {what} with age: {why}")
+        raise _failed(what, done.stderr, done.returncode)
     return done.stdout
+
+
+def _failed(what: str, stderr: bytes, code: int) -> AgeError:
+    """age's own `age: error: …` line (else its first), as one line."""
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    why = next((line for line in lines if line.startswith("age: error:")), "")
+    why = (why or (lines[0] if lines else f"exit {code}")).removeprefix("age: ")
+    return AgeError(f"could not {what} with age: {why}")
 
 
 @contextmanager
@@ -184,7 +205,6 @@ def _streaming(argv: list[str], what: str, stdin: bool) -> Iterator[subprocess.P
         proc.wait()
         raise
     assert proc.stderr is not None
-    err = proc.stderr.read().decode(errors="replace")
+    err = proc.stderr.read()
     if proc.wait() != 0:
-        line = next((ln for ln in err.splitlines() if ln.startswith("age: error:")), err.strip())
-        raise AgeError(f"could not {what} with age: {line.removeprefix('age: ')}")
+        raise _failed(what, err, proc.returncode)

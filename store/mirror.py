@@ -24,14 +24,14 @@ from pathlib import Path
 
 import git
 import yaml
-from git.objects.fun import tree_entries_from_data, tree_to_stream
+from git.objects.fun import tree_entries_from_data
 
 from cfgroll.errors import MirrorRefused
 from cfgroll.store import files as store_files
 from cfgroll.store import remote
 from cfgroll.store.manifest import MANIFEST_PATH, STACK_PATH
 from cfgroll.store.manifest_yaml import manifest_from_yaml
-from cfgroll.store.objects import TREE_MODE, Objects, update_refs
+from cfgroll.store.objects import TREE_MODE, Objects, tree_files, update_refs
 from cfgroll.store.remote import MIRROR, PUSHED, kept
 from cfgroll.store.secrets import is_env, is_secret
 
@@ -338,14 +338,9 @@ class Mirror:
         _, raw = self._raw(tree)
         return list(tree_entries_from_data(raw))
 
-    def _blobs(self, tree: str, prefix: str = "") -> dict[str, str]:
-        found = {}
-        for binsha, mode, name in self._entries(tree):
-            if mode == TREE_MODE:
-                found.update(self._blobs(binsha.hex(), f"{prefix}{name}/"))
-            else:
-                found[prefix + name] = binsha.hex()
-        return found
+    def _blobs(self, tree: str) -> dict[str, str]:
+        """Path -> blob id of every file under `tree`."""
+        return {p: sha for p, (_mode, sha) in tree_files(lambda s: self._raw(s)[1], tree).items()}
 
     def _blob(self, sha: str | None) -> bytes | None:
         return None if sha is None else self._raw(sha)[1]
@@ -373,12 +368,7 @@ class Mirror:
         return self._put_tree(entries)
 
     def _put_tree(self, entries: list[tuple[bytes, int, str]]) -> str:
-        import io
-
-        entries.sort(key=lambda e: e[2].encode() + (b"/" if e[1] == TREE_MODE else b""))
-        buf = io.BytesIO()
-        tree_to_stream(entries, buf.write)
-        return self._objects.put("tree", buf.getvalue()).hex()
+        return self._objects.put_tree(entries).hex()
 
     def _note_commit(
         self, raw: bytes, name_of: Callable[[str], str], mapping: Mapping[str, str]

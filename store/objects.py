@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import io
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import git
-from git.objects.fun import tree_to_stream
+from git.objects.fun import tree_entries_from_data, tree_to_stream
 from gitdb import IStream, LooseObjectDB
 
 from cfgroll.errors import StoreError
@@ -108,11 +108,31 @@ class Objects:
                 entries.append((self._write_node(child), TREE_MODE, name))
             else:
                 entries.append((child[0], child[1], name))
-        # git's order: by name bytes, a folder sorting as if its name ended in "/"
-        entries.sort(key=lambda e: e[2].encode() + (b"/" if e[1] == TREE_MODE else b""))
+        return self.put_tree(entries)
+
+    def put_tree(self, entries: list[tuple[bytes, int, str]]) -> bytes:
+        """One tree object of `entries` (binary name, mode, name), in git's order: by name
+        bytes, a folder sorting as if its name ended in "/"."""
+        entries = sorted(
+            entries, key=lambda e: e[2].encode() + (b"/" if e[1] == TREE_MODE else b"")
+        )
         buf = io.BytesIO()
         tree_to_stream(entries, buf.write)
         return self.put("tree", buf.getvalue())
+
+
+def tree_files(
+    read: Callable[[str], bytes], tree: str, prefix: str = ""
+) -> dict[str, tuple[int, str]]:
+    """Path -> (mode, blob id) of every file under the tree `tree`, read with `read` (an
+    object's raw content by its id), one read per tree."""
+    found: dict[str, tuple[int, str]] = {}
+    for binsha, mode, name in tree_entries_from_data(read(tree)):
+        if mode == TREE_MODE:
+            found.update(tree_files(read, binsha.hex(), f"{prefix}{name}/"))
+        else:
+            found[prefix + name] = (mode, binsha.hex())
+    return found
 
 
 def update_refs(repo: git.Repo, commands: str, actor: git.Actor | None = None) -> None:

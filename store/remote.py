@@ -17,7 +17,7 @@ from typing import Any
 
 import git
 
-from cfgroll.errors import MirrorError, MirrorRefused, MirrorUnreachable
+from cfgroll.errors import MirrorError, MirrorRefused, MirrorUnreachable, MirrorUnrelated
 
 REMOTE = "mirror"
 MIRROR = "refs/mirror/"  # the store's refs as the mirror holds them (the translations)
@@ -66,10 +66,13 @@ def kept(ref: str) -> bool:
 
 
 def url(repo: git.Repo) -> str | None:
-    try:
-        return str(repo.git.config("--get", f"remote.{REMOTE}.url")) or None
-    except git.GitCommandError:
+    """The mirror's URL, read in-process (every command that writes asks: most stores have no
+    mirror, and pay nothing for it)."""
+    reader = repo.config_reader("repository")
+    section = f'remote "{REMOTE}"'
+    if not reader.has_option(section, "url"):
         return None
+    return str(reader.get_value(section, "url")) or None
 
 
 def set_url(repo: git.Repo, value: str) -> None:
@@ -184,12 +187,18 @@ def _failure(text: str, what: str, code: int) -> MirrorError:
         detail = "; ".join(filter(None, [why, *declined[:1]]))
         return MirrorRefused(f"the mirror refused the push ({shown(detail)[:200]})")
     if any(word in ln for ln in lines if "[rejected]" in ln for word in _REFUSED):
-        return MirrorRefused(
+        return MirrorUnrelated(
             "the mirror holds a history this store did not write (a ref there is not an "
             "ancestor of the store's); cfgroll never forces a push over it: point `cfgroll "
             "mirror` at an empty repository, or at the lost host's own mirror from a clone"
         )
+    return MirrorUnreachable(f"could not {what} the mirror ({said(text, code)})")
+
+
+def said(text: str, code: int) -> str:
+    """What git said went wrong, in one line: its first `fatal:` or `error:` line (else its
+    last), credentials masked."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     last = lines[-1] if lines else ""
     why = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), last)
-    why = shown(why.removeprefix("fatal: ").removeprefix("error: "))[:200]
-    return MirrorUnreachable(f"could not {what} the mirror ({why or f'git exited {code}'})")
+    return shown(why.removeprefix("fatal: ").removeprefix("error: "))[:200] or f"git exited {code}"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import git
-from git.objects.fun import tree_entries_from_data
 
 from cfgroll import faults
 from cfgroll.errors import StoreError, UnknownRelease
@@ -33,7 +32,7 @@ from cfgroll.store.names import (
     RELEASE_PREFIX,
     STAMP_RE,
 )
-from cfgroll.store.objects import KINDS, TREE_MODE, Objects
+from cfgroll.store.objects import KINDS, Objects, tree_files
 from cfgroll.store.summaries import Summaries, Summary
 from cfgroll.store.upkeep import RefsAndUpkeep
 
@@ -276,23 +275,18 @@ class Store(RefsAndUpkeep):
         cached = self._summaries.get(entry.commit)
         if cached is not None and cached.file_ids is not None:
             return dict(cached.file_ids)
-        found: dict[str, str] = {}
         try:
-            self._tree_ids(f"{entry.commit}^{{tree}}", "", found)
+            files = tree_files(self._object, f"{entry.commit}^{{tree}}")
         except _DAMAGE as exc:
             raise damaged(self.path, exc) from exc
-        found = {p: i for p, i in found.items() if p not in OWN_FILES}
+        found = {p: f"{mode:o} {sha}" for p, (mode, sha) in files.items() if p not in OWN_FILES}
         if cached is not None:
             self._summaries.put(entry.commit, replace(cached, file_ids=found))
         return found
 
-    def _tree_ids(self, ref: str, prefix: str, found: dict[str, str]) -> None:
+    def _object(self, ref: str) -> bytes:
         _, _, _, stream = self._repo.git.stream_object_data(ref)
-        for binsha, mode, name in tree_entries_from_data(stream.read()):
-            if mode == TREE_MODE:
-                self._tree_ids(binsha.hex(), f"{prefix}{name}/", found)
-            else:
-                found[prefix + name] = f"{mode:o} {binsha.hex()}"
+        return bytes(stream.read())
 
     def own_file(self, entry: Entry, path: str) -> bytes | None:
         """One of cfgroll's own files (`OWN_FILES`) of `entry`, None when it has none."""

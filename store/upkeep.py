@@ -33,6 +33,12 @@ class RefsAndUpkeep:
 
         def resolve(self, ref: str) -> Entry: ...
 
+    def mirror_url(self) -> str | None:
+        """The mirror's URL (the store's git config, read in-process); None: no mirror."""
+        from cfgroll.store.remote import url
+
+        return url(self._repo)
+
     def mirror(self) -> Mirror:
         """The store's mirror: its URL, the sealed translation of the history, the pushes."""
         from cfgroll.store.mirror import Mirror

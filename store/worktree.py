@@ -136,17 +136,12 @@ class WorkTree:
             raise FetchFailed(f"fetching {where} did not finish within {timeout:g} s")
         code, _out, err = done
         if code != 0:
-            lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
-            why = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), "")
-            why = remote.shown(
-                why.removeprefix("fatal: ").removeprefix("error: ") or f"exit {code}"
-            )
             if "couldn't find remote ref" in err:
                 raise FetchFailed(
                     f"the branch {branch} is gone from {where}; nothing was changed; point "
                     "`cfgroll pull --branch` (or `x-cfgroll: pull:`) at the branch to follow"
                 )
-            raise FetchFailed(f"could not fetch {branch} from {where}: {why}")
+            raise FetchFailed(f"could not fetch {branch} from {where}: {remote.said(err, code)}")
         return self._git("rev-parse", "FETCH_HEAD^{commit}").strip()
 
     def contains(self, ancestor: str, descendant: str) -> bool:

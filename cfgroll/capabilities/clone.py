@@ -24,7 +24,6 @@ from cfgroll.store.mirror import Opening
 from cfgroll.store.remote import MIRROR, absolute, kept, shown
 from cfgroll.store.repo import Entry, Store
 
-IDENTITY_ENV = "CFGROLL_IDENTITY"  # identity files, separated as PATH is
 FETCH_TIMEOUT = 3600.0  # a whole history over a slow link
 
 
@@ -37,17 +36,6 @@ class Cloned:
     written: list[str]
     project: str | None  # the project's name as Compose gives it in DIR (None: cannot tell)
     unbuildable: tuple[str, ...] = ()  # `service (Dockerfile)` whose build file is not there
-
-
-def identities(given: Sequence[Path]) -> list[Path]:
-    """The identity files: `--identity`, else `CFGROLL_IDENTITY`; each must be readable."""
-    chosen = list(given)
-    if not chosen:
-        chosen = [Path(p) for p in os.environ.get(IDENTITY_ENV, "").split(os.pathsep) if p]
-    for path in chosen:
-        if not path.is_file():
-            raise UsageError(f"the identity file {path} does not exist or is not a file")
-    return chosen
 
 
 def clone(
@@ -63,7 +51,7 @@ def clone(
             f"{directory} exists and is not an empty folder; clone into a new one (nothing is "
             "ever written over)"
         )
-    keys = identities(given)
+    keys = age.identities(given)
     directory.parent.mkdir(parents=True, exist_ok=True)
     made = not directory.exists()
     work = Path(tempfile.mkdtemp(prefix=".cfgroll-clone-", dir=directory.parent))

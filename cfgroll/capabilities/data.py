@@ -11,8 +11,6 @@ their size, checksum and duration; it is rewritten atomically.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import os
 import time
@@ -21,16 +19,18 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from cfgroll.context import STORE_DIR, Context
 from cfgroll.errors import CfgrollError, CommandFailed, ProjectError, one_line
 from cfgroll.settings import DataCommand, Limits, parse
-from cfgroll.store import age
 from cfgroll.store.files import fsync_dir, write_atomic
-from cfgroll.store.repo import Entry
+from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import redact
 from cfgroll.store.system import fsync_file
+
+if TYPE_CHECKING:
+    from cfgroll.store.age import Recipients
 
 FOLDER = "data"
 INDEX = "index.json"
@@ -92,6 +92,8 @@ def newest(ctx: Context, tag: str) -> dict[str, Dump]:
 
 def damaged(ctx: Context) -> list[str]:
     """The recorded dumps whose file is gone or differs from its checksum."""
+    import hashlib
+
     bad = []
     for d in dumps(ctx):
         path = folder(ctx) / d.file
@@ -134,15 +136,21 @@ def _private(path: Path) -> None:
 
 def take(
     ctx: Context,
-    project: str,
-    live_tag: str,
+    store: Store,
+    live: Entry,
     commands: Mapping[str, DataCommand],
     secrets: list[str],
     block: Any = None,
 ) -> list[Dump]:
-    """Dump every service of `commands` from its running container, linked to `live_tag`;
+    """Dump every service of `commands` from its running container, linked to the `live`
+    release (its tag, and a note on its commit);
     `DumpFailed` (nothing kept of it) when one fails, times out or has no running container.
     With `x-cfgroll: recipients:` in `block`, each dump is sealed with age as it is written."""
+    import gzip
+    import hashlib
+
+    from cfgroll.store import age
+
     if not commands:
         return []
     keys = parse(block).recipients
@@ -151,6 +159,7 @@ def take(
     _private(where)
     if where.parent.name == STORE_DIR:  # the project's `.cfgroll/` holds data now: private too
         os.chmod(where.parent, 0o700)
+    project = live.manifest.project
     running = {c.service: c for c in ctx.daemon.containers(project) if c.state == "running"}
     taken: list[Dump] = []
     for service, command in sorted(commands.items()):
@@ -163,7 +172,7 @@ def take(
         ctx.reporter.step(f"dumping {service}'s data ({' '.join(command.dump)})")
         moment = datetime.now(timezone.utc)
         sealed = ".age" if recipients else ""
-        name = f"{live_tag}/{service}.{moment.strftime('%Y%m%dT%H%M%S%fZ')}.gz{sealed}"
+        name = f"{live.tag}/{service}.{moment.strftime('%Y%m%dT%H%M%S%fZ')}.gz{sealed}"
         path = where / name
         _private(path.parent)
         partial = path.with_name(path.name + PARTIAL)
@@ -173,9 +182,9 @@ def take(
                 with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=3) as packed:
                     ctx.daemon.exec_out(container.id, command.dump, packed, command.timeout)
             fsync_file(partial)
-        except (CfgrollError, OSError, KeyboardInterrupt) as exc:
-            partial.unlink(missing_ok=True)
-            if isinstance(exc, KeyboardInterrupt):
+        except BaseException as exc:
+            partial.unlink(missing_ok=True)  # a dump cut short is never kept
+            if not isinstance(exc, (CfgrollError, OSError)):
                 raise
             detail = exc.stderr if isinstance(exc, CommandFailed) else ""
             raise _failed(service, exc, detail, secrets) from exc
@@ -184,7 +193,7 @@ def take(
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         taken.append(
             Dump(
-                live_tag,
+                live.tag,
                 service,
                 name,
                 path.stat().st_size,
@@ -199,8 +208,7 @@ def take(
         f"{d.seconds:g} s ({FOLDER}/{d.file})\n"
         for d in taken
     )
-    store = ctx.open_store()
-    store.add_note(store.resolve(live_tag).commit, note)  # `git log` shows it on the release
+    store.add_note(live.commit, note)  # `git log` shows it on the release
     return taken
 
 
@@ -215,6 +223,8 @@ def _failed(service: str, exc: BaseException, detail: str, secrets: list[str]) -
 
 def restore(ctx: Context, project: str, dump: Dump, command: DataCommand) -> None:
     """Feed `dump` to the service's `restore` command in its running container."""
+    import gzip
+
     running = [
         c
         for c in ctx.daemon.containers(project)
@@ -228,8 +238,10 @@ def restore(ctx: Context, project: str, dump: Dump, command: DataCommand) -> Non
 
 
 @contextmanager
-def _written(path: Path, recipients: age.Recipients | None) -> Iterator[IO[bytes]]:
+def _written(path: Path, recipients: Recipients | None) -> Iterator[IO[bytes]]:
     """A file to write a dump into, sealed with age to `recipients` if any."""
+    from cfgroll.store import age
+
     if recipients is None:
         with open(path, "wb") as fh:
             yield fh
@@ -241,10 +253,10 @@ def _written(path: Path, recipients: age.Recipients | None) -> Iterator[IO[bytes
 @contextmanager
 def _read(path: Path) -> Iterator[IO[bytes]]:
     """A dump's bytes, opened with `CFGROLL_IDENTITY` when sealed."""
-    if path.name.endswith(".age"):
-        from cfgroll.capabilities.clone import identities
+    from cfgroll.store import age
 
-        with age.opening(path, identities(())) as fh:
+    if path.name.endswith(".age"):
+        with age.opening(path, age.identities(())) as fh:
             yield fh
     else:
         with open(path, "rb") as fh:
@@ -264,7 +276,13 @@ class Planned:
 
     @classmethod
     def of(
-        cls, ctx: Context, live: Entry, target: Entry, with_data: bool, secrets: list[str]
+        cls,
+        ctx: Context,
+        store: Store,
+        live: Entry,
+        target: Entry,
+        with_data: bool,
+        secrets: list[str],
     ) -> Planned:
         """Check, then dump the live release's data (before anything changes)."""
         project = live.manifest.project
@@ -289,14 +307,15 @@ class Planned:
                 f"rollback leaves the data as it is: `--with-data` restores {target.tag}'s"
             )
         if any(d.file.endswith(".age") for d in wanted.values()):
-            from cfgroll.capabilities.clone import identities
+            from cfgroll.store import age
 
-            if not identities(()):
+            if not age.identities(()):
                 raise DumpFailed(
                     f"{target.tag}'s dumps are sealed with age (x-cfgroll: recipients:); set "
                     "CFGROLL_IDENTITY to an identity file that opens them; nothing was changed"
                 )
-        saved = take(ctx, project, live.tag, live_commands, secrets, live.manifest.layout.settings)
+        block = live.manifest.layout.settings
+        saved = take(ctx, store, live, live_commands, secrets, block)
         return cls(project, tuple(saved), wanted, live_commands, target_commands)
 
     def put_back(self, ctx: Context, limits: Limits) -> None:

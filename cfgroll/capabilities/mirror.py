@@ -13,16 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfgroll.context import Context
-from cfgroll.errors import CfgrollError, MirrorRefused, ProjectError, UsageError, one_line
+from cfgroll.errors import CfgrollError, MirrorRefused, MirrorUnrelated, UsageError, one_line
 from cfgroll.settings import KEY, PUSH_TIMEOUT, parse
-from cfgroll.store import age
 from cfgroll.store.lock import store_lock
-from cfgroll.store.mirror import Mirror, Sealing
-from cfgroll.store.remote import Pushed, absolute, kept, shown
 from cfgroll.store.repo import Store
+
+if TYPE_CHECKING:  # the mirror's modules load only for a store that has one (`follow`)
+    from cfgroll.store.mirror import Mirror, Sealing
+    from cfgroll.store.remote import Pushed
 
 NO_MIRROR = "this store has no mirror; `cfgroll mirror URL` sets one (see docs/mirror.md)"
 
@@ -41,6 +42,9 @@ class MirrorState:
 
 def sealing(ctx: Context, block: Any) -> Sealing:
     """How secret files reach the mirror under the `x-cfgroll:` block `block`."""
+    from cfgroll.store import age
+    from cfgroll.store.mirror import Sealing
+
     settings = parse(block)
     if settings.mirror_plaintext:
         return Sealing(plaintext=True)
@@ -77,6 +81,8 @@ def _timeout(block: Any) -> float:
 
 
 def _push(ctx: Context, store: Store, block: Any, mirror: Mirror | None = None) -> Pushed:
+    from cfgroll.store.remote import Pushed
+
     mirror = mirror or store.mirror()
     if mirror.url() is None:
         raise UsageError(NO_MIRROR)
@@ -92,9 +98,9 @@ def follow(ctx: Context, store: Store, block: Mapping[str, Any] | None = None) -
     down costs at most `push_timeout` and one warning line. `block`: the `x-cfgroll:`
     settings to seal with (None: the live release's)."""
     try:
-        mirror = store.mirror()
-        if mirror.url() is None:
+        if store.mirror_url() is None:
             return
+        mirror = store.mirror()
         if block is None:
             live = store.live()
             block = live.manifest.layout.settings if live else None
@@ -134,6 +140,8 @@ def push(ctx: Context) -> Pushed:
 
 def configure(ctx: Context, url: str | None = None, remove: bool = False) -> MirrorState:
     """`cfgroll mirror [URL | --remove]`: set (and push to), forget, or show the mirror."""
+    from cfgroll.store.remote import absolute
+
     store = ctx.open_store()
     mirror = store.mirror()
     block = _project_block(ctx, store)
@@ -147,11 +155,9 @@ def configure(ctx: Context, url: str | None = None, remove: bool = False) -> Mir
             mirror.set_url(absolute(url.strip()))
             try:
                 pushed = _push(ctx, store, block)
-            except MirrorRefused as exc:
-                if "history" in str(exc):  # not ours: never leave it set
-                    _restore(mirror, previous)
-                    raise
-                return _state(ctx, store, block, problem=one_line(exc))
+            except MirrorUnrelated:  # not ours: never leave it set
+                _restore(mirror, previous)
+                raise
             except CfgrollError as exc:
                 return _state(ctx, store, block, problem=one_line(exc))
         return _state(ctx, store, block, pushed=pushed)
@@ -170,11 +176,13 @@ def _restore(mirror: Mirror, previous: str | None) -> None:
 def _state(
     ctx: Context, store: Store, block: Any, pushed: Pushed | None = None, problem: str = ""
 ) -> MirrorState:
+    from cfgroll.store.remote import shown
+
     mirror = store.mirror()
     url = mirror.url()
     try:
         how = described(sealing(ctx, block))
-    except (CfgrollError, ProjectError) as exc:
+    except CfgrollError as exc:
         how = one_line(exc)
     return MirrorState(shown(url) if url else None, how, tuple(mirror.pending()), pushed, problem)
 
@@ -191,6 +199,8 @@ class Health:
 def health(ctx: Context, store: Store) -> Health | None:
     """The mirror against the store (asking it what it holds, within `push_timeout`); None:
     no mirror."""
+    from cfgroll.store.remote import kept, shown
+
     mirror = store.mirror()
     url = mirror.url()
     if url is None:

@@ -141,7 +141,7 @@ def _roll_out(
         hooks = Hooks(ctx, settings.hooks, occasion, secrets)
         hooks.before("pre-deploy", f"the {action} was stopped before it changed anything")
         if live is not None:  # the data as it is under the live release, before anything
-            data.take(ctx, project, live.tag, data_commands, secrets, files.layout.settings)
+            data.take(ctx, store, live, data_commands, secrets, files.layout.settings)
         baseline = None
         if base_tag is not None:
             baseline = live = record_baseline(ctx, store, compose, files, existing, base_tag)

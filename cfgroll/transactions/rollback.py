@@ -197,7 +197,7 @@ def rollback(
         ]
         hooks = Hooks(ctx, settings.hooks, occasion, secrets)
         hooks.before("pre-rollback", "the rollback was stopped before it changed anything")
-        data_plan = data.Planned.of(ctx, live, target, with_data, secrets)
+        data_plan = data.Planned.of(ctx, store, live, target, with_data, secrets)
         paths: set[str] | None = None
         draft = None
         if only is None:

@@ -84,7 +84,7 @@ def test_log_reads_come_from_the_cache_once_read(
 
     again = Store.open(store.path)
     monkeypatch.setattr(again, "_doc_of", lambda sha: pytest.fail("read from git"))
-    monkeypatch.setattr(again, "_tree_ids", lambda *a: pytest.fail("read from git"))
+    monkeypatch.setattr(again, "_object", lambda *a: pytest.fail("read from git"))
     assert list(again.releases()) == first
     assert [again.file_ids(e) for e in first] == ids
 
