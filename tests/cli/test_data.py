@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AgeKey
-from tests.helpers import Runner, all_objects, build_file_tree, containers, git
+from tests.helpers import Runner, all_objects, build_file_tree, containers, git, live_tag
 
 pytestmark = pytest.mark.docker
 FAST = ["--settle", "0.5", "--timeout", "30"]
@@ -61,14 +61,23 @@ def add_row(name: str, row: str) -> None:
     )  # fmt: skip
 
 
+@pytest.fixture
+def proj(tmp_path: Path, project_name: str, base_image: str) -> Path:
+    """The project: a `db` with a named volume and cat-style `data:` commands, VERSION 1."""
+    folder = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
+    write(folder, project_name, base_image)
+    return folder
+
+
 def test_rollback_with_data_gives_back_the_releases_rows(
-    tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
+    proj: Path,
+    project_name: str,
+    base_image: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
-    write(proj, project_name, base_image)
     run = Runner(proj, capsys)
     assert run("deploy", *FAST) == 0
-    r1 = git(run.store, "describe", "--tags", "main").strip()
+    r1 = live_tag(run.store)
     add_row(project_name, "row-one")
     (proj / ".env").write_text("VERSION=2\n")
     assert run("deploy", *FAST) == 0, run.err
@@ -92,10 +101,11 @@ def test_rollback_with_data_gives_back_the_releases_rows(
 
 
 def test_a_failing_dump_stops_the_deploy_before_anything_changes(
-    tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
+    proj: Path,
+    project_name: str,
+    base_image: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
-    write(proj, project_name, base_image)
     run = Runner(proj, capsys)
     assert run("deploy", *FAST) == 0
     before = containers(project_name)
@@ -108,13 +118,14 @@ def test_a_failing_dump_stops_the_deploy_before_anything_changes(
 
 
 def test_log_and_doctor_know_the_dumps(
-    tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
+    proj: Path,
+    project_name: str,
+    base_image: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
-    write(proj, project_name, base_image)
     run = Runner(proj, capsys)
     assert run("deploy", *FAST) == 0
-    r1 = git(run.store, "describe", "--tags", "main").strip()
+    r1 = live_tag(run.store)
     add_row(project_name, "row-one")
     (proj / ".env").write_text("VERSION=2\n")
     assert run("deploy", *FAST) == 0
@@ -133,31 +144,32 @@ def test_log_and_doctor_know_the_dumps(
 
 
 def test_a_failed_restore_brings_the_live_release_and_its_data_back(
-    tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
+    proj: Path,
+    project_name: str,
+    base_image: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
     # r1's restore writes the rows, then fails: the transaction must undo it
     write(proj, project_name, base_image, restore='[sh, -c, "cat > /data/rows; exit 1"]')
     run = Runner(proj, capsys)
     assert run("deploy", *FAST) == 0
-    r1 = git(run.store, "describe", "--tags", "main").strip()
+    r1 = live_tag(run.store)
     add_row(project_name, "row-one")
     write(proj, project_name, base_image)
     (proj / ".env").write_text("VERSION=2\n")
     assert run("deploy", *FAST) == 0
-    r2 = git(run.store, "describe", "--tags", "main").strip()
+    r2 = live_tag(run.store)
     add_row(project_name, "row-two")
     assert run("rollback", r1, "--with-data", "--yes", *FAST) == 3
     assert "the restore" in run.err
-    assert git(run.store, "describe", "--tags", "main").strip() == r2
+    assert live_tag(run.store) == r2
     assert rows(project_name) == "row-one\nrow-two\n"
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_a_dump_cut_short_is_never_used_and_the_next_deploy_works(
-    tmp_path: Path, project_name: str, base_image: str, how: signal.Signals
+    proj: Path, project_name: str, base_image: str, how: signal.Signals
 ) -> None:
-    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
     write(proj, project_name, base_image, dump='[sh, -c, "cat /data/rows; sleep 60"]')
     cfg = [sys.executable, "-m", "cfgroll"]
     assert (
@@ -189,20 +201,18 @@ def test_a_dump_cut_short_is_never_used_and_the_next_deploy_works(
 
 
 def test_with_recipients_dumps_are_sealed_at_rest(
-    tmp_path: Path,
+    proj: Path,
     project_name: str,
     base_image: str,
     capsys: pytest.CaptureFixture[str],
     age_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
-    write(proj, project_name, base_image)
     compose = proj / "compose.yaml"
     compose.write_text(compose.read_text() + f"  recipients: [{age_key.recipient}]\n")
     run = Runner(proj, capsys)
     assert run("deploy", *FAST) == 0, run.err
-    r1 = git(run.store, "describe", "--tags", "main").strip()
+    r1 = live_tag(run.store)
     add_row(project_name, "row-secret-one")
     (proj / ".env").write_text("VERSION=2\n")
     assert run("deploy", *FAST) == 0, run.err
@@ -219,9 +229,8 @@ def test_with_recipients_dumps_are_sealed_at_rest(
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_a_restore_cut_short_leaves_a_store_the_next_command_works_with(
-    tmp_path: Path, project_name: str, base_image: str, how: signal.Signals
+    proj: Path, project_name: str, base_image: str, how: signal.Signals
 ) -> None:
-    proj = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n"})
     slow = '[sh, -c, "cat > /data/rows; sleep 60"]'
     write(proj, project_name, base_image, restore=slow)  # r1 restores slowly
     cfg = [sys.executable, "-m", "cfgroll"]
@@ -230,7 +239,7 @@ def test_a_restore_cut_short_leaves_a_store_the_next_command_works_with(
         == 0
     )
     store = proj / ".cfgroll" / "store.git"
-    r1 = git(store, "describe", "--tags", "main").strip()
+    r1 = live_tag(store)
     add_row(project_name, "row-one")
     write(proj, project_name, base_image)
     (proj / ".env").write_text("VERSION=2\n")

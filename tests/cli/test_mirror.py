@@ -20,6 +20,7 @@ from tests.helpers import (
     build_file_tree,
     git,
     http_get,
+    live_tag,
     web_compose,
 )
 
@@ -93,7 +94,7 @@ def test_the_history_survives_the_host(
     assert run("deploy", *FAST) == 0
     warnings = [ln for ln in run.err.splitlines() if ln.startswith("warning")]
     assert len(warnings) == 1 and "the mirror was not updated" in warnings[0]
-    live = git(proj / ".cfgroll/store.git", "describe", "--tags", "main").strip()
+    live = live_tag(proj / ".cfgroll/store.git")
     assert run("doctor") == 1
     assert "mirror" in run.out and live in run.out and "cannot be reached" in run.out
     assert run("push") == 1
