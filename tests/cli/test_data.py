@@ -69,18 +69,23 @@ def proj(tmp_path: Path, project_name: str, base_image: str) -> Path:
     return folder
 
 
+def r1_then_r2(run: Runner, proj: Path, project_name: str, row: str) -> str:
+    """Deploy r1, write `row` under it, deploy r2 (its dump taken first); r1's tag."""
+    assert run("deploy", *FAST) == 0, run.err
+    r1 = live_tag(run.store)
+    add_row(project_name, row)
+    (proj / ".env").write_text("VERSION=2\n")
+    assert run("deploy", *FAST) == 0, run.err
+    return r1
+
+
 def test_rollback_with_data_gives_back_the_releases_rows(
     proj: Path,
     project_name: str,
-    base_image: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     run = Runner(proj, capsys)
-    assert run("deploy", *FAST) == 0
-    r1 = live_tag(run.store)
-    add_row(project_name, "row-one")
-    (proj / ".env").write_text("VERSION=2\n")
-    assert run("deploy", *FAST) == 0, run.err
+    r1 = r1_then_r2(run, proj, project_name, "row-one")
     assert "dumping db's data" in run.err
     add_row(project_name, "row-two")
 
@@ -120,15 +125,10 @@ def test_a_failing_dump_stops_the_deploy_before_anything_changes(
 def test_log_and_doctor_know_the_dumps(
     proj: Path,
     project_name: str,
-    base_image: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     run = Runner(proj, capsys)
-    assert run("deploy", *FAST) == 0
-    r1 = live_tag(run.store)
-    add_row(project_name, "row-one")
-    (proj / ".env").write_text("VERSION=2\n")
-    assert run("deploy", *FAST) == 0
+    r1 = r1_then_r2(run, proj, project_name, "row-one")
     assert run("log") == 0
     line = next(ln for ln in run.out.splitlines() if ln.startswith(r1))
     assert "data: db" in line
@@ -203,7 +203,6 @@ def test_a_dump_cut_short_is_never_used_and_the_next_deploy_works(
 def test_with_recipients_dumps_are_sealed_at_rest(
     proj: Path,
     project_name: str,
-    base_image: str,
     capsys: pytest.CaptureFixture[str],
     age_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
@@ -211,11 +210,7 @@ def test_with_recipients_dumps_are_sealed_at_rest(
     compose = proj / "compose.yaml"
     compose.write_text(compose.read_text() + f"  recipients: [{age_key.recipient}]\n")
     run = Runner(proj, capsys)
-    assert run("deploy", *FAST) == 0, run.err
-    r1 = live_tag(run.store)
-    add_row(project_name, "row-secret-one")
-    (proj / ".env").write_text("VERSION=2\n")
-    assert run("deploy", *FAST) == 0, run.err
+    r1 = r1_then_r2(run, proj, project_name, "row-secret-one")
     (dump,) = (proj / ".cfgroll" / "data").rglob("*.gz.age")
     assert dump.read_bytes().startswith(b"age-encryption.org/v1")
     add_row(project_name, "row-two")
