@@ -75,7 +75,9 @@ class Context:
         """`model`: the command reads Compose's model; Compose starts resolving it now."""
         from cfgroll.project import locate
 
-        compose = locate(project_dir or Path.cwd(), files, project_name, env_files)
+        compose = locate(
+            project_dir or Path.cwd(), files, project_name, env_files, walk=project_dir is None
+        )
         if model:
             compose.prefetch()
         env_store = os.environ.get(STORE_ENV)

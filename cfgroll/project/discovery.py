@@ -18,18 +18,31 @@ from cfgroll.errors import ProjectError
 from cfgroll.store.secrets import parse_env, text_of
 
 
+def _holding_a_compose_file(start: Path) -> Path | None:
+    """The first of `start` and its parents with one of Compose's default files."""
+    for folder in (start, *start.parents):
+        if any((folder / base).is_file() for base, _override in DEFAULT_FILES):
+            return folder
+    return None
+
+
 def locate(
     directory: Path,
     files: Sequence[str] = (),
     name: str | None = None,
     env_files: Sequence[str] = (),
+    walk: bool = False,
 ) -> Compose:
     """The project in `directory` with the compose and env files Compose would read there.
 
-    `files` and `env_files` are relative to the project folder (or absolute)."""
+    `files` and `env_files` are relative to the project folder (or absolute). `walk` (no `-C`
+    given): as Compose does, the project is the first folder from `directory` up that holds a
+    compose file, unless `-f` or `COMPOSE_FILE` names the files."""
     directory = directory.resolve()
     if not directory.is_dir():
         raise ProjectError(f"project directory {directory} does not exist")
+    if walk and not files and not os.environ.get("COMPOSE_FILE"):
+        directory = _holding_a_compose_file(directory) or directory
     if not env_files and os.environ.get("COMPOSE_ENV_FILES"):
         env_files = [f for f in os.environ["COMPOSE_ENV_FILES"].split(",") if f]
     chosen_env = tuple((directory / f).resolve() for f in env_files)

@@ -14,7 +14,7 @@ import pytest
 
 from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
-from cfgroll.errors import ImageMissing
+from cfgroll.errors import ImageMissing, ProjectError
 from cfgroll.history.log import Side
 from cfgroll.history.status import file_drift
 from cfgroll.orchestrators.compose import UP_RECREATE, service_states
@@ -271,3 +271,18 @@ def test_a_failed_rollback_says_what_runs_now(two: tuple[Store, Entry, Entry, Pa
     assert running(context(proj, Engine([], set()), FakeCompose(proj), store.path), "p") == (
         "no container"
     )
+
+
+def test_the_project_is_found_from_a_subfolder_as_compose_finds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cfgroll.context import Context
+
+    (tmp_path / "compose.yaml").write_text("services: {}\n")
+    deeper = tmp_path / "sub" / "deeper"
+    deeper.mkdir(parents=True)
+    monkeypatch.chdir(deeper)
+    assert Context.create().directory == tmp_path.resolve()
+    # -C wins: no walking up from a folder given on purpose
+    with pytest.raises(ProjectError, match="no compose file in"):
+        Context.create(deeper)
