@@ -33,6 +33,14 @@ def import_(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be imported; change nothing.")
     ] = False,
+    normalize: Annotated[
+        bool,
+        typer.Option(
+            "--normalize",
+            help="Drop a UTF-8 BOM and CRLF line ends from the files (kept byte for byte "
+            "without it).",
+        ),
+    ] = False,
 ) -> None:
     """Turn the copy scripts' .backup/ folders into releases, oldest first.
 
@@ -41,13 +49,16 @@ def import_(
     hold (tagged again under the release's name); a folder without images becomes a
     files-only release. Run it before the first deploy: the imported history goes first in
     the store. Safe to run again (imported folders are skipped); never deletes a folder;
-    malformed folders are reported one line each and the rest is imported.
+    malformed folders are reported one line each and the rest is imported. Files are kept byte
+    for byte (a BOM, CRLF line ends are noted; --normalize drops them). Exit 1 when nothing
+    was imported and some folder was refused (or there was none), 0 when every folder had been
+    imported before.
     """
     from cfgroll.capabilities.importer import import_backups
 
     # relative to where the command runs: -C's folder, as if started there
     folder = directory if directory.is_absolute() else ctx.directory / directory
-    report = import_backups(ctx, folder, dry_run)
+    report = import_backups(ctx, folder, dry_run, normalize)
     verb = "would import" if dry_run else "imported"
     for backup, tag in report.imported:
         images = ", ".join(sorted(backup.services)) or "files only"
@@ -60,5 +71,7 @@ def import_(
         out(f"{len(report.already)} folder(s) were imported before")
     if not report.imported:
         out("nothing to import" + (" (see the skipped folders above)" if report.problems else ""))
+        if report.problems or not report.already:
+            raise typer.Exit(1)
     elif not dry_run:
         out("see them with `cfgroll log`; `cfgroll rollback TAG` works where the images exist")

@@ -67,8 +67,11 @@ class Report:
     notes: list[str] = field(default_factory=list)  # one line each: imported, with a remark
 
 
-def import_backups(ctx: Context, directory: Path, dry_run: bool = False) -> Report:
-    """Import the backup folders under `directory` into the store (created if need be)."""
+def import_backups(
+    ctx: Context, directory: Path, dry_run: bool = False, normalize: bool = False
+) -> Report:
+    """Import the backup folders under `directory` into the store (created if need be): their
+    files byte for byte, unless `normalize` (a UTF-8 BOM and CRLF line ends removed)."""
     if not directory.is_dir():
         raise UsageError(f"{directory} is not a folder; give the old scripts' .backup folder")
     project = _project_name(ctx)
@@ -104,7 +107,7 @@ def import_backups(ctx: Context, directory: Path, dry_run: bool = False) -> Repo
                 previous = dict(done[path.name].manifest.services)
                 continue
             try:
-                backup = _read(ctx, path, stamp, project, previous)
+                backup = _read(ctx, path, stamp, project, previous, normalize)
             except CfgrollError as exc:
                 report.problems.append(f"{path.name}: {exc}; not imported")
                 continue
@@ -136,7 +139,12 @@ def import_backups(ctx: Context, directory: Path, dry_run: bool = False) -> Repo
 
 
 def _read(
-    ctx: Context, path: Path, stamp: str, project: str, previous: dict[str, ServiceRecord]
+    ctx: Context,
+    path: Path,
+    stamp: str,
+    project: str,
+    previous: dict[str, ServiceRecord],
+    normalize: bool = False,
 ) -> Backup:
     kind: Action = "update" if path.name.startswith("update_") else "deploy"
     local = datetime.strptime(stamp, "%Y%m%d_%H%M%S").astimezone()  # the host's local time
@@ -152,17 +160,20 @@ def _read(
         if not (path / name).is_file():
             continue
         data = (path / name).read_bytes()
-        data, fixed = _plain_text(data)
-        if fixed:
-            notes.append(f"{name} had {' and '.join(fixed)}; imported without")
-        if not data.strip():
+        plain, fixed = _plain_text(data)
+        if fixed and normalize:
+            data = plain
+            notes.append(f"{name} had {' and '.join(fixed)}; imported without (--normalize)")
+        elif fixed:
+            notes.append(f"{name} has {' and '.join(fixed)}; kept as it was (--normalize removes)")
+        if not plain.strip():
             if role == "compose":
                 raise ProjectError(f"{name} is empty")
             notes.append(f"{name} is empty")
         files[name] = FileData(data)
         roles[name] = role
     try:
-        model = _yaml(files[compose_file].data)
+        model = _yaml(_plain_text(files[compose_file].data)[0])
     except ValueError as exc:
         raise ProjectError(f"{compose_file} cannot be read as YAML ({exc})") from exc
     declared = model.get("services") or {}

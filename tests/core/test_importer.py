@@ -77,11 +77,15 @@ def test_a_folder_is_read_with_its_images_states_and_notes(tmp_path: Path) -> No
     ctx._daemon = Tagged({"web:backup_20260101_000000": "sha256:" + "1" * 64})  # type: ignore[assignment]
     report = import_backups(ctx, backups, dry_run=True)
     (first, _), (update, _) = report.imported
-    assert first.files[".env"].data == b"A=1\n" and first.roles == {
+    # the history holds what was there, byte for byte; --normalize drops the BOM and CRLF
+    assert first.files[".env"].data == b"\xef\xbb\xbfA=1\r\n" and first.roles == {
         "docker-compose.yml": "compose",
         ".env": "env",
     }
-    assert "'.env had a UTF-8 BOM and CRLF line ends; imported without'" in repr(first.notes)
+    assert "'.env has a UTF-8 BOM and CRLF line ends; kept as it was" in repr(first.notes)
+    normalized = import_backups(ctx, backups, dry_run=True, normalize=True).imported[0][0]
+    assert normalized.files[".env"].data == b"A=1\n"
+    assert "imported without (--normalize)" in repr(normalized.notes)
     web = first.services["web"]
     assert (web.image, web.image_id) == ("shop/web:1", "sha256:" + "1" * 64)
     assert [(c.name, c.state, c.health) for c in web.containers] == [
