@@ -17,6 +17,7 @@ from cfgroll.settings import Flags
 if TYPE_CHECKING:
     from cfgroll.engine.daemon import Daemon
     from cfgroll.store.repo import Store
+    from cfgroll.store.statcache import Known
 
 STORE_ENV = "CFGROLL_STORE"
 STORE_DIR = ".cfgroll"
@@ -101,6 +102,21 @@ class Context:
         from cfgroll.store.repo import Store
 
         return Store.open(self.store_path)
+
+    def known(self, store: Store | None = None) -> Known | None:
+        """What reading the project may take as known: its stat cache and the live release's
+        files (of `store`, else of the store if there is one); None without a store."""
+        from cfgroll.errors import StoreError
+        from cfgroll.store.repo import Store
+
+        try:
+            if store is None:
+                if not Store.exists(self.store_path):
+                    return None
+                store = Store.open(self.store_path)
+            return store.known(self.directory, store.live())
+        except StoreError:
+            return None  # a damaged store: read every file, and let the command say what is wrong
 
     def create_store(self) -> tuple[Store, bool]:
         from cfgroll.store.repo import Store

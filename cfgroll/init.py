@@ -114,7 +114,7 @@ def init(ctx: Context) -> Initialised:
     if not existing:
         return result
     files = project.resolve(compose, config)
-    preflight.check(ctx, preflight.Needs(preflight.size_of(files.content.values())))
+    preflight.check(ctx, preflight.Needs(preflight.size_of(files.content)))
     lock_timeout = effective(ctx.flags, config.get(KEY)).lock_timeout
     with mirror.changing(ctx, result.store, "init", lock_timeout):
         if result.store.live() is not None:  # another run got there first

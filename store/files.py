@@ -3,9 +3,11 @@ losing what was there."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -15,6 +17,8 @@ from cfgroll.store import system
 
 # What git can tell apart: a regular file, an executable one, a symbolic link.
 FileKind = Literal["file", "exec", "link"]
+MODES: dict[FileKind, int] = {"file": 0o100644, "exec": 0o100755, "link": 0o120000}
+KINDS = {mode: kind for kind, mode in MODES.items()}
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,91 @@ class FileData:
         except UnicodeDecodeError:
             return True
         return False
+
+
+def file_id(file: FileData) -> str:
+    """What git names `file` in a tree: "mode blob-id" (equal when content and kind are)."""
+    blob = hashlib.sha1(b"blob %d\0" % len(file.data) + file.data).hexdigest()  # noqa: S324 - git's object name
+    return f"{MODES[file.kind]:o} {blob}"
+
+
+def kind_of(file_id: str) -> FileKind:
+    return KINDS.get(int(file_id.split(" ", 1)[0], 8), "file")
+
+
+class Files(Mapping[str, FileData]):
+    """Project files by path, each with its id (`file_id`), read only when asked for.
+
+    `ids` names every file; `have` holds those already read; the others are read with `load`
+    (an id -> the file), from the store: so an unchanged file of a large configuration costs
+    neither a read nor a hash. Comparing two `Files` compares ids (`changed_files`).
+    """
+
+    def __init__(
+        self,
+        ids: Mapping[str, str],
+        load: Callable[[str], FileData] | None = None,
+        have: Mapping[str, FileData] | None = None,
+        sizes: Mapping[str, int] | None = None,
+    ) -> None:
+        self.ids = dict(ids)
+        self._load = load
+        self._have = dict(have or {})
+        self._given = set(self._have)  # read from elsewhere (disk), not from the store
+        self._sizes = dict(sizes or {})
+
+    @classmethod
+    def of(cls, files: Mapping[str, FileData]) -> Files:
+        """`files` as `Files` (read already: their ids are computed)."""
+        if isinstance(files, Files):
+            return files
+        return cls({p: file_id(f) for p, f in files.items()}, have=files)
+
+    def __getitem__(self, path: str) -> FileData:
+        found = self._have.get(path)
+        if found is None:
+            file_id = self.ids[path]  # KeyError for a path it does not hold, as a dict
+            if self._load is None:
+                raise KeyError(path)
+            found = self._have[path] = self._load(file_id)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.ids
+
+    def stored(self, path: str) -> str | None:
+        """The id of `path` when its content comes from the store (read from there, or not
+        read yet): the store has it already."""
+        return None if path in self._given else self.ids[path]
+
+    def size(self) -> int:
+        """The bytes of all files, from what is known without reading where it can."""
+        return sum(self._sizes[p] if p in self._sizes else len(self[p].data) for p in self.ids)
+
+    def adding(self, more: dict[str, FileData]) -> Files:
+        """These files and `more` (which win)."""
+        added = Files.of(more)
+        merged = Files(
+            {**self.ids, **added.ids},
+            self._load,
+            {**{p: f for p, f in self._have.items() if p not in added.ids}, **added._have},
+            {p: n for p, n in self._sizes.items() if p not in added.ids},
+        )
+        merged._given = (self._given - set(added.ids)) | added._given
+        return merged
+
+
+def changed_files(old: Mapping[str, FileData], new: Mapping[str, FileData]) -> list[str]:
+    """The paths added, removed or changed (content or kind) between two sets of files,
+    reading neither where both know their ids."""
+    a, b = Files.of(old).ids, Files.of(new).ids
+    return sorted(p for p in a.keys() | b.keys() if a.get(p) != b.get(p))
 
 
 def read_file(path: Path) -> FileData | None:

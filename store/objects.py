@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import git
@@ -18,11 +18,9 @@ from gitdb import IStream, LooseObjectDB
 
 from cfgroll.errors import StoreError
 from cfgroll.store import system
-from cfgroll.store.files import FileData, FileKind, fsync_dir
+from cfgroll.store.files import MODES, Files, fsync_dir
 
 TREE_MODE = 0o040000
-MODES: dict[FileKind, int] = {"file": 0o100644, "exec": 0o100755, "link": 0o120000}
-KINDS = {mode: kind for kind, mode in MODES.items()}
 _Node = dict[str, "tuple[bytes, int] | _Node"]  # a folder: name -> (blob id, mode) or sub-folder
 
 
@@ -36,7 +34,7 @@ class Objects:
         self._written: list[bytes] = []
 
     def release(
-        self, files: Mapping[str, FileData], who: str, message: str, parent: str | None, tag: str
+        self, files: Files, who: str, message: str, parent: str | None, tag: str
     ) -> tuple[str, str]:
         """The commit of `files` (on `parent`) and its annotated tag `tag`, written and
         synced; their names."""
@@ -89,16 +87,22 @@ class Objects:
             return False
         return True
 
-    def _write_tree(self, files: Mapping[str, FileData]) -> bytes:
+    def _write_tree(self, files: Files) -> bytes:
         root: _Node = {}
-        for path, file in files.items():
+        for path in files:
             *folders, name = path.split("/")
             node = root
             for folder in folders:
                 child = node.setdefault(folder, {})
                 assert isinstance(child, dict), f"{path}: a file and a folder of the same name"
                 node = child
-            node[name] = (self.put("blob", file.data), MODES[file.kind])
+            stored = files.stored(path)
+            if stored is not None:  # the store has it: neither read nor write it again
+                mode, sha = stored.split(" ", 1)
+                node[name] = (bytes.fromhex(sha), int(mode, 8))
+            else:
+                file = files[path]
+                node[name] = (self.put("blob", file.data), MODES[file.kind])
         return self._write_node(root)
 
     def _write_node(self, node: _Node) -> bytes:

@@ -18,7 +18,7 @@ import git
 
 from cfgroll import faults
 from cfgroll.errors import StoreError, UnknownRelease
-from cfgroll.store.files import FileData
+from cfgroll.store.files import FileData, Files, kind_of
 from cfgroll.store.manifest import MANIFEST_PATH, OWN_FILES, Manifest
 from cfgroll.store.manifest_yaml import (
     manifest_from_doc,
@@ -32,7 +32,8 @@ from cfgroll.store.names import (
     RELEASE_PREFIX,
     STAMP_RE,
 )
-from cfgroll.store.objects import KINDS, Objects, tree_files
+from cfgroll.store.objects import Objects, tree_files
+from cfgroll.store.statcache import Known, StatCache
 from cfgroll.store.summaries import Summaries, Summary
 from cfgroll.store.upkeep import RefsAndUpkeep
 
@@ -66,7 +67,7 @@ class Store(RefsAndUpkeep):
         self._summaries = Summaries(path)
         # A commit never changes: what `files` read once serves every later call (a deploy
         # compares, checks and records against the same live release).
-        self._files: dict[str, dict[str, FileData]] = {}
+        self._files: dict[str, Files] = {}
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -263,11 +264,6 @@ class Store(RefsAndUpkeep):
                 found.append(self._entry(ref.commit))
         return found
 
-    def _blobs(self, entry: Entry) -> Iterator[git.Blob]:
-        for item in self._repo.commit(entry.commit).tree.traverse():
-            if isinstance(item, git.Blob) and item.path not in OWN_FILES:
-                yield item
-
     def file_ids(self, entry: Entry) -> dict[str, str]:
         """Project-relative path -> blob id and mode of every project file of `entry` (equal
         when the content and the kind are equal): its trees read straight from git, one read
@@ -292,19 +288,25 @@ class Store(RefsAndUpkeep):
         """One of cfgroll's own files (`OWN_FILES`) of `entry`, None when it has none."""
         return self._blob_at(entry.commit, path)
 
-    def files(self, entry: Entry) -> dict[str, FileData]:
-        """Project-relative path -> content and kind of every project file of `entry`."""
+    def files(self, entry: Entry) -> Files:
+        """Project-relative path -> content and kind of every project file of `entry`, each
+        read from the store when first asked for."""
         if entry.commit not in self._files:
-            try:
-                self._files[entry.commit] = {
-                    str(blob.path): FileData(
-                        bytes(blob.data_stream.read()), KINDS.get(blob.mode, "file")
-                    )
-                    for blob in self._blobs(entry)
-                }
-            except _DAMAGE as exc:
-                raise damaged(self.path, exc) from exc
-        return dict(self._files[entry.commit])
+            self._files[entry.commit] = Files(self.file_ids(entry), self.load)
+        return self._files[entry.commit]
+
+    def load(self, file_id: str) -> FileData:
+        """The file the store names `file_id` ("mode blob-id", as `file_ids` gives)."""
+        try:
+            data = self._object(file_id.split(" ", 1)[1])
+        except _DAMAGE as exc:
+            raise damaged(self.path, exc) from exc
+        return FileData(data, kind_of(file_id))
+
+    def known(self, directory: Path, entry: Entry | None) -> Known:
+        """What reading `directory` may take as known: its stat cache, `entry`'s files."""
+        ids = self.files(entry).ids if entry is not None else {}
+        return Known(StatCache(directory, self.path), ids, self.load)
 
     def tags(self) -> list[str]:
         """Every tag's name."""
@@ -346,7 +348,11 @@ class Store(RefsAndUpkeep):
         stamp = int(manifest.created_at.timestamp())
         who = f"{actor.name} <{actor.email}> {stamp} +0000"
         commit_sha, tag_sha = Objects(self._repo, self.path).release(
-            {**files, **extra, MANIFEST_PATH: manifest_file}, who, message, parent, manifest.tag
+            Files.of(files).adding({**extra, MANIFEST_PATH: manifest_file}),
+            who,
+            message,
+            parent,
+            manifest.tag,
         )
         faults.point("store:objects-written")
         zero = "0" * 40

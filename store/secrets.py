@@ -45,11 +45,14 @@ def secret_values(files: Mapping[str, FileData], roles: Mapping[str, str]) -> li
     files, to be kept out of log excerpts. A multi-line value counts line by line too: an
     excerpt may hold only some of its lines."""
     values: list[str] = []
-    for path, file in files.items():
-        text = text_of(file.data)
-        if is_secret(roles.get(path)):
+    for path in files:  # only the env and secret files are read (`files` may read lazily)
+        secret, env = is_secret(roles.get(path)), is_env(path, roles.get(path))
+        if not (secret or env):
+            continue
+        text = text_of(files[path].data)
+        if secret:
             values += [text.strip(), *(line.strip() for line in text.splitlines())]
-        elif is_env(path, roles.get(path)):
+        else:
             for entry in env_entries(text):
                 for value in {entry.value or "", entry.written}:  # `cat .env` shows the latter
                     lines = value.splitlines()

@@ -84,19 +84,27 @@ class Summaries:
             return
         newest = sorted(self._entries.items(), key=_created, reverse=True)[:KEEP]
         text = json.dumps({"version": VERSION, "commits": dict(newest)}, separators=(",", ":"))
-        try:
-            self._file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self._file.parent, prefix=".summaries-")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                os.replace(tmp, self._file)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError:
+        if not write_cache(self._file, text):
             return
         self._changed = False
+
+
+def write_cache(file: Path, text: str) -> bool:
+    """Replace the cache file `file` with `text` atomically (a private folder); False, and the
+    file as it was, on any failure: a cache is never worth an error."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem}-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, file)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        return False
+    return True
 
 
 def _name(store: Path) -> str:

@@ -165,7 +165,7 @@ ROLES = {
 }
 
 
-def write_release(store: Store, n: int, files: dict[str, FileData]) -> str:
+def write_release(store: Store, n: int, files: Mapping[str, FileData]) -> str:
     """Record release number `n` (the next on `main`) straight into the store: for tests of
     what reads releases, without an engine."""
     from cfgroll.store.manifest import Layout, Manifest

@@ -13,7 +13,7 @@ from cfgroll.context import Context
 from cfgroll.engine.refs import short as short  # re-exported: the CLI shows image IDs
 from cfgroll.errors import CfgrollError, UsageError
 from cfgroll.history.snapshot import Availability, judge, overall
-from cfgroll.store.files import FileData
+from cfgroll.store.files import FileData, changed_files
 from cfgroll.store.manifest import (
     RELEASE,
     HookRecord,
@@ -134,7 +134,7 @@ class Side:
     reads that would not be recorded, and why the project could not be resolved (if so)."""
 
     label: str
-    files: dict[str, FileData]
+    files: Mapping[str, FileData]
     roles: dict[str, Role]
     manifest: Manifest | None
     not_recorded: tuple[Unrecorded, ...] = ()
@@ -145,20 +145,19 @@ def entry_side(store: Store, entry: Entry, label: str = "") -> Side:
     return Side(label or entry.tag, store.files(entry), entry.manifest.files, entry.manifest)
 
 
-def working_side(ctx: Context, live: Entry) -> Side:
+def working_side(ctx: Context, store: Store, live: Entry) -> Side:
     """The project files on disk: the ones the stack reads now (new ones included), and those
-    the live release had."""
+    the live release had; a file unchanged since it was read last is not read again."""
     roles = dict(live.manifest.files)
+    known = store.known(ctx.directory, live)
     try:
         config = ctx.compose.config()
-        now = project.resolve(ctx.compose.named(str(config["name"])), config)
+        now = project.resolve(ctx.compose.named(str(config["name"])), config, known)
     except CfgrollError as exc:  # a broken compose file: compare the files the release had
-        files = project.read(ctx.directory, roles)
-        return Side(
-            "working files", files, roles, None, live.manifest.layout.not_recorded, str(exc)
-        )
+        had = project.read(ctx.directory, roles)
+        return Side("working files", had, roles, None, live.manifest.layout.not_recorded, str(exc))
     roles.update(now.roles)
-    files = {**project.read(ctx.directory, set(roles) - set(now.content)), **now.content}
+    files = now.content.adding(project.read(ctx.directory, set(roles) - set(now.content)))
     return Side("working files", files, roles, None, now.layout.not_recorded)
 
 
@@ -168,7 +167,7 @@ def sides(ctx: Context, store: Store, a: str | None, b: str | None) -> tuple[Sid
     if live is None:
         raise UsageError("the store has no release yet; run `cfgroll deploy` first")
     if a is None:
-        return entry_side(store, live, f"{live.tag} (live)"), working_side(ctx, live)
+        return entry_side(store, live, f"{live.tag} (live)"), working_side(ctx, store, live)
     left = entry_side(store, store.resolve(a))
     if b is None:
         return left, entry_side(store, live, f"{live.tag} (live)")
@@ -177,10 +176,8 @@ def sides(ctx: Context, store: Store, a: str | None, b: str | None) -> tuple[Sid
 
 def diff(old: Side, new: Side, show_secrets: bool = False) -> Iterator[str]:
     """Unified diff lines between two sides; `.env`-style values masked unless asked."""
-    for path in sorted(set(old.files) | set(new.files)):
+    for path in changed_files(old.files, new.files):
         a, b = old.files.get(path), new.files.get(path)
-        if a == b:
-            continue
         role = new.roles.get(path) or old.roles.get(path)
         header = [
             f"--- a/{path}\t{old.label}" if a is not None else "--- /dev/null",

@@ -9,7 +9,8 @@ from cfgroll import orchestrators
 from cfgroll.context import Context
 from cfgroll.history.log import Side, working_side
 from cfgroll.orchestrators import ServiceState as ServiceState  # re-exported for the CLI
-from cfgroll.store.manifest import Role, Unrecorded, changed_keys
+from cfgroll.store.files import changed_files
+from cfgroll.store.manifest import Role, Unrecorded
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import EnvChanges as EnvChanges  # re-exported for the CLI
 from cfgroll.store.secrets import env_changes, is_env, text_of
@@ -54,7 +55,7 @@ def status(ctx: Context) -> Status:
     live = store.live()
     if live is None:
         return Status(None)
-    working = working_side(ctx, live)
+    working = working_side(ctx, store, live)
     info = ctx.daemon.engine()
     recorded = live.manifest.engine
     other = ""
@@ -76,7 +77,7 @@ def file_drift(store: Store, live: Entry, working: Side) -> list[FileDrift]:
     recorded = store.files(live)
     on_disk, roles = working.files, working.roles
     drift = []
-    for path in changed_keys(recorded, on_disk):
+    for path in changed_files(recorded, on_disk):
         old, new = recorded.get(path), on_disk.get(path)
         state: DriftState = "added" if old is None else "removed" if new is None else "modified"
         if old and new and old.data == new.data:

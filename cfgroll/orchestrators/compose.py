@@ -17,8 +17,9 @@ from cfgroll.history.snapshot import service_records
 from cfgroll.orchestrators import Comeback, Rollout, ServiceState, gate, startfirst, write_files
 from cfgroll.project import ProjectFiles
 from cfgroll.settings import RolloutSettings
+from cfgroll.store.files import changed_files
 from cfgroll.store.manifest import Orchestrator as Name
-from cfgroll.store.manifest import ServiceRecord, changed_keys
+from cfgroll.store.manifest import ServiceRecord
 from cfgroll.store.names import names
 from cfgroll.store.repo import Entry, Store
 
@@ -174,7 +175,7 @@ def _mounted_changes(
     out of a partial update whose files changed."""
     if live is None:
         return set()
-    changed = changed_keys(store.files(live), files.content)
+    changed = changed_files(store.files(live), files.content)
     users = files.layout.services_using(changed)
     left_out = sorted(users - set(services))
     if left_out:

@@ -10,6 +10,7 @@ checked here, before any container is touched.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
@@ -21,7 +22,7 @@ from cfgroll.errors import ProjectError
 from cfgroll.project.discovery import project_env
 from cfgroll.project.sources import walk
 from cfgroll.settings import HOOKS_DIR, KEY, settings
-from cfgroll.store.files import FileData, read_file
+from cfgroll.store.files import FileData, Files, file_id, read_file
 from cfgroll.store.manifest import (
     ROLE_ORDER,
     FileUse,
@@ -32,6 +33,7 @@ from cfgroll.store.manifest import (
     Unrecorded,
     Via,
 )
+from cfgroll.store.statcache import Known
 
 MIB = 1024 * 1024
 MAX_FILE = 5 * MIB
@@ -47,7 +49,7 @@ class ProjectFiles:
     content by project-relative path."""
 
     layout: Layout
-    content: dict[str, FileData]
+    content: Files
 
     @property
     def roles(self) -> dict[str, Role]:
@@ -58,22 +60,26 @@ class ProjectFiles:
         return self.layout.compose_files
 
     @classmethod
-    def recorded(cls, manifest: Manifest, content: dict[str, FileData]) -> ProjectFiles:
-        return cls(manifest.layout, content)
+    def recorded(cls, manifest: Manifest, content: Mapping[str, FileData]) -> ProjectFiles:
+        return cls(manifest.layout, Files.of(content))
 
 
-def resolve(compose: Compose, config: Mapping[str, Any]) -> ProjectFiles:
+def resolve(
+    compose: Compose, config: Mapping[str, Any], known: Known | None = None
+) -> ProjectFiles:
     """Every file of the project's configuration, read, with its role and users.
 
     Raises `ProjectError` naming the culprits when a file is over `MAX_FILE`, the set over
     `MAX_FILES` or `MAX_TOTAL`, a `track:` path does not exist, or a link inside a recorded
-    folder leaves the project folder."""
-    return _Collector(compose, config).run()
+    folder leaves the project folder. `known`: the stat cache and the live release's files,
+    so that a file unchanged since it was last read is neither read nor hashed again."""
+    return _Collector(compose, config, known).run()
 
 
 class _Collector:
-    def __init__(self, compose: Compose, config: Mapping[str, Any]) -> None:
+    def __init__(self, compose: Compose, config: Mapping[str, Any], known: Known | None) -> None:
         self.compose = compose
+        self.known = known
         self.dir = compose.directory
         self.config = config
         self.settings = settings(config)
@@ -228,8 +234,12 @@ class _Collector:
 
     def link_or_file(self, rel: str, role: Role, strict: bool) -> None:
         path = self.dir / rel
-        if not path.is_symlink():
-            if path.is_file():
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            return
+        if not stat.S_ISLNK(mode):
+            if stat.S_ISREG(mode):
                 self.add(rel, role)
             return
         real = path.resolve()
@@ -286,28 +296,45 @@ class _Collector:
 
     # -- reading, and the limits -----------------------------------------------------------
 
-    def read(self) -> dict[str, FileData]:
-        content: dict[str, FileData] = {}
+    def read(self) -> Files:
+        have: dict[str, FileData] = {}  # read now
+        ids: dict[str, str] = {}
+        sizes: dict[str, int] = {}  # of the files known unchanged, not read
         too_large = []
+        known = self.known
         for rel in sorted(self.roles):
+            path = self.dir / rel
             try:
-                data = read_file(self.dir / rel)
+                st = path.lstat()
+                cached = known.cache.get(rel, st) if known is not None else None
+                if known is not None and cached is not None and cached == known.ids.get(rel):
+                    ids[rel], sizes[rel] = cached, st.st_size
+                    size = st.st_size
+                else:
+                    data = read_file(path)
+                    if data is None:
+                        continue
+                    have[rel], ids[rel], size = data, file_id(data), len(data.data)
+                    if known is not None:
+                        known.cache.put(rel, st, ids[rel])
+            except FileNotFoundError:
+                continue
             except OSError as exc:
                 raise ProjectError(
                     f"cannot read project file {rel}: {exc.strerror}; fix its permissions or "
                     "add it to `x-cfgroll: ignore:`"
                 ) from exc
-            if data is None:
-                continue
-            if len(data.data) > MAX_FILE:
-                too_large.append(f"{rel} ({_mib(len(data.data))})")
-            content[rel] = data
+            if size > MAX_FILE:
+                too_large.append(f"{rel} ({_mib(size)})")
+        if known is not None:
+            known.cache.save(keep=set(ids))
         if too_large:
             self.problems.append(
                 f"{', '.join(too_large)} over the {_mib(MAX_FILE)} limit for one file (add "
                 "to `x-cfgroll: ignore:`, or move out of the mounted folder)"
             )
-        total = sum(len(f.data) for f in content.values())
+        content = Files(ids, known.load if known else None, have, sizes)
+        total = content.size()
         if len(content) > MAX_FILES or total > MAX_TOTAL:
             self.problems.append(
                 f"the release would hold {len(content):,} files, {_mib(total)} (limits: "

@@ -113,13 +113,13 @@ def _roll_out(
     services = everything if only is None else check_services(everything, only, "this project")
     action: Action = "deploy" if only is None else "update"
     untouched = [s for s in everything if s not in services]
-    files = resolve(compose, config)  # refuses over-limit files before anything changes
+    files = resolve(compose, config, ctx.known())  # refuses over-limit files before anything
     settings = effective(ctx.flags, files.layout.settings)
     orchestrator = orchestrators.of(settings.orchestrator)
     orchestrator.check(ctx, config, services, settings.rollout)
     data_commands = data.commands(files.layout.settings, everything)
     # room for the release and, should it fail, the attempt (or a baseline first)
-    preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content.values())))
+    preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content)))
     init = ensure_store(ctx)
     store = init.store
     with mirror.changing(ctx, store, action, settings.lock_timeout, files.layout.settings):

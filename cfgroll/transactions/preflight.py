@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, os_error
-from cfgroll.store.files import FileData
+from cfgroll.store.files import FileData, Files
 
 MIB = 1024 * 1024
 MIN_FREE_ENV = "CFGROLL_MIN_FREE"  # the margin, in bytes or with a unit: 512K, 10M, 1G
@@ -39,9 +39,9 @@ class Needs:
     engine: bool = True
 
 
-def size_of(files: Iterable[FileData]) -> int:
+def size_of(files: Mapping[str, FileData]) -> int:
     """The bytes a release of these files may add to the store, at the most."""
-    return OVERHEAD + sum(len(f.data) for f in files)
+    return OVERHEAD + Files.of(files).size()
 
 
 def check(ctx: Context, needs: Needs) -> None:

@@ -12,6 +12,7 @@ from cfgroll.context import Context, now, who
 from cfgroll.errors import one_line
 from cfgroll.history.snapshot import service_records
 from cfgroll.project import ProjectFiles
+from cfgroll.store.files import changed_files
 from cfgroll.store.manifest import (
     ATTEMPT,
     DRAFT,
@@ -128,10 +129,10 @@ def record_release(
         **_hook_fields(hooks),
     )
     user, host = manifest.user, manifest.host
-    changed_files = changed_keys(store.files(live) if live else {}, files.content)
+    changed_paths = changed_files(store.files(live) if live else {}, files.content)
     body = [f"Release {tag} of Compose project {project}, by {user} on {host}."]
-    if changed_files:
-        body.append("Files changed: " + names(changed_files) + ".")
+    if changed_paths:
+        body.append("Files changed: " + names(changed_paths) + ".")
     message = subject(action, changed, target) + "\n\n" + "\n".join(body) + "\n"
     tagged: list[str] = []
     try:
@@ -166,7 +167,7 @@ def unchanged(
     layout) and the same images and Compose configuration for `services` (None: every service,
     none added or removed); for a Swarm stack, the same stack file deployed (its images
     pinned by digest)."""
-    if files.layout != live.manifest.layout or changed_keys(store.files(live), files.content):
+    if files.layout != live.manifest.layout or changed_files(store.files(live), files.content):
         return False
     if stack is not None:
         return store.own_file(live, STACK_PATH) == stack.text.encode()
@@ -242,11 +243,11 @@ def save_draft(ctx: Context, store: Store, live: Entry, roles: Mapping[str, Role
     recorded = store.files(live)
     roles = {**roles, **live.manifest.files}
     on_disk = project.read(ctx.directory, roles)
-    if on_disk == recorded:
+    if not changed_files(recorded, on_disk):
         return None
     moment = now()
     tag = new_name(DRAFT_PREFIX, moment, store.has_tag)
-    differing = changed_keys(recorded, on_disk)
+    differing = changed_files(recorded, on_disk)
     manifest = _manifest(
         ctx,
         tag,

@@ -93,7 +93,9 @@ def plan(
     if missing:
         raise ImageMissing(target.tag, missing)
     if only is None:
-        store.files(target)  # every file must still read (a damaged store fails here, not later)
+        list(
+            store.files(target).values()
+        )  # every file must still read (a damaged store fails here, not later)
     return Plan(target, live, only, found, engine_change)
 
 
@@ -136,7 +138,7 @@ def preview(ctx: Context, planned: Plan, show_secrets: bool = False) -> Iterator
     """What the rollback would change: the file diff (masked) and the image of each service."""
     store = ctx.open_store()
     if planned.only is None:
-        current: Side = working_side(ctx, planned.live)
+        current: Side = working_side(ctx, store, planned.live)
         yield from diff(current, entry_side(store, planned.target), show_secrets)
     else:
         yield "the project files stay as they are (--services)"
@@ -182,7 +184,7 @@ def rollback(
     with mirror.changing(ctx, store, "rollback", settings.lock_timeout):
         planned = plan(ctx, ref, only, engine_change, store)
         ask(planned)
-        draft_bytes = preflight.size_of(store.files(planned.live).values())
+        draft_bytes = preflight.size_of(store.files(planned.live))
         preflight.check(ctx, preflight.Needs(draft_bytes, project=planned.only is None))
         target, live, only = planned.target, planned.live, planned.only
         settings = recorded(ctx.flags, live)
@@ -218,7 +220,9 @@ def rollback(
                 files = ProjectFiles.recorded(target.manifest, store.files(target))
             else:
                 config = ctx.compose.config()
-                files = project.resolve(ctx.compose.named(str(config["name"])), config)
+                files = project.resolve(
+                    ctx.compose.named(str(config["name"])), config, ctx.known(store)
+                )
             everything = set(target.manifest.services) | set(live.manifest.services)
             carry = () if only is None else tuple(sorted(everything - set(only)))
             runner = orchestrators.of(target.manifest.orchestrator)
@@ -275,7 +279,7 @@ def checkout(ctx: Context, ref: str) -> CheckedOut:
     """
     store = ctx.open_store()
     live = store.live()
-    draft_bytes = preflight.size_of(store.files(live).values()) if live else 0
+    draft_bytes = preflight.size_of(store.files(live)) if live else 0
     preflight.check(ctx, preflight.Needs(draft_bytes, project=True, engine=False))
     lock_timeout = recorded(ctx.flags, live).lock_timeout
     with mirror.changing(ctx, store, "checkout", lock_timeout):

@@ -39,9 +39,13 @@ def test_the_margin_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_release_needs_its_files_and_some_overhead() -> None:
-    from cfgroll.store.files import FileData
+    from cfgroll.store.files import FileData, Files
 
-    assert preflight.size_of([FileData(b"x" * 10), FileData(b"yy")]) == preflight.OVERHEAD + 12
+    files = {"a": FileData(b"x" * 10), "b": FileData(b"yy")}
+    assert preflight.size_of(files) == preflight.OVERHEAD + 12
+    # a file known unchanged counts by its size, unread
+    unread = Files({"a": "100644 0", "b": "100644 1"}, have={"b": FileData(b"yy")}, sizes={"a": 10})
+    assert preflight.size_of(unread) == preflight.OVERHEAD + 12
     assert preflight.OVERHEAD == 64 * 1024
 
 
