@@ -11,8 +11,11 @@ from cfgroll.cli.common import (
 )
 from cfgroll.cli.options import (
     GATE_SETTINGS,
+    DryRunOption,
+    Json,
     NoRollback,
     RecordUnchanged,
+    ShowSecrets,
     Yes,
     project_command,
 )
@@ -27,6 +30,9 @@ def deploy(
     no_rollback: NoRollback = False,
     record_unchanged: RecordUnchanged = False,
     yes: Yes = False,
+    dry_run: DryRunOption = False,
+    json_: Json = False,
+    show_secrets: ShowSecrets = False,
 ) -> None:
     """Build, start and health-check the stack, then record it as a new release.
 
@@ -40,7 +46,17 @@ def deploy(
     attempt is kept as a failed_… tag and the live release is put back (exit 3). The project's
     hooks run around it (pre-deploy, check, post-deploy, on-failure; see docs/hooks.md). Asks
     no questions (--yes is accepted for scripts).
+
+    With --dry-run: every check, then what the deploy would change (files, masked; services
+    built, recreated or left running; hooks; data dumped), changing nothing; exit 1 when the
+    deploy would be refused.
     """
+    if dry_run:
+        from cfgroll.cli.dry_run import render
+        from cfgroll.transactions.dry_run import dry_run as preview
+
+        render(preview(ctx, show_secrets=show_secrets), json_)
+        return
     from cfgroll.transactions.deploy import (
         deploy as run_deploy,  # imported while Compose reads the model
     )

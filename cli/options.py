@@ -74,6 +74,9 @@ StorePath = Annotated[
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
+]
 ShowSecrets = Annotated[
     bool, typer.Option("--show-secrets", help="Show values of .env-style files unmasked.")
 ]

@@ -17,6 +17,7 @@ from cfgroll.cli.common import (
 )
 from cfgroll.cli.options import (
     GATE_SETTINGS,
+    DryRunOption,
     ServicesOption,
     ShowSecrets,
     Yes,
@@ -42,9 +43,7 @@ def rollback(
     ] = None,
     services: ServicesOption = None,
     yes: Yes = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
-    ] = False,
+    dry_run: DryRunOption = False,
     show_secrets: ShowSecrets = False,
     engine_change: Annotated[
         bool,

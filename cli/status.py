@@ -20,7 +20,7 @@ from cfgroll.cli.options import (
 
 if TYPE_CHECKING:
     from cfgroll.context import Context
-    from cfgroll.history.status import EnvChanges, Status
+    from cfgroll.history.status import EnvChanges, FileDrift, Status
 
 
 @project_command(model=True)
@@ -62,8 +62,7 @@ def status(
             out(f"warning: the project as it is now cannot be read: {result.problem}")
         out("files:" + ("" if result.files else " as recorded"))
         for f in result.files:
-            role = f" ({f.role})" if f.role not in (None, "compose", "env") else ""
-            out(f"  {f.path}{role}  {_STATES[f.state]}{_keys(f.env)}")
+            out(file_line(f))
         if result.not_recorded:
             out("not recorded (cfgroll cannot put these back):")
             for u in result.not_recorded:
@@ -85,6 +84,19 @@ _STATES = {
     "removed": "removed",
     "mode": "mode changed",
 }
+
+
+def file_line(f: FileDrift) -> str:
+    """One drifted file as `status` (and `deploy --dry-run`) print it; values never shown."""
+    role = f" ({f.role})" if f.role not in (None, "compose", "env") else ""
+    return f"  {f.path}{role}  {_STATES[f.state]}{_keys(f.env)}"
+
+
+def file_json(f: FileDrift) -> dict[str, object]:
+    keys = None if f.env is None else {"added": f.env.added, "removed": f.env.removed}
+    if keys is not None and f.env is not None:
+        keys["changed"] = f.env.changed
+    return {"path": f.path, "state": f.state, "role": f.role, "keys": keys}
 
 
 def _user(service: str, via: str) -> str:
@@ -125,17 +137,7 @@ def _json(result: Status) -> dict[str, object]:
         "drifted": result.drifted,
         "problem": result.problem or None,
         "not_recorded": [asdict(u) for u in result.not_recorded],
-        "files": [
-            {
-                "path": f.path,
-                "state": f.state,
-                "role": f.role,
-                "keys": None
-                if f.env is None
-                else {"added": f.env.added, "removed": f.env.removed, "changed": f.env.changed},
-            }
-            for f in result.files
-        ],
+        "files": [file_json(f) for f in result.files],
         "services": [
             {
                 "service": s.service,

@@ -15,9 +15,12 @@ from cfgroll.cli.common import (
 )
 from cfgroll.cli.options import (
     GATE_SETTINGS,
+    DryRunOption,
+    Json,
     NoRollback,
     RecordUnchanged,
     ServicesOption,
+    ShowSecrets,
     Yes,
     complete_service,
     project_command,
@@ -43,6 +46,9 @@ def update(
     yes: Yes = False,
     no_rollback: NoRollback = False,
     record_unchanged: RecordUnchanged = False,
+    dry_run: DryRunOption = False,
+    json_: Json = False,
+    show_secrets: ShowSecrets = False,
 ) -> None:
     """Update a few services without touching the rest of the stack.
 
@@ -50,9 +56,17 @@ def update(
     (`docker compose up -d --no-deps`), health-checks them, and records a release of action
     `update`; the other services' entries carry over from the live release. If that fails,
     only the updated services are put back (exit 3; exit 4 if that fails too).
+
+    With --dry-run: every check, then what the update would change, changing nothing.
     """
 
     names = list(service or []) + split_services(services)
+    if dry_run:
+        from cfgroll.cli.dry_run import render
+        from cfgroll.transactions.dry_run import dry_run as preview
+
+        render(preview(ctx, names, no_build, show_secrets), json_)
+        return
     confirm(f"update {', '.join(names) or 'no service'}?", yes)
     from cfgroll.transactions.deploy import (
         update as run_update,  # imported while Compose reads the model

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from cfgroll import faults
 from cfgroll.errors import CfgrollError
@@ -37,6 +37,22 @@ class ServiceState:
     state: str  # a short phrase: "running, healthy", "stopped (exit 3)", "image differs", …
     image_id: str | None = None  # what its containers run
     recorded_id: str | None = None  # what the live release recorded
+
+
+# What a deploy would do to a service (`deploy --dry-run`): start its first container, replace
+# its containers, update it (a Swarm service, if its spec changed), or leave it running.
+Change = Literal["create", "recreate", "update", "unchanged"]
+
+
+@dataclass(frozen=True)
+class ServiceChange:
+    """One service in a dry run: what the deploy would do to it and why; `build`: its image
+    is built first (and, if the image changes, its containers are replaced too)."""
+
+    service: str
+    change: Change
+    why: str = ""
+    build: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,18 @@ class Orchestrator(Protocol):
 
     def deploy(self, ctx: Context, rollout: Rollout) -> Rendered | None:
         """Start the new release and pass its gate; the stack file deployed, if any."""
+
+    def preview(
+        self,
+        ctx: Context,
+        compose: Compose,
+        config: Mapping[str, Any],
+        services: Sequence[str],
+        mounted: Collection[str],
+        no_build: bool,
+    ) -> list[ServiceChange]:
+        """What a deploy of `services` would do to each (`mounted`: the services whose files
+        changed), asking the engine only: nothing built, nothing started."""
 
     def restore(self, ctx: Context, back: Comeback) -> None:
         """Make the release live again, its files written back, gated."""

@@ -14,7 +14,16 @@ from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container, by_service
 from cfgroll.engine.refs import short
 from cfgroll.history.snapshot import service_records
-from cfgroll.orchestrators import Comeback, Rollout, ServiceState, gate, startfirst, write_files
+from cfgroll.orchestrators import (
+    Change,
+    Comeback,
+    Rollout,
+    ServiceChange,
+    ServiceState,
+    gate,
+    startfirst,
+    write_files,
+)
 from cfgroll.project import ProjectFiles
 from cfgroll.settings import RolloutSettings
 from cfgroll.store.files import changed_files
@@ -59,6 +68,33 @@ class ComposeProject:
         remount = _mounted_changes(ctx, r.store, r.live, r.files, r.services)
         way = startfirst.Way(r.config, r.settings)
         start(ctx, r.compose, r.services, r.limits, up, remount, r.hooks, way)
+
+    def preview(
+        self,
+        ctx: Context,
+        compose: Compose,
+        config: Mapping[str, Any],
+        services: Sequence[str],
+        mounted: Collection[str],
+        no_build: bool,
+    ) -> list[ServiceChange]:
+        running = by_service(ctx.daemon.containers(str(compose.name)))
+        wanted = startfirst.hashes(compose, services)  # what Compose would label them with
+        model = config.get("services") or {}
+        found = []
+        for name in services:
+            build = bool((model.get(name) or {}).get("build")) and not no_build
+            now = running.get(name, [])
+            why = []
+            if now and any(c.config_hash != wanted.get(name) for c in now):
+                why.append("its configuration changed")
+            if now and name in mounted:
+                why.append("files it mounts changed")
+            if now and any(c.state != "running" for c in now):
+                why.append("it is not running")
+            change: Change = "create" if not now else "recreate" if why else "unchanged"
+            found.append(ServiceChange(name, change, "; ".join(why), build))
+        return found
 
     def restore(self, ctx: Context, back: Comeback) -> None:
         entry, chosen, paths = back.entry, back.chosen, back.paths

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from cfgroll import faults, orchestrators
 from cfgroll.capabilities import data, mirror, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context
+from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
 from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
 from cfgroll.history.snapshot import check_services
 from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.orchestrators import Orchestrator, Rollout
 from cfgroll.project import ProjectFiles, resolve
-from cfgroll.settings import effective
+from cfgroll.settings import Effective, effective
+from cfgroll.settings_fields import DataCommand
 from cfgroll.store.manifest import Action, GitSource
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import redact, secret_values
@@ -98,6 +101,50 @@ class Attempt:
     git: GitSource | None = None
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A deploy or update as its checks found it, before anything changes."""
+
+    action: Action
+    config: dict[str, Any]
+    compose: Compose
+    everything: list[str]  # the project's services
+    services: list[str]  # those it starts
+    files: ProjectFiles
+    settings: Effective
+    orchestrator: Orchestrator
+    data_commands: dict[str, DataCommand]
+
+    @property
+    def project(self) -> str:
+        return str(self.config["name"])
+
+    @property
+    def untouched(self) -> list[str]:
+        return [s for s in self.everything if s not in self.services]
+
+
+def checked(ctx: Context, only: Sequence[str] | None = None) -> Checked:
+    """Every check a deploy (`only`: an update of those services) makes before it changes
+    anything: the model, the services, the files and their limits, the settings, the rollout
+    (start-first), the data commands, room and access (preflight). Raises what refuses it."""
+    config = ctx.compose.config()
+    compose = ctx.compose.named(str(config["name"]))
+    everything = sorted(config.get("services") or {})
+    services = everything if only is None else check_services(everything, only, "this project")
+    files = resolve(compose, config, ctx.known())  # refuses over-limit files before anything
+    settings = effective(ctx.flags, files.layout.settings)
+    orchestrator = orchestrators.of(settings.orchestrator)
+    orchestrator.check(ctx, config, services, settings.rollout)
+    data_commands = data.commands(files.layout.settings, everything)
+    # room for the release and, should it fail, the attempt (or a baseline first)
+    preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content)))
+    action: Action = "deploy" if only is None else "update"
+    return Checked(
+        action, config, compose, everything, services, files, settings, orchestrator, data_commands
+    )
+
+
 def _roll_out(
     ctx: Context,
     no_rollback: bool,
@@ -106,20 +153,10 @@ def _roll_out(
     record_unchanged: bool = False,
     git: GitSource | None = None,
 ) -> Deployed:
-    config = ctx.compose.config()
-    project = str(config["name"])
-    compose = ctx.compose.named(project)
-    everything = sorted(config.get("services") or {})
-    services = everything if only is None else check_services(everything, only, "this project")
-    action: Action = "deploy" if only is None else "update"
-    untouched = [s for s in everything if s not in services]
-    files = resolve(compose, config, ctx.known())  # refuses over-limit files before anything
-    settings = effective(ctx.flags, files.layout.settings)
-    orchestrator = orchestrators.of(settings.orchestrator)
-    orchestrator.check(ctx, config, services, settings.rollout)
-    data_commands = data.commands(files.layout.settings, everything)
-    # room for the release and, should it fail, the attempt (or a baseline first)
-    preflight.check(ctx, preflight.Needs(store_bytes=2 * preflight.size_of(files.content)))
+    c = checked(ctx, only)
+    config, project, compose, files, settings = c.config, c.project, c.compose, c.files, c.settings
+    action, services, untouched, orchestrator = c.action, c.services, c.untouched, c.orchestrator
+    data_commands = c.data_commands
     init = ensure_store(ctx)
     store = init.store
     with mirror.changing(ctx, store, action, settings.lock_timeout, files.layout.settings):

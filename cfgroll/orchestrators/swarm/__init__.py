@@ -19,15 +19,16 @@ that fails or is rejected, or an update Swarm paused or rolled back, fails it at
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
 from cfgroll.context import Context
+from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
 from cfgroll.engine.refs import short
 from cfgroll.errors import CfgrollError
-from cfgroll.orchestrators import Comeback, Rollout, ServiceState, of, write_files
+from cfgroll.orchestrators import Comeback, Rollout, ServiceChange, ServiceState, of, write_files
 from cfgroll.orchestrators.swarm import stack
 from cfgroll.orchestrators.swarm.render import Rendered, stack_of
 from cfgroll.settings import KEEP, RolloutSettings, parse
@@ -55,6 +56,27 @@ class SwarmStack:
 
     def check_engine(self, ctx: Context) -> None:
         stack.check_engine(ctx.daemon)
+
+    def preview(
+        self,
+        ctx: Context,
+        compose: Compose,
+        config: Mapping[str, Any],
+        services: Sequence[str],
+        mounted: Collection[str],
+        no_build: bool,
+    ) -> list[ServiceChange]:
+        # Swarm decides from the rendered spec, which pins images only once they are pushed
+        model = config.get("services") or {}
+        return [
+            ServiceChange(
+                name,
+                "update",
+                "files it uses changed" if name in mounted else "if its spec changed",
+                bool((model.get(name) or {}).get("build")) and not no_build,
+            )
+            for name in services
+        ]
 
     def running(self, ctx: Context, project: str) -> list[Container]:
         return []  # a stack's tasks are Swarm's; no baseline of them is recorded
