@@ -171,6 +171,9 @@ class Bench:
         return timed([self.cfgroll, *args], self.proj)
 
     def cleanup(self) -> None:
+        from scale import cleanup
+
+        cleanup(self)
         for name in (self.name, self.name + "crash", self.name + "data"):
             subprocess.run(["docker", "compose", "-p", name, "down", "-t", "1"],
                            capture_output=True)  # fmt: skip
@@ -623,7 +626,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="every row once, small stores (CI: keeps the script working)")  # fmt: skip
     parser.add_argument(
-        "--only", default="", help="some of: deploy,rollback,startup,gate,swarm,mirror,data,history"
+        "--only",
+        default="",
+        help="some of: deploy,rollback,startup,gate,swarm,mirror,data,scale,history",
     )
     args = parser.parse_args(argv)
     pairs = 1 if args.quick else args.pairs
@@ -639,6 +644,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if not only or step.__name__ in only:
                     print(f"bench: {step.__name__}…", file=sys.stderr)
                     step()
+            if not only or "scale" in only:
+                print("bench: scale…", file=sys.stderr)
+                from scale import scale
+
+                scale(bench)
             if not only or "history" in only:
                 print("bench: history…", file=sys.stderr)
                 bench.history(scales)

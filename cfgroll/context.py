@@ -60,6 +60,7 @@ class Context:
     reporter: Reporter = field(default_factory=Silent)
     flags: Flags = field(default_factory=Flags)  # the command line's say on the settings
     _daemon: Daemon | None = None
+    _store: Store | None = None  # opened once per run: one git reader, its caches shared
 
     @classmethod
     def create(
@@ -101,7 +102,9 @@ class Context:
     def open_store(self) -> Store:
         from cfgroll.store.repo import Store
 
-        return Store.open(self.store_path)
+        if self._store is None or not Store.exists(self.store_path):
+            self._store = Store.open(self.store_path)
+        return self._store
 
     def known(self, store: Store | None = None) -> Known | None:
         """What reading the project may take as known: its stat cache and the live release's
@@ -113,7 +116,7 @@ class Context:
             if store is None:
                 if not Store.exists(self.store_path):
                     return None
-                store = Store.open(self.store_path)
+                store = self.open_store()
             return store.known(self.directory, store.live())
         except StoreError:
             return None  # a damaged store: read every file, and let the command say what is wrong
@@ -121,7 +124,12 @@ class Context:
     def create_store(self) -> tuple[Store, bool]:
         from cfgroll.store.repo import Store
 
-        return Store.create(self.store_path, f"cfgroll store of {self.compose.directory}")
+        if self._store is not None and Store.exists(self.store_path):
+            return self._store, False
+        self._store, created = Store.create(
+            self.store_path, f"cfgroll store of {self.compose.directory}"
+        )
+        return self._store, created
 
 
 def choose_engine(context: str) -> None:

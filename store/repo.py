@@ -68,6 +68,7 @@ class Store(RefsAndUpkeep):
         # A commit never changes: what `files` read once serves every later call (a deploy
         # compares, checks and records against the same live release).
         self._files: dict[str, Files] = {}
+        self._entries: dict[str, Entry] = {}
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -148,6 +149,13 @@ class Store(RefsAndUpkeep):
     # -- reading ---------------------------------------------------------------------------
 
     def _entry(self, commit: git.Commit) -> Entry:
+        """The release (or attempt, draft) `commit` is; read once per commit (it never
+        changes)."""
+        if commit.hexsha not in self._entries:
+            self._entries[commit.hexsha] = self._read_entry(commit)
+        return self._entries[commit.hexsha]
+
+    def _read_entry(self, commit: git.Commit) -> Entry:
         try:
             blob = commit.tree / MANIFEST_PATH
         except KeyError:

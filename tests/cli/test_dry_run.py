@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cfgroll.cli.main import main
 from tests.helpers import DOCKERFILE, Runner, build_file_tree, git, http_get, web_compose
 
 pytestmark = pytest.mark.docker
@@ -37,7 +38,11 @@ def state(proj: Path, project_name: str) -> tuple[str, ...]:
 
 
 def test_a_dry_run_names_the_change_and_changes_nothing(
-    tmp_path: Path, base_image: str, project_name: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    base_image: str,
+    project_name: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     worker = (
         "  worker:\n    image: " + base_image + "\n    init: true\n    command: [sleep, '3600']\n"
@@ -76,6 +81,15 @@ def test_a_dry_run_names_the_change_and_changes_nothing(
 
     assert state(proj, project_name) == before
     assert http_get(project_name) == "v1"
+
+    # from a subfolder, the project is found as Compose finds it
+    deeper = proj / "sub" / "deeper"
+    deeper.mkdir(parents=True)
+    monkeypatch.chdir(deeper)
+    assert main(["status"]) == 0
+    assert f"live release {git(proj / '.cfgroll' / 'store.git', 'tag').split()[0]}" in (
+        capsys.readouterr().out
+    )
 
     # a deploy that would be refused: exit 1, the refusal, still nothing changed
     compose = proj / "compose.yaml"
