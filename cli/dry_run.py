@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 _CHANGES = {
     "create": "create",
     "recreate": "recreate",
+    "start": "start",
     "update": "update",
     "unchanged": "leave running",
 }

@@ -18,7 +18,7 @@ say cfgroll deploy;                     cfgroll deploy 2>/dev/null
 say serve;                              serve
 printf 'GREETING=hello from v2\nDB_PASSWORD=change-me-v2\n' > .env
 printf 'banner v2: winter sale\n' > conf/banner.txt
-say cfgroll diff;                       cfgroll diff
+say cfgroll deploy --dry-run;           cfgroll deploy --dry-run
 say cfgroll deploy;                     cfgroll deploy 2>/dev/null
 say serve;                              serve
 say cfgroll log;                        cfgroll log

@@ -39,9 +39,10 @@ class ServiceState:
     recorded_id: str | None = None  # what the live release recorded
 
 
-# What a deploy would do to a service (`deploy --dry-run`): start its first container, replace
-# its containers, update it (a Swarm service, if its spec changed), or leave it running.
-Change = Literal["create", "recreate", "update", "unchanged"]
+# What a deploy would do to a service (`deploy --dry-run`): create its first container,
+# replace its containers, start its stopped ones, update it (a Swarm service, if its spec
+# changed), or leave it running.
+Change = Literal["create", "recreate", "start", "update", "unchanged"]
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -78,22 +79,24 @@ class ComposeProject:
         mounted: Collection[str],
         no_build: bool,
     ) -> list[ServiceChange]:
-        running = by_service(ctx.daemon.containers(str(compose.name)))
-        wanted = startfirst.hashes(compose, services)  # what Compose would label them with
+        # Compose's own dry run decides as its `up` would (its configuration hash, a stopped
+        # container); images are not built, so a rebuilt image's recreate is not in it
+        only = () if len(services) == len(config.get("services") or {}) else services
+        up = ("up", "-d", "--no-build", "--pull", "never")
+        args = ("--dry-run", *up, *(("--no-deps", *only) if only else ("--remove-orphans",)))
+        said = compose.run(*args, what="docker compose --dry-run up").stderr
+        names = {c.name: c.service for c in ctx.daemon.containers(str(compose.name))}
+        changes = dry_run_changes(said, names, str(compose.name), services)
         model = config.get("services") or {}
         found = []
         for name in services:
+            change, why = changes.get(name, ("unchanged", ""))
+            if name in mounted and change in ("unchanged", "start"):
+                change, why = "recreate", "files it mounts changed"
+            elif name in mounted:
+                why += "; files it mounts changed"
             build = bool((model.get(name) or {}).get("build")) and not no_build
-            now = running.get(name, [])
-            why = []
-            if now and any(c.config_hash != wanted.get(name) for c in now):
-                why.append("its configuration changed")
-            if now and name in mounted:
-                why.append("files it mounts changed")
-            if now and any(c.state != "running" for c in now):
-                why.append("it is not running")
-            change: Change = "create" if not now else "recreate" if why else "unchanged"
-            found.append(ServiceChange(name, change, "; ".join(why), build))
+            found.append(ServiceChange(name, change, why, build))
         return found
 
     def restore(self, ctx: Context, back: Comeback) -> None:
@@ -220,6 +223,44 @@ def _mounted_changes(
             "are not part of this update; they keep the old files until they are deployed"
         )
     return users & set(services)
+
+
+_SAID = re.compile(r"Container (\S+)\s+(Recreate|Creating|Starting)\s*$")
+_WHY: dict[str, tuple[Change, str]] = {
+    "Recreate": ("recreate", "its configuration changed"),
+    "Creating": ("create", "no container yet"),
+    "Starting": ("start", "it is not running"),
+}
+
+
+def dry_run_changes(
+    said: str, names: Mapping[str, str], project: str, services: Sequence[str]
+) -> dict[str, tuple[Change, str]]:
+    """What `docker compose --dry-run up` said it would do to each service's containers (its
+    progress lines); a service it left running is not in it."""
+    found: dict[str, tuple[Change, str]] = {}
+    order = list(_WHY)
+    for line in said.splitlines():
+        m = _SAID.search(line)
+        if m is None or re.match(r"[0-9a-f]{12}_", m.group(1)):
+            continue  # a replacement's temporary name: its service is named already
+        service = names.get(m.group(1)) or _service_of(m.group(1), project, services)
+        if service is None:
+            continue
+        now = found.get(service)
+        if now is None or order.index(m.group(2)) < order.index(_verb(now[0])):
+            found[service] = _WHY[m.group(2)]
+    return found
+
+
+def _verb(change: Change) -> str:
+    return next(verb for verb, (c, _) in _WHY.items() if c == change)
+
+
+def _service_of(container: str, project: str, services: Sequence[str]) -> str | None:
+    """The service of a container Compose would name `<project>-<service>-<n>`."""
+    m = re.fullmatch(re.escape(project) + r"-(.+)-\d+", container)
+    return m.group(1) if m and m.group(1) in services else None
 
 
 def service_states(ctx: Context, live: Entry) -> list[ServiceState]:
