@@ -56,7 +56,7 @@ def render(result: DryRun, json_: bool) -> None:
 def _why(s: ServiceChange) -> str:
     parts = [s.why] if s.why else []
     if s.build:
-        parts.append("built first (recreated if its image changes)")
+        parts.append("built first")
     return "; ".join(parts)
 
 

@@ -3,7 +3,7 @@ acts, then what it would change against the live release: the files (masked), th
 would build, recreate or leave alone, the hooks it would run, the data it would dump first.
 
 It changes nothing: no store is created or written, no lock taken, nothing built, started,
-tagged or removed; the engine and Compose are only asked (`docker compose config --hash`).
+tagged or removed; the engine and Compose are only asked (`docker compose --dry-run up`).
 """
 
 from __future__ import annotations
