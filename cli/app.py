@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clone": ("cfgroll.cli.clone", "clone"),
     "pull": ("cfgroll.cli.pull", "pull"),
     "watch": ("cfgroll.cli.pull", "watch"),
+    "stats": ("cfgroll.cli.stats", "stats"),
+    "report": ("cfgroll.cli.stats", "report"),
 }
 
 HELP = (

@@ -200,3 +200,11 @@ class Runner:
     @property
     def store(self) -> Path:
         return self.proj / ".cfgroll" / "store.git"
+
+
+def png_colours(path: Path) -> int:
+    """How many colours a screenshot holds (1: a blank page)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return len(image.convert("RGB").getcolors(maxcolors=1 << 24) or [])

@@ -10,10 +10,18 @@ from typing import Any
 from cfgroll import faults, orchestrators
 from cfgroll.capabilities import data, mirror, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
-from cfgroll.context import Context
+from cfgroll.capabilities.stats import restored_note
+from cfgroll.context import Context, now
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
-from cfgroll.errors import CommandFailed, DeployFailed, ProjectError, RollbackFailed, one_line
+from cfgroll.errors import (
+    CommandFailed,
+    DeployFailed,
+    ProjectError,
+    RollbackFailed,
+    StoreError,
+    one_line,
+)
 from cfgroll.history.snapshot import check_services
 from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.orchestrators import Orchestrator, Rollout
@@ -257,6 +265,11 @@ def _failed(
         kept = f"your files are kept as {tag}: `cfgroll checkout {tag}` writes"
         failure = Failure(what, reason, details, kept + " them back")
         error, result = _put_back(ctx, store, attempt, no_rollback, failure)
+        if result == "rolled-back" and attempt.live is not None:  # when it ended: `stats`
+            try:
+                _note(store, kept_as, restored_note(attempt.live.tag, now()))
+            except StoreError as exc:
+                ctx.reporter.warn(f"{one_line(exc)}; `cfgroll stats` will time this restore later")
     extra = {"CFGROLL_RESULT": result, "CFGROLL_REASON": reason}
     if kept_as is not None:
         extra["CFGROLL_ATTEMPT_TAG"] = kept_as.tag

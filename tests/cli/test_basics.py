@@ -31,6 +31,8 @@ COMMANDS = [
     "clone",
     "pull",
     "watch",
+    "stats",
+    "report",
 ]
 NOT_IN_A_PROJECT = ("clone",)  # makes the project folder: takes no --project-dir
 

@@ -1,0 +1,185 @@
+"""`cfgroll report --html FILE`: the history as one self-contained page: the delivery figures
+(`stats`), a timeline of releases, failed attempts and rollbacks with a lane per service, and
+the releases with what each changed, as `log` shows it (file names and services: never a
+value). Inline CSS and SVG, no script, nothing loaded from the network.
+
+The page is rendered by Jinja2 (autoescaped) from `report.html.j2` beside this module; Jinja2
+is imported by this command only. The timeline's shapes are computed here; past `DENSE`
+events they are counted per day, and the release list is grouped by month, so that a history
+of thousands stays readable.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cfgroll import __version__
+from cfgroll.capabilities.stats import Figures, Happened, figures, parse_since
+from cfgroll.context import Context
+from cfgroll.errors import UsageError
+
+MARKER = '<meta name="generator" content="cfgroll report">'
+WIDTH, LANE, LEFT, TOP = 960, 34, 150, 30
+DENSE = 400  # events on the timeline past which they are counted per day
+# how each kind of event looks: (css class, label)
+LOOKS = {
+    "ok": ("ok", "release"),
+    "failed": ("failed", "failed attempt"),
+    "rollback": ("rollback", "rollback"),
+    "other": ("other", "import or baseline"),
+}
+
+
+@dataclass(frozen=True)
+class Mark:
+    x: float
+    y: float
+    r: float
+    look: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Row:
+    tag: str
+    time: str
+    action: str
+    result: str
+    services: str
+    changed: str
+
+
+def look_of(h: Happened) -> str:
+    if not h.ok:
+        return "failed"
+    if h.action == "rollback":
+        return "rollback"
+    return "ok" if h.deployment else "other"
+
+
+def timeline(
+    history: list[Happened], lanes: list[str], start: datetime, end: datetime
+) -> list[Mark]:
+    """The marks of `history` on lanes (one per service; an event that names no service is on
+    every lane), x by time; counted per day and lane past `DENSE` events."""
+    span = max((end - start).total_seconds(), 1.0)
+
+    def x(moment: datetime) -> float:
+        return LEFT + (WIDTH - LEFT - 20) * (moment - start).total_seconds() / span
+
+    def y(lane: str) -> float:
+        return TOP + LANE * lanes.index(lane) + LANE / 2
+
+    placed = [(h, lane) for h in history for lane in (h.services or tuple(lanes)) if lane in lanes]
+    if len(placed) <= DENSE:
+        return [
+            Mark(x(h.at), y(lane), 5, look_of(h), f"{h.tag}: {h.action}, {_when(h.at)}")
+            for h, lane in placed
+        ]
+    days: Counter[tuple[str, str, str]] = Counter()
+    for h, lane in placed:
+        days[(h.at.strftime("%Y-%m-%d"), lane, look_of(h))] += 1
+    marks = []
+    for (day, lane, look), n in sorted(days.items()):
+        moment = datetime.fromisoformat(day).replace(hour=12, tzinfo=timezone.utc)
+        label = LOOKS[look][1] + ("s" if n > 1 else "")
+        marks.append(Mark(x(moment), y(lane), min(3 + n, 12), look, f"{day}: {n} {label}"))
+    return marks
+
+
+def rows(ctx: Context, since: datetime | None) -> list[Row]:
+    """The releases and attempts, newest first, with what each changed (names only)."""
+    from cfgroll.history.log import log
+
+    found = []
+    for line in log(ctx.open_store(), include_side=True):
+        m = line.entry.manifest
+        if m.kind == "draft" or (since is not None and m.created_at < since):
+            continue
+        files = ", ".join(
+            f"{p} ({line.roles[p]})" if p in line.roles else p for p in line.files_changed
+        )
+        images = ", ".join(line.images_changed)
+        changed = "; ".join(
+            part for part in (files and f"files: {files}", images and f"images: {images}") if part
+        )
+        found.append(
+            Row(
+                m.tag,
+                _when(m.created_at),
+                m.action,
+                m.outcome,
+                ", ".join(m.services_changed),
+                changed,
+            )
+        )
+    return found
+
+
+def render(ctx: Context, since: str | None = None) -> str:
+    """The page, as text."""
+    import jinja2  # this command's alone
+
+    from cfgroll.capabilities.stats import history
+
+    now = datetime.now(timezone.utc)
+    cutoff = parse_since(since, now)
+    everything = history(ctx)
+    if not everything:
+        raise UsageError("the store has no release yet; run `cfgroll deploy` first")
+    events = [h for h in everything if cutoff is None or h.at >= cutoff]
+    stats: Figures = figures(everything, now, cutoff)
+    lanes = sorted({s for h in events for s in h.services}) or ["(project)"]
+    start = cutoff or min((h.at for h in events), default=now)
+    listing = rows(ctx, cutoff)
+    months: dict[str, list[Row]] = {}
+    for row in listing:
+        months.setdefault(row.time[:7], []).append(row)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("report.html.j2").render(
+        marker=MARKER,
+        project=ctx.compose.name or ctx.directory.name,
+        generated=_when(now),
+        since=_when(cutoff) if cutoff else None,
+        version=__version__,
+        stats=stats,
+        marks=timeline(events, lanes, start, now),
+        lanes=lanes,
+        looks=LOOKS,
+        width=WIDTH,
+        height=TOP + LANE * len(lanes) + 30,
+        lane=LANE,
+        left=LEFT,
+        top=TOP,
+        start=_when(start),
+        end=_when(now),
+        months=list(months.items()),
+        count=len(listing),
+    )
+
+
+def write(ctx: Context, file: Path, since: str | None = None) -> Path:
+    """Render the page into `file` (atomically); a file there that is not a cfgroll report is
+    refused, never overwritten."""
+    from cfgroll.store.files import write_atomic
+
+    if file.is_dir():
+        raise UsageError(f"{file} is a folder; name the page's file (report.html)")
+    if file.exists():
+        head = file.read_bytes()[:2000]
+        if MARKER.encode() not in head:
+            raise UsageError(f"{file} exists and is not a cfgroll report; name another file")
+    page = render(ctx, since)
+    write_atomic(file, page.encode())
+    return file
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
