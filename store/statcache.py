@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cfgroll.store.files import FileData
-from cfgroll.store.summaries import cache_folder, write_cache
+from cfgroll.store.summaries import cache_file, read_cache, write_cache
 
 VERSION = 1
 RACY_NS = 3_000_000_000  # FAT keeps times to 2 s
@@ -35,25 +35,18 @@ class StatCache:
     """The stat cache of one project folder read for one store."""
 
     def __init__(self, directory: Path, store: Path) -> None:
-        folder = cache_folder()
         key = f"{directory.absolute()}\0{store.absolute()}".encode()
-        name = "stat-" + hashlib.sha256(key).hexdigest()[:24] + ".json"
-        self._file = None if str(folder) in ("", ".") else folder / name
+        self._file = cache_file("stat-" + hashlib.sha256(key).hexdigest()[:24] + ".json")
         self._entries: dict[str, tuple[Stat, str]] | None = None
         self._changed = False
 
     def _load(self) -> dict[str, tuple[Stat, str]]:
         if self._entries is None:
-            self._entries = {}
-            if self._file is not None:
-                try:
-                    data = json.loads(self._file.read_bytes())
-                    if data.get("version") == VERSION:
-                        self._entries = {
-                            p: (tuple(st), str(i)) for p, (st, i) in data["files"].items()
-                        }
-                except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                    pass  # none yet, or damaged: read the files, write it anew
+            try:
+                found = read_cache(self._file, "files", VERSION)
+                self._entries = {p: (tuple(st), str(i)) for p, (st, i) in found.items()}
+            except (ValueError, TypeError, AttributeError):
+                self._entries = {}  # damaged: read the files, write it anew
         return self._entries
 
     def get(self, path: str, st: os.stat_result) -> str | None:

@@ -40,21 +40,13 @@ class Summaries:
     """The cache of one store (by its absolute path)."""
 
     def __init__(self, store: Path) -> None:
-        folder = cache_folder()
-        self._file = None if str(folder) in ("", ".") else folder / _name(store)
+        self._file = cache_file(_name(store))
         self._entries: dict[str, dict[str, Any]] | None = None
         self._changed = False
 
     def _load(self) -> dict[str, dict[str, Any]]:
         if self._entries is None:
-            self._entries = {}
-            if self._file is not None:
-                try:
-                    data = json.loads(self._file.read_bytes())
-                    if data.get("version") == VERSION:
-                        self._entries = dict(data["commits"])
-                except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                    pass  # none yet, or damaged: read the store, write it anew
+            self._entries = dict(read_cache(self._file, "commits", VERSION))
         return self._entries
 
     def get(self, commit: str) -> Summary | None:
@@ -87,6 +79,24 @@ class Summaries:
         if not write_cache(self._file, text):
             return
         self._changed = False
+
+
+def cache_file(name: str) -> Path | None:
+    """The cache file `name` in `cache_folder()`; None when the cache is turned off."""
+    folder = cache_folder()
+    return None if str(folder) in ("", ".") else folder / name
+
+
+def read_cache(file: Path | None, part: str, version: int) -> Any:
+    """The `part` of the cache file `file` ({} when there is none, it is damaged, or it was
+    written by another `version`): a cache is read around, never an error."""
+    if file is None:
+        return {}
+    try:
+        data = json.loads(file.read_bytes())
+        return data[part] if data.get("version") == version else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def write_cache(file: Path, text: str) -> bool:
