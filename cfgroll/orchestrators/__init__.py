@@ -57,6 +57,19 @@ class ServiceChange:
 
 
 @dataclass(frozen=True)
+class Asked:
+    """A deploy a dry run asks about: the project as Compose resolved it, the services it
+    would start (`only`: an update's), those whose mounted files changed, and `--no-build`."""
+
+    compose: Compose
+    config: Mapping[str, Any]
+    services: Sequence[str]
+    mounted: Collection[str]
+    no_build: bool
+    only: bool = False
+
+
+@dataclass(frozen=True)
 class Rollout:
     """One deploy (or, with `only`, update) as the orchestrator starts it: the project as
     Compose resolved it, the services to start, the gate's limits and the hooks, and the
@@ -115,17 +128,9 @@ class Orchestrator(Protocol):
     def deploy(self, ctx: Context, rollout: Rollout) -> Rendered | None:
         """Start the new release and pass its gate; the stack file deployed, if any."""
 
-    def preview(
-        self,
-        ctx: Context,
-        compose: Compose,
-        config: Mapping[str, Any],
-        services: Sequence[str],
-        mounted: Collection[str],
-        no_build: bool,
-    ) -> list[ServiceChange]:
-        """What a deploy of `services` would do to each (`mounted`: the services whose files
-        changed), asking the engine only: nothing built, nothing started."""
+    def preview(self, ctx: Context, asked: Asked) -> list[ServiceChange]:
+        """What a deploy of `asked.services` would do to each, asking the engine only:
+        nothing built, nothing started."""
 
     def restore(self, ctx: Context, back: Comeback) -> None:
         """Make the release live again, its files written back, gated."""

@@ -16,6 +16,7 @@ from cfgroll.engine.daemon import Container, by_service
 from cfgroll.engine.refs import short
 from cfgroll.history.snapshot import service_records
 from cfgroll.orchestrators import (
+    Asked,
     Change,
     Comeback,
     Rollout,
@@ -70,20 +71,18 @@ class ComposeProject:
         way = startfirst.Way(r.config, r.settings)
         start(ctx, r.compose, r.services, r.limits, up, remount, r.hooks, way)
 
-    def preview(
-        self,
-        ctx: Context,
-        compose: Compose,
-        config: Mapping[str, Any],
-        services: Sequence[str],
-        mounted: Collection[str],
-        no_build: bool,
-    ) -> list[ServiceChange]:
+    def preview(self, ctx: Context, asked: Asked) -> list[ServiceChange]:
+        compose, config, services, mounted = (
+            asked.compose,
+            asked.config,
+            asked.services,
+            asked.mounted,
+        )
         # Compose's own dry run decides as its `up` would (its configuration hash, a stopped
         # container); images are not built, so a rebuilt image's recreate is not in it
-        only = () if len(services) == len(config.get("services") or {}) else services
         up = ("up", "-d", "--no-build", "--pull", "never")
-        args = ("--dry-run", *up, *(("--no-deps", *only) if only else ("--remove-orphans",)))
+        only = ("--no-deps", *services) if asked.only else ("--remove-orphans",)
+        args = ("--dry-run", *up, *only)
         said = compose.run(*args, what="docker compose --dry-run up").stderr
         names = {c.name: c.service for c in ctx.daemon.containers(str(compose.name))}
         changes = dry_run_changes(said, names, str(compose.name), services)
@@ -95,7 +94,7 @@ class ComposeProject:
                 change, why = "recreate", "files it mounts changed"
             elif name in mounted:
                 why += "; files it mounts changed"
-            build = bool((model.get(name) or {}).get("build")) and not no_build
+            build = bool((model.get(name) or {}).get("build")) and not asked.no_build
             found.append(ServiceChange(name, change, why, build))
         return found
 

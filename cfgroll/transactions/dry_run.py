@@ -17,8 +17,8 @@ from cfgroll.context import Context
 from cfgroll.errors import ProjectError
 from cfgroll.history.log import Side, diff, entry_side
 from cfgroll.history.status import FileDrift, file_drift
+from cfgroll.orchestrators import Asked, startfirst
 from cfgroll.orchestrators import ServiceChange as ServiceChange  # re-exported for the CLI
-from cfgroll.orchestrators import startfirst
 from cfgroll.store.files import changed_files
 from cfgroll.store.manifest import Action, HookPoint
 from cfgroll.store.repo import Store
@@ -77,7 +77,8 @@ def dry_run(
         lines = list(diff(entry_side(store, live, f"{live.tag} (live)"), now, show_secrets))
         changed = changed_files(store.files(live), c.files.content)
         mounted = c.files.layout.services_using(changed)
-    services = c.orchestrator.preview(ctx, c.compose, c.config, c.services, mounted, no_build)
+    asked = Asked(c.compose, c.config, c.services, mounted, no_build, only is not None)
+    services = c.orchestrator.preview(ctx, asked)
     notes: list[str] = []
     first: list[str] = []
     if c.orchestrator.name == "compose":

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose, Result
+from cfgroll.orchestrators import Asked
 from cfgroll.orchestrators.compose import COMPOSE, dry_run_changes
 from cfgroll.orchestrators.swarm import SWARM
 from tests.core.fakes import ScriptedDaemon, container
@@ -63,7 +64,9 @@ def preview(services: list[str], mounted: set[str], no_build: bool = False) -> A
     running = [replace(container(s), name=n) for n, s in RUNNING.items()]
     ctx = cast(Context, SimpleNamespace(daemon=ScriptedDaemon([running])))
     compose = ScriptedCompose()
-    found = COMPOSE.preview(ctx, cast(Compose, compose), MODEL, services, mounted, no_build)
+    only = services != SERVICES
+    asked = Asked(cast(Compose, compose), MODEL, services, mounted, no_build, only)
+    found = COMPOSE.preview(ctx, asked)
     return {s.service: (s.change, s.why, s.build) for s in found}, compose.asked
 
 
@@ -87,9 +90,8 @@ def test_an_update_asks_about_its_services_only() -> None:
 
 def test_a_swarm_stack_says_swarm_decides() -> None:
     ctx = cast(Context, SimpleNamespace())
-    found = SWARM.preview(
-        ctx, cast(Compose, ScriptedCompose()), MODEL, ["web", "db"], {"db"}, False
-    )
+    asked = Asked(cast(Compose, ScriptedCompose()), MODEL, ["web", "db"], {"db"}, False)
+    found = SWARM.preview(ctx, asked)
     assert [(s.change, s.why, s.build) for s in found] == [
         ("update", "if its spec changed", True),
         ("update", "files it uses changed", False),

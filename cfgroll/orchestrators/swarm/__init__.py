@@ -19,16 +19,23 @@ that fails or is rejected, or an update Swarm paused or rolled back, fails it at
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from itertools import islice
 from typing import Any
 
 from cfgroll.context import Context
-from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
 from cfgroll.engine.refs import short
 from cfgroll.errors import CfgrollError
-from cfgroll.orchestrators import Comeback, Rollout, ServiceChange, ServiceState, of, write_files
+from cfgroll.orchestrators import (
+    Asked,
+    Comeback,
+    Rollout,
+    ServiceChange,
+    ServiceState,
+    of,
+    write_files,
+)
 from cfgroll.orchestrators.swarm import stack
 from cfgroll.orchestrators.swarm.render import Rendered, stack_of
 from cfgroll.settings import KEEP, RolloutSettings, parse
@@ -57,25 +64,17 @@ class SwarmStack:
     def check_engine(self, ctx: Context) -> None:
         stack.check_engine(ctx.daemon)
 
-    def preview(
-        self,
-        ctx: Context,
-        compose: Compose,
-        config: Mapping[str, Any],
-        services: Sequence[str],
-        mounted: Collection[str],
-        no_build: bool,
-    ) -> list[ServiceChange]:
+    def preview(self, ctx: Context, asked: Asked) -> list[ServiceChange]:
         # Swarm decides from the rendered spec, which pins images only once they are pushed
-        model = config.get("services") or {}
+        model = asked.config.get("services") or {}
         return [
             ServiceChange(
                 name,
                 "update",
-                "files it uses changed" if name in mounted else "if its spec changed",
-                bool((model.get(name) or {}).get("build")) and not no_build,
+                "files it uses changed" if name in asked.mounted else "if its spec changed",
+                bool((model.get(name) or {}).get("build")) and not asked.no_build,
             )
-            for name in services
+            for name in asked.services
         ]
 
     def running(self, ctx: Context, project: str) -> list[Container]:
