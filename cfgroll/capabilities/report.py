@@ -24,6 +24,7 @@ from cfgroll.errors import UsageError
 MARKER = '<meta name="generator" content="cfgroll report">'
 WIDTH, LANE, LEFT, TOP = 960, 34, 150, 30
 DENSE = 400  # events on the timeline past which they are counted per day
+GROUP = 150  # releases in a month past which the list groups them by day
 # how each kind of event looks: (css class, label)
 LOOKS = {
     "ok": ("ok", "release"),
@@ -119,6 +120,20 @@ def rows(ctx: Context, since: datetime | None) -> list[Row]:
     return found
 
 
+def groups(listing: list[Row], most: int = GROUP) -> list[tuple[str, list[Row]]]:
+    """The rows (newest first) by month; a month of more than `most` rows by day instead, so
+    that no group is longer than a day's work."""
+    found: list[tuple[str, list[Row]]] = []
+    for month in dict.fromkeys(row.time[:7] for row in listing):
+        rows_of = [row for row in listing if row.time.startswith(month)]
+        width = 7 if len(rows_of) <= most else 10
+        days: dict[str, list[Row]] = {}
+        for row in rows_of:
+            days.setdefault(row.time[:width], []).append(row)
+        found += list(days.items())
+    return found
+
+
 def render(ctx: Context, since: str | None = None) -> str:
     """The page, as text."""
     import jinja2  # this command's alone
@@ -135,9 +150,6 @@ def render(ctx: Context, since: str | None = None) -> str:
     lanes = sorted({s for h in events for s in h.services}) or ["(project)"]
     start = cutoff or min((h.at for h in events), default=now)
     listing = rows(ctx, cutoff)
-    months: dict[str, list[Row]] = {}
-    for row in listing:
-        months.setdefault(row.time[:7], []).append(row)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent),
         autoescape=True,
@@ -160,7 +172,7 @@ def render(ctx: Context, since: str | None = None) -> str:
         top=TOP,
         start=_when(start),
         end=_when(now),
-        months=list(months.items()),
+        months=groups(listing),
         count=len(listing),
     )
 

@@ -135,3 +135,17 @@ def test_a_long_history_is_counted_per_day_on_the_timeline() -> None:
     # the attempt names no service: a mark on each lane, apart from the day's releases
     assert [m.title for m in marks if m.look == "failed"] == ["2026-11-01: 1 failed attempt"] * 2
     assert "72 releases" in marks[-5].title
+
+
+def test_a_long_list_of_releases_is_grouped_by_month_then_by_day() -> None:
+    from cfgroll.capabilities.report import Row, groups
+
+    def row(time: str) -> Row:
+        return Row("t", time, "deploy", "ok", "web", "")
+
+    october = [row(f"2026-10-{d:02d} 10:00 UTC") for d in range(31, 0, -1)]
+    busy = [row(f"2026-11-{1 + i // 72:02d} 10:00 UTC") for i in range(999, -1, -1)]
+    found = groups([*busy, *october])
+    assert [len(rows) for key, rows in found if key.startswith("2026-11")] == [64] + [72] * 13
+    assert found[-1][0] == "2026-10" and len(found[-1][1]) == 31  # a quiet month stays whole
+    assert sum(len(rows) for _, rows in found) == 1031
