@@ -69,6 +69,12 @@ def proj(tmp_path: Path, project_name: str, base_image: str) -> Path:
     return folder
 
 
+@pytest.fixture
+def run(proj: Path, capsys: pytest.CaptureFixture[str]) -> Runner:
+    """cfgroll in the project, keeping what each command printed."""
+    return Runner(proj, capsys)
+
+
 def r1_then_r2(run: Runner, proj: Path, project_name: str, row: str) -> str:
     """Deploy r1, write `row` under it, deploy r2 (its dump taken first); r1's tag."""
     assert run("deploy", *FAST) == 0, run.err
@@ -82,9 +88,8 @@ def r1_then_r2(run: Runner, proj: Path, project_name: str, row: str) -> str:
 def test_rollback_with_data_gives_back_the_releases_rows(
     proj: Path,
     project_name: str,
-    capsys: pytest.CaptureFixture[str],
+    run: Runner,
 ) -> None:
-    run = Runner(proj, capsys)
     r1 = r1_then_r2(run, proj, project_name, "row-one")
     assert "dumping db's data" in run.err
     add_row(project_name, "row-two")
@@ -109,9 +114,8 @@ def test_a_failing_dump_stops_the_deploy_before_anything_changes(
     proj: Path,
     project_name: str,
     base_image: str,
-    capsys: pytest.CaptureFixture[str],
+    run: Runner,
 ) -> None:
-    run = Runner(proj, capsys)
     assert run("deploy", *FAST) == 0
     before = containers(project_name)
     tags = git(run.store, "tag")
@@ -125,9 +129,8 @@ def test_a_failing_dump_stops_the_deploy_before_anything_changes(
 def test_log_and_doctor_know_the_dumps(
     proj: Path,
     project_name: str,
-    capsys: pytest.CaptureFixture[str],
+    run: Runner,
 ) -> None:
-    run = Runner(proj, capsys)
     r1 = r1_then_r2(run, proj, project_name, "row-one")
     assert run("log") == 0
     line = next(ln for ln in run.out.splitlines() if ln.startswith(r1))
@@ -147,11 +150,10 @@ def test_a_failed_restore_brings_the_live_release_and_its_data_back(
     proj: Path,
     project_name: str,
     base_image: str,
-    capsys: pytest.CaptureFixture[str],
+    run: Runner,
 ) -> None:
     # r1's restore writes the rows, then fails: the transaction must undo it
     write(proj, project_name, base_image, restore='[sh, -c, "cat > /data/rows; exit 1"]')
-    run = Runner(proj, capsys)
     assert run("deploy", *FAST) == 0
     r1 = live_tag(run.store)
     add_row(project_name, "row-one")
@@ -203,13 +205,12 @@ def test_a_dump_cut_short_is_never_used_and_the_next_deploy_works(
 def test_with_recipients_dumps_are_sealed_at_rest(
     proj: Path,
     project_name: str,
-    capsys: pytest.CaptureFixture[str],
+    run: Runner,
     age_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     compose = proj / "compose.yaml"
     compose.write_text(compose.read_text() + f"  recipients: [{age_key.recipient}]\n")
-    run = Runner(proj, capsys)
     r1 = r1_then_r2(run, proj, project_name, "row-secret-one")
     (dump,) = (proj / ".cfgroll" / "data").rglob("*.gz.age")
     assert dump.read_bytes().startswith(b"age-encryption.org/v1")
