@@ -106,17 +106,16 @@ class Context:
             self._store = Store.open(self.store_path)
         return self._store
 
-    def known(self, store: Store | None = None) -> Known | None:
+    def known(self) -> Known | None:
         """What reading the project may take as known: its stat cache and the live release's
-        files (of `store`, else of the store if there is one); None without a store."""
+        files; None without a store."""
         from cfgroll.errors import StoreError
         from cfgroll.store.repo import Store
 
         try:
-            if store is None:
-                if not Store.exists(self.store_path):
-                    return None
-                store = self.open_store()
+            if not Store.exists(self.store_path):
+                return None
+            store = self.open_store()
             return store.known(self.directory, store.live())
         except StoreError:
             return None  # a damaged store: read every file, and let the command say what is wrong

@@ -43,7 +43,7 @@ def log(
 ) -> None:
     """List the releases, newest first, with what each one changed and whether it can still be
     restored (all its images exist; `?` when the engine does not answer)."""
-    from cfgroll.history.log import log_of
+    from cfgroll.history.log import changes, log_of
 
     lines = log_of(ctx, number, include_side=all_, service=service)
     if json_:
@@ -58,13 +58,7 @@ def log(
         action = f"{m.action} to {m.target}" if m.target else m.action
         if m.git is not None:
             action += f" @{m.git.short}"
-        changed = []
-        if line.files_changed:
-            changed.append("files: " + _files(line))
-        if line.images_changed:
-            changed.append("images: " + ", ".join(line.images_changed))
-        if line.data:
-            changed.append("data: " + ", ".join(f"{s} {_size(n)}" for s, n in line.data))
+        changed = changes(line)
         rows.append(
             [
                 m.tag + (" (pinned)" if line.pinned else ""),
@@ -78,16 +72,6 @@ def log(
         )
     for text in table(rows):
         out(text)
-
-
-def _files(line: LogLine, most: int = 6) -> str:
-    """The changed files, each with its role unless it is a compose file."""
-    named = [
-        p if line.roles.get(p) in (None, "compose") else f"{p} ({line.roles[p]})"
-        for p in line.files_changed
-    ]
-    more = len(named) - most
-    return ", ".join(named[:most]) + (f" and {more} more" if more > 0 else "")
 
 
 def _json(line: LogLine) -> dict[str, object]:
@@ -111,16 +95,6 @@ def _json(line: LogLine) -> dict[str, object]:
         "restorable": None if line.restorable is None else line.restorable != "no",
         "images": line.restorable,  # yes (here) | pull (by digest) | no | null (unknown)
     }
-
-
-def _size(n: int) -> str:
-    return (
-        f"{n} B"
-        if n < 1024
-        else f"{n / 1024:.0f} KiB"
-        if n < 1 << 20
-        else f"{n / (1 << 20):.1f} MiB"
-    )
 
 
 def _restorable(line: LogLine) -> str:

@@ -108,16 +108,19 @@ class Files(Mapping[str, FileData]):
         return sum(self._sizes[p] if p in self._sizes else len(self[p].data) for p in self.ids)
 
     def adding(self, more: dict[str, FileData]) -> Files:
-        """These files and `more` (which win)."""
-        added = Files.of(more)
-        merged = Files(
-            {**self.ids, **added.ids},
+        """These files and `more`, read already (which win)."""
+        kept = {p: self._have[p] for p in self._given if p not in more}
+        return Files(
+            {**self.ids, **{p: file_id(f) for p, f in more.items()}},
             self._load,
-            {**{p: f for p, f in self._have.items() if p not in added.ids}, **added._have},
-            {p: n for p, n in self._sizes.items() if p not in added.ids},
+            {**kept, **more},
+            {p: n for p, n in self._sizes.items() if p not in more},
         )
-        merged._given = (self._given - set(added.ids)) | added._given
-        return merged
+
+    def read_all(self) -> None:
+        """Read every file now (a damaged store fails here, not halfway through a write)."""
+        for path in self.ids:
+            self[path]
 
 
 def changed_files(old: Mapping[str, FileData], new: Mapping[str, FileData]) -> list[str]:

@@ -85,3 +85,9 @@ class Known:
     cache: StatCache
     ids: Mapping[str, str]
     load: Callable[[str], FileData]
+
+    def unchanged(self, path: str, st: os.stat_result) -> str | None:
+        """The id of `path` when its `lstat` is still `st` and the live release holds that
+        id (so the store has its content); None: read it."""
+        cached = self.cache.get(path, st)
+        return cached if cached is not None and cached == self.ids.get(path) else None

@@ -15,11 +15,15 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cfgroll import __version__
 from cfgroll.capabilities.stats import Figures, Happened, figures, parse_since
 from cfgroll.context import Context
 from cfgroll.errors import UsageError
+
+if TYPE_CHECKING:
+    from cfgroll.store.repo import Store
 
 MARKER = '<meta name="generator" content="cfgroll report">'
 WIDTH, LANE, LEFT, TOP = 960, 34, 150, 30
@@ -91,22 +95,15 @@ def timeline(
     return marks
 
 
-def rows(ctx: Context, since: datetime | None) -> list[Row]:
-    """The releases and attempts, newest first, with what each changed (names only)."""
-    from cfgroll.history.log import log
+def rows(store: Store, since: datetime | None) -> list[Row]:
+    """The releases and attempts, newest first, with what each changed (as `log` says it)."""
+    from cfgroll.history.log import changes, log
 
     found = []
-    for line in log(ctx.open_store(), include_side=True):
+    for line in log(store, include_side=True):
         m = line.entry.manifest
         if m.kind == "draft" or (since is not None and m.created_at < since):
             continue
-        files = ", ".join(
-            f"{p} ({line.roles[p]})" if p in line.roles else p for p in line.files_changed
-        )
-        images = ", ".join(line.images_changed)
-        changed = "; ".join(
-            part for part in (files and f"files: {files}", images and f"images: {images}") if part
-        )
         found.append(
             Row(
                 m.tag,
@@ -114,7 +111,7 @@ def rows(ctx: Context, since: datetime | None) -> list[Row]:
                 m.action,
                 m.outcome,
                 ", ".join(m.services_changed),
-                changed,
+                "; ".join(changes(line, most=None)),
             )
         )
     return found
@@ -123,14 +120,18 @@ def rows(ctx: Context, since: datetime | None) -> list[Row]:
 def groups(listing: list[Row], most: int = GROUP) -> list[tuple[str, list[Row]]]:
     """The rows (newest first) by month; a month of more than `most` rows by day instead, so
     that no group is longer than a day's work."""
+    months: dict[str, list[Row]] = {}
+    for row in listing:
+        months.setdefault(row.time[:7], []).append(row)
     found: list[tuple[str, list[Row]]] = []
-    for month in dict.fromkeys(row.time[:7] for row in listing):
-        rows_of = [row for row in listing if row.time.startswith(month)]
-        width = 7 if len(rows_of) <= most else 10
+    for month, rows_of in months.items():
+        if len(rows_of) <= most:
+            found.append((month, rows_of))
+            continue
         days: dict[str, list[Row]] = {}
         for row in rows_of:
-            days.setdefault(row.time[:width], []).append(row)
-        found += list(days.items())
+            days.setdefault(row.time[:10], []).append(row)
+        found += days.items()
     return found
 
 
@@ -142,14 +143,15 @@ def render(ctx: Context, since: str | None = None) -> str:
 
     now = datetime.now(timezone.utc)
     cutoff = parse_since(since, now)
-    everything = history(ctx)
+    store = ctx.open_store()
+    everything = history(store)
     if not everything:
         raise UsageError("the store has no release yet; run `cfgroll deploy` first")
     events = [h for h in everything if cutoff is None or h.at >= cutoff]
     stats: Figures = figures(everything, now, cutoff)
     lanes = sorted({s for h in events for s in h.services}) or ["(project)"]
     start = cutoff or min((h.at for h in events), default=now)
-    listing = rows(ctx, cutoff)
+    listing = rows(store, cutoff)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent),
         autoescape=True,

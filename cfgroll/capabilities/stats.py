@@ -24,9 +24,13 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from cfgroll.context import Context
 from cfgroll.store.manifest import ATTEMPT, RELEASE, Action, Kind
+
+if TYPE_CHECKING:
+    from cfgroll.store.repo import Store
 
 DEPLOYMENTS: tuple[Action, ...] = ("deploy", "update")
 # the line a deploy's automatic rollback adds to its attempt's git note (`restored_note`)
@@ -172,16 +176,14 @@ def parse_since(value: str | None, now: datetime) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def history(ctx: Context) -> list[Happened]:
-    """Every release on `main` and every attempt of the store, as the figures see them."""
-    from cfgroll.history.log import log
-
-    store = ctx.open_store()
-    lines = log(store, include_side=True)
-    tags = {line.entry.commit: line.entry.tag for line in lines}
+def history(store: Store) -> list[Happened]:
+    """Every release on `main` and every attempt of the store, as the figures see them (their
+    manifests only: no file is read)."""
+    entries = [*store.releases(), *store.side_entries()]
+    tags = {entry.commit: entry.tag for entry in entries}
     found = []
-    for line in lines:
-        entry, m = line.entry, line.entry.manifest
+    for entry in entries:
+        m = entry.manifest
         if m.kind not in (RELEASE, ATTEMPT):
             continue
         restored = restored_at(store.note(entry.commit)) if m.kind == ATTEMPT else None
@@ -204,7 +206,7 @@ def history(ctx: Context) -> list[Happened]:
 def stats(ctx: Context, since: str | None = None, service: str | None = None) -> Figures:
     """The figures of this store's history, `since` (an age or a date) until now."""
     now = datetime.now(timezone.utc)
-    return figures(history(ctx), now, parse_since(since, now), service)
+    return figures(history(ctx.open_store()), now, parse_since(since, now), service)
 
 
 def _iso(moment: datetime) -> str:

@@ -92,6 +92,36 @@ def log(
     return lines
 
 
+def changes(line: LogLine, most: int | None = 6) -> list[str]:
+    """What a release changed, as `log` shows it: its files (each with its role, a compose
+    file's aside; past `most`, counted), the services whose image changed, the dumps kept."""
+    named = [
+        p if line.roles.get(p) in (None, "compose") else f"{p} ({line.roles[p]})"
+        for p in line.files_changed
+    ]
+    more = len(named) - most if most is not None else 0
+    found = []
+    if named:
+        shown = named[:most] if most is not None else named
+        found.append("files: " + ", ".join(shown) + (f" and {more} more" if more > 0 else ""))
+    if line.images_changed:
+        found.append("images: " + ", ".join(line.images_changed))
+    if line.data:
+        found.append("data: " + ", ".join(f"{s} {size_text(n)}" for s, n in line.data))
+    return found
+
+
+def size_text(n: int) -> str:
+    """`n` bytes as people read them: 512 B, 40 KiB, 3.1 MiB."""
+    return (
+        f"{n} B"
+        if n < 1024
+        else f"{n / 1024:.0f} KiB"
+        if n < 1 << 20
+        else f"{n / (1 << 20):.1f} MiB"
+    )
+
+
 def with_restorable(lines: list[LogLine], images: set[str] | None) -> list[LogLine]:
     """The lines marked with whether each release can still be restored, given the image IDs
     the engine holds (None: the engine did not answer, nothing is marked)."""

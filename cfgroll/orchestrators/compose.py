@@ -237,7 +237,7 @@ def dry_run_changes(
 ) -> dict[str, tuple[Change, str]]:
     """What `docker compose --dry-run up` said it would do to each service's containers (its
     progress lines); a service it left running is not in it."""
-    found: dict[str, tuple[Change, str]] = {}
+    said_of: dict[str, str] = {}  # service -> the first of `_WHY`'s words said of it
     order = list(_WHY)
     for line in said.splitlines():
         m = _SAID.search(line)
@@ -246,14 +246,10 @@ def dry_run_changes(
         service = names.get(m.group(1)) or _service_of(m.group(1), project, services)
         if service is None:
             continue
-        now = found.get(service)
-        if now is None or order.index(m.group(2)) < order.index(_verb(now[0])):
-            found[service] = _WHY[m.group(2)]
-    return found
-
-
-def _verb(change: Change) -> str:
-    return next(verb for verb, (c, _) in _WHY.items() if c == change)
+        word = m.group(2)
+        if service not in said_of or order.index(word) < order.index(said_of[service]):
+            said_of[service] = word
+    return {service: _WHY[word] for service, word in said_of.items()}
 
 
 def _service_of(container: str, project: str, services: Sequence[str]) -> str | None:

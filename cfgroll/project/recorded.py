@@ -306,8 +306,8 @@ class _Collector:
             path = self.dir / rel
             try:
                 st = path.lstat()
-                cached = known.cache.get(rel, st) if known is not None else None
-                if known is not None and cached is not None and cached == known.ids.get(rel):
+                cached = known.unchanged(rel, st) if known is not None else None
+                if cached is not None:
                     ids[rel], sizes[rel] = cached, st.st_size
                     size = st.st_size
                 else:

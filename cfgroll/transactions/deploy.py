@@ -10,7 +10,6 @@ from typing import Any
 from cfgroll import faults, orchestrators
 from cfgroll.capabilities import data, mirror, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
-from cfgroll.capabilities.stats import restored_note
 from cfgroll.context import Context, now
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
@@ -266,6 +265,8 @@ def _failed(
         failure = Failure(what, reason, details, kept + " them back")
         error, result = _put_back(ctx, store, attempt, no_rollback, failure)
         if result == "rolled-back" and attempt.live is not None:  # when it ended: `stats`
+            from cfgroll.capabilities.stats import restored_note
+
             try:
                 _note(store, kept_as, restored_note(attempt.live.tag, now()))
             except StoreError as exc:

@@ -19,7 +19,6 @@ from cfgroll.history.log import Side, diff, entry_side
 from cfgroll.history.status import FileDrift, file_drift
 from cfgroll.orchestrators import Asked, startfirst
 from cfgroll.orchestrators import ServiceChange as ServiceChange  # re-exported for the CLI
-from cfgroll.store.files import changed_files
 from cfgroll.store.manifest import Action, HookPoint
 from cfgroll.store.repo import Store
 from cfgroll.transactions.deploy import checked
@@ -75,8 +74,7 @@ def dry_run(
         now = Side("working files", c.files.content, dict(c.files.roles), None)
         drift = file_drift(store, live, now)
         lines = list(diff(entry_side(store, live, f"{live.tag} (live)"), now, show_secrets))
-        changed = changed_files(store.files(live), c.files.content)
-        mounted = c.files.layout.services_using(changed)
+        mounted = c.files.layout.services_using(f.path for f in drift)
     asked = Asked(c.compose, c.config, c.services, mounted, no_build, only is not None)
     services = c.orchestrator.preview(ctx, asked)
     notes: list[str] = []

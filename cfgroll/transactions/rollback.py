@@ -93,9 +93,7 @@ def plan(
     if missing:
         raise ImageMissing(target.tag, missing)
     if only is None:
-        list(
-            store.files(target).values()
-        )  # every file must still read (a damaged store fails here, not later)
+        store.files(target).read_all()
     return Plan(target, live, only, found, engine_change)
 
 
@@ -220,9 +218,7 @@ def rollback(
                 files = ProjectFiles.recorded(target.manifest, store.files(target))
             else:
                 config = ctx.compose.config()
-                files = project.resolve(
-                    ctx.compose.named(str(config["name"])), config, ctx.known(store)
-                )
+                files = project.resolve(ctx.compose.named(str(config["name"])), config, ctx.known())
             everything = set(target.manifest.services) | set(live.manifest.services)
             carry = () if only is None else tuple(sorted(everything - set(only)))
             runner = orchestrators.of(target.manifest.orchestrator)
