@@ -23,11 +23,16 @@ DUMP_TIMEOUT = 600.0  # seconds a dump or a restore may take
 class DataCommand:
     """How a service's data leaves and comes back: `dump` writes it to stdout, `restore` reads
     it from stdin, both run in the service's running container (no shell), each within
-    `timeout` seconds."""
+    `timeout` seconds; `offline`: the restore runs with the service stopped, in a one-off
+    container of its image on its volumes; `check`, if any, must pass after a restore.
+    `preset`: the name they came from (`db: postgres`), if any."""
 
     dump: tuple[str, ...]
     restore: tuple[str, ...]
     timeout: float = DUMP_TIMEOUT
+    check: tuple[str, ...] = ()
+    offline: bool = False
+    preset: str | None = None
 
 
 def paths(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
@@ -164,31 +169,47 @@ def pull(block: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 def data(block: Mapping[str, Any]) -> dict[str, DataCommand]:
+    from cfgroll.presets import NAMES, RECIPES
+
     value = block.get("data")
     if value is None:
         return {}
-    example = "e.g. `data: {db: {dump: [pg_dumpall, -U, postgres], restore: [psql, -U, postgres]}}`"
+    example = (
+        "e.g. `data: {db: postgres}` (a preset: " + ", ".join(NAMES) + ") or "
+        "`data: {db: {dump: [pg_dumpall, -U, postgres], restore: [psql, -U, postgres]}}`"
+    )
     if not isinstance(value, Mapping):
         raise ProjectError(f"`{KEY}: data:` must map services to a dump and a restore, {example}")
     found = {}
-    for service, spec in value.items():
+    for service, given in value.items():
         where = f"`{KEY}: data: {service}:`"
-        if not isinstance(spec, Mapping) or set(spec) - {"dump", "restore", "timeout"}:
-            raise ProjectError(f"{where} takes `dump`, `restore` and `timeout`, {example}")
+        spec = {"preset": given} if isinstance(given, str) else given
+        keys = (
+            {"preset", "timeout", "check"}
+            if isinstance(spec, Mapping) and "preset" in spec
+            else {"dump", "restore", "timeout", "check", "offline"}
+        )
+        if not isinstance(spec, Mapping) or set(spec) - keys:
+            raise ProjectError(
+                f"{where} takes {', '.join(f'`{k}`' for k in sorted(keys))}, {example}"
+            )
         argv = {}
-        for key in ("dump", "restore"):
-            given = spec.get(key)
-            if isinstance(given, str) and given.strip():
-                given = ["sh", "-c", given]
-            if (
-                not isinstance(given, list)
-                or not given
-                or not all(isinstance(a, str) and a for a in given)
-            ):
+        if "preset" in spec:
+            if spec["preset"] not in NAMES:
                 raise ProjectError(
-                    f"{where} `{key}:` must be a command (a list of arguments), {example}"
+                    f"{where} has no preset {spec['preset']!r}; the presets: {', '.join(NAMES)}, "
+                    "or give `dump` and `restore`"
                 )
-            argv[key] = tuple(given)
+            recipe = RECIPES[spec["preset"]]
+            argv["dump"], argv["restore"], offline = recipe.dump, recipe.restore, recipe.offline
+        else:
+            for key in ("dump", "restore"):
+                argv[key] = _command(spec.get(key), f"{where} `{key}:`", example)
+            given_offline = spec.get("offline", False)
+            if not isinstance(given_offline, bool):
+                raise ProjectError(f"{where} `offline:` must be true or false")
+            offline = given_offline
+        check = _command(spec["check"], f"{where} `check:`", example) if "check" in spec else ()
         try:
             timeout = seconds(dict(spec), "timeout", least=1)
         except ProjectError:
@@ -196,8 +217,24 @@ def data(block: Mapping[str, Any]) -> dict[str, DataCommand]:
                 f"{where} `timeout:` must be a number of seconds of at least 1, "
                 f"not {spec.get('timeout')!r}"
             ) from None
-        found[str(service)] = DataCommand(argv["dump"], argv["restore"], timeout or DUMP_TIMEOUT)
+        found[str(service)] = DataCommand(
+            argv["dump"],
+            argv["restore"],
+            timeout or DUMP_TIMEOUT,
+            check,
+            offline,
+            spec.get("preset"),
+        )
     return found
+
+
+def _command(given: Any, where: str, example: str) -> tuple[str, ...]:
+    """A command: a list of arguments, or a string that runs under `sh -c`."""
+    if isinstance(given, str) and given.strip():
+        given = ["sh", "-c", given]
+    if not isinstance(given, list) or not given or not all(isinstance(a, str) and a for a in given):
+        raise ProjectError(f"{where} must be a command (a list of arguments), {example}")
+    return tuple(given)
 
 
 def flag(block: Mapping[str, Any], key: str) -> bool:

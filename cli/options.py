@@ -292,8 +292,10 @@ def context(
     that `x-cfgroll:` can also set (timeouts, hooks); `model`: the command reads Compose's
     model of the project (Compose starts on it at once, while the command's code loads)."""
     from cfgroll.context import Context
+    from cfgroll.errors import CfgrollError
+    from cfgroll.transactions.unfinished import resume
 
-    return Context.create(
+    ctx = Context.create(
         project_dir,
         files or (),
         project_name,
@@ -303,6 +305,14 @@ def context(
         env_files or (),
         model,
     )
+    try:  # a restore cut short is finished before the command does anything
+        done = resume(ctx)
+    except CfgrollError as exc:
+        ctx.reporter.warn(str(exc))  # commands that change the stack refuse until it is
+    else:
+        if done:
+            ctx.reporter.warn(done)
+    return ctx
 
 
 def _completion_context(ctx: typer.Context) -> Context:

@@ -244,3 +244,12 @@ def git_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def servers() -> dict[str, str]:
+    """Real PostgreSQL, MariaDB and Redis images from Debian's packages (tests/images)."""
+    _needed("mmdebstrap", "mmdebstrap")
+    from tests.images import server_images
+
+    return server_images()

@@ -79,10 +79,24 @@ def doctor(ctx: Context, fix: bool = False) -> Report:
 
 def _data(ctx: Context, report: Report, fix: bool) -> None:
     """Every recorded dump present and as it was written; no dump cut short left behind."""
-    from cfgroll.capabilities import data
+    from cfgroll.capabilities import data, volumes
 
+    try:
+        journal = volumes.read(ctx)
+    except volumes.PutBackFailed as exc:
+        report.add("data", "problem", str(exc), 'see docs/data.md, "When a restore fails"')
+        journal = None
+    if journal is not None:
+        copies = volumes.data_folder(ctx) / volumes.COPIES
+        report.add(
+            "data",
+            "problem",
+            f"{volumes.describe(journal)}; the copies of its services' folders are in {copies}",
+            "every cfgroll command tries to put them back first (this one did: see the warning "
+            'above); docs/data.md, "When a restore fails", shows how by hand',
+        )
     bad = data.damaged(ctx)
-    cut = data.partials(ctx)
+    cut = [p for p in data.partials(ctx) if volumes.COPIES not in p.parts]
     if cut and fix:
         for path in cut:
             path.unlink(missing_ok=True)

@@ -121,7 +121,14 @@ def changing(
 ) -> Iterator[None]:
     """Hold the store's lock for a command that writes to the store, then push to the mirror
     what it wrote (a failed deploy's attempt too; not after Ctrl-C)."""
+    from cfgroll.capabilities import volumes
+
     with store_lock(store.path, command, lock_timeout, ctx.reporter.warn):
+        if (journal := volumes.read(ctx)) is not None:
+            raise volumes.PutBackFailed(
+                f"{volumes.describe(journal)} and its copies are not back yet; `cfgroll doctor "
+                '--fix` puts them back (docs/data.md, "When a restore fails")'
+            )
         try:
             yield
         except Exception:

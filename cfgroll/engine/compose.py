@@ -165,6 +165,10 @@ class Compose:
                 "(`docker compose config` shows the problem)"
             ) from exc
         model: dict[str, Any] = json.loads(out)
+        # Compose writes `$` as `$$` in its model, so that it can read the model again; the
+        # top-level extensions (`x-cfgroll:`) are not Compose's to run: read them as written
+        for key in [k for k in model if k.startswith("x-")]:
+            model[key] = _unescaped(model[key])
         return model
 
     def named(self, name: str) -> Compose:
@@ -218,6 +222,17 @@ _DETACH_NOTICE = ("Since --detach=false was not specified", "In a future release
 
 def stack_remove(stack: str, cwd: Path, on_line: Callable[[str], None]) -> Result:
     return run(["docker", "stack", "rm", stack], cwd, on_line, "docker stack rm")
+
+
+def _unescaped(value: Any) -> Any:
+    """`value` with every `$$` of its strings a `$` again."""
+    if isinstance(value, str):
+        return value.replace("$$", "$")
+    if isinstance(value, list):
+        return [_unescaped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unescaped(v) for k, v in value.items()}
+    return value
 
 
 def docker(args: Sequence[str], timeout: float | None = None) -> Result:

@@ -37,6 +37,7 @@ class Needs:
     store_bytes: int = 0
     project: bool = False
     engine: bool = True
+    copy_bytes: int = 0  # a restore's copy of the data services' folders, kept beside the store
 
 
 def size_of(files: Mapping[str, FileData]) -> int:
@@ -56,6 +57,13 @@ def check(ctx: Context, needs: Needs) -> None:
             f"the release needs about {_size(needs.store_bytes)} plus a margin of "
             f"{_size(margin)} ({MIN_FREE_ENV}); free some space, or keep the store elsewhere "
             "(--store); nothing was changed"
+        )
+    if needs.copy_bytes and free < needs.store_bytes + needs.copy_bytes + margin:
+        raise PreflightFailed(
+            f"not enough room for the copy of the data services' folders that the restore keeps "
+            f"first: {_size(free)} free on the file system of {store}, the copy needs about "
+            f"{_size(needs.copy_bytes)} plus a margin of {_size(margin)} ({MIN_FREE_ENV}); free "
+            "some space, or keep the store elsewhere (--store); nothing was changed"
         )
     if needs.project:
         _writable(ctx.directory, "the project folder")

@@ -182,9 +182,11 @@ def rollback(
     with mirror.changing(ctx, store, "rollback", settings.lock_timeout):
         planned = plan(ctx, ref, only, engine_change, store)
         ask(planned)
-        draft_bytes = preflight.size_of(store.files(planned.live))
-        preflight.check(ctx, preflight.Needs(draft_bytes, project=planned.only is None))
         target, live, only = planned.target, planned.live, planned.only
+        restoring = data.restoring(ctx, live, target, with_data, only)
+        draft_bytes = preflight.size_of(store.files(planned.live))
+        needs = preflight.Needs(draft_bytes, project=only is None, copy_bytes=restoring.copy_bytes)
+        preflight.check(ctx, needs)
         settings = recorded(ctx.flags, live)
         services = tuple(sorted(target.manifest.services if only is None else only))
         occasion = Occasion(
@@ -197,7 +199,7 @@ def rollback(
         ]
         hooks = Hooks(ctx, settings.hooks, occasion, secrets)
         hooks.before("pre-rollback", "the rollback was stopped before it changed anything")
-        data_plan = data.Planned.of(ctx, store, live, target, with_data, secrets)
+        data_plan = data.Planned.of(ctx, store, live, target, restoring, secrets, only)
         paths: set[str] | None = None
         draft = None
         if only is None:
@@ -234,8 +236,10 @@ def rollback(
                 orchestrator=runner.name,
             )
             entry = record_release(ctx, store, release, occasion.tag, hooks)
+            data_plan.done(ctx)
         except (Exception, KeyboardInterrupt) as exc:
             if (meanwhile := recorded_meanwhile(ctx, store, live, exc)) is not None:
+                data_plan.done(ctx)
                 return RolledBack(meanwhile, draft)
             kept = f"your edits are kept as {draft.tag}" if draft else ""
             what = f"rollback to {target.tag}" + (f" of {', '.join(only)}" if only else "")
@@ -243,11 +247,16 @@ def rollback(
             details = redact(str(getattr(exc, "details", "")), secrets)
             failure = Failure(what, reason, details, kept)
             result: FailureResult = "rolled-back"
+            # the data's copy first: the live release then starts on its own data
+            not_back = data_plan.undo(ctx)
             try:
                 error: CfgrollError = recover(ctx, store, live, paths, failure, only, hooks, intact)
-                data_plan.undo(ctx)
             except RollbackFailed as rollback_failed:
                 error, result = rollback_failed, "rollback-failed"
+            if not_back is not None:
+                error, result = not_back, "rollback-failed"
+            else:
+                data_plan.done(ctx)
             # the hooks of the release running now (the live one, put back)
             after = replace(hooks, config=settings.hooks)
             after.after(
