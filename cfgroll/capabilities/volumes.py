@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from cfgroll.context import Context
-from cfgroll.engine.daemon import Container, Mount
+from cfgroll.engine.daemon import Container
+from cfgroll.engine.folders import Mount
 from cfgroll.errors import CfgrollError, one_line
 from cfgroll.store.files import fsync_dir, write_atomic
 from cfgroll.store.system import fsync_file
@@ -139,7 +140,7 @@ def size(ctx: Context, container: Container) -> int:
         return 0
     out = io.BytesIO()
     with _one_off(ctx, container.image_id, folders, ["du", "-sk", *_dests(folders)]) as helper:
-        ctx.daemon.run_one_off(helper, COPY_TIMEOUT, "the size of the copy", sink=out)
+        ctx.daemon.folders.run_one_off(helper, COPY_TIMEOUT, "the size of the copy", sink=out)
     return sum(int(line.split()[0]) * 1024 for line in out.getvalue().decode().splitlines())
 
 
@@ -159,7 +160,7 @@ def take(ctx: Context, journal: Journal, container: Container) -> Journal:
             path = where / f"{n}.tar"
             partial = path.with_name(path.name + ".partial")
             with open(partial, "wb") as fh:
-                ctx.daemon.copy_out(container.id, mount.destination, fh, COPY_TIMEOUT)
+                ctx.daemon.folders.copy_out(container.id, mount.destination, fh, COPY_TIMEOUT)
             fsync_file(partial)
             os.replace(partial, path)
             if _is_folder(path):
@@ -168,7 +169,7 @@ def take(ctx: Context, journal: Journal, container: Container) -> Journal:
                 path.unlink()  # a file mounted writable (a socket, say) is not data
         fsync_dir(where)
     except (Exception, KeyboardInterrupt) as exc:
-        ctx.daemon.start([container.id])
+        ctx.daemon.folders.start([container.id])
         raise CopyFailed(
             f"cannot copy {container.service}'s folders before the restore ({one_line(exc)}); "
             "nothing was restored"
@@ -193,11 +194,11 @@ def put_back(ctx: Context, journal: Journal) -> None:
             mounts = [f.mount for f in saved.folders]
             wipe = ["find", *_dests(mounts), "-mindepth", "1", "-delete"]
             with _one_off(ctx, saved.image, mounts, wipe) as helper:
-                ctx.daemon.run_one_off(helper, COPY_TIMEOUT, "emptying the folders")
+                ctx.daemon.folders.run_one_off(helper, COPY_TIMEOUT, "emptying the folders")
                 for folder in saved.folders:
                     parent = str(Path(folder.mount.destination).parent.as_posix())
                     with open(data_folder(ctx) / folder.file, "rb") as fh:
-                        ctx.daemon.copy_in(helper, parent, fh, COPY_TIMEOUT)
+                        ctx.daemon.folders.copy_in(helper, parent, fh, COPY_TIMEOUT)
         except (Exception, KeyboardInterrupt) as exc:
             files = ", ".join(str(data_folder(ctx) / f.file) for f in saved.folders)
             raise PutBackFailed(
@@ -228,11 +229,11 @@ def describe(journal: Journal) -> str:
 def _one_off(
     ctx: Context, image: str, mounts: Iterable[Mount], argv: list[str], stdin: bool = False
 ) -> Iterator[str]:
-    helper = ctx.daemon.one_off(image, mounts, argv, stdin)
+    helper = ctx.daemon.folders.one_off(image, mounts, argv, stdin)
     try:
         yield helper
     finally:
-        ctx.daemon.remove_container(helper)
+        ctx.daemon.folders.remove(helper)
 
 
 def run_offline(
@@ -242,7 +243,7 @@ def run_offline(
     on its folders, `source` to its stdin."""
     mounts = [f.mount for f in saved.folders]
     with _one_off(ctx, saved.image, mounts, list(argv), stdin=True) as helper:
-        ctx.daemon.run_one_off(helper, timeout, "the restore", source=source)
+        ctx.daemon.folders.run_one_off(helper, timeout, "the restore", source=source)
 
 
 def _dests(mounts: Iterable[Mount]) -> list[str]:

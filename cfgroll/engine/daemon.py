@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cfgroll.engine.endpoint import Endpoint, resolve
 from cfgroll.engine.events import GATE_EVENTS, ONEOFF_LABEL, SERVICE_LABEL, Watch
+from cfgroll.engine.folders import Mount, mounts_of
 from cfgroll.engine.refs import repository, with_default_tag
 from cfgroll.engine.swarm import (
     STACK_LABEL,
@@ -29,26 +30,15 @@ from cfgroll.errors import CfgrollError, EngineRefused, EngineUnreachable
 
 if TYPE_CHECKING:
     from cfgroll.engine.compose import Sink, Source
+    from cfgroll.engine.folders import Folders
 
 PROJECT_LABEL = "com.docker.compose.project"
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
-ONE_OFF_LABEL = "io.cfgroll.one-off"  # a container cfgroll runs beside a service, then removes
 
 
 # The engine's container states, and its health-check states.
 State = Literal["created", "running", "paused", "restarting", "removing", "exited", "dead"]
 Health = Literal["starting", "healthy", "unhealthy"]
-
-
-@dataclass(frozen=True)
-class Mount:
-    """A folder the engine mounts into a container: a volume (named or anonymous) or a bind
-    mount of a host path."""
-
-    kind: Literal["volume", "bind", "tmpfs", "npipe", "cluster"]
-    name: str  # the volume's name; the host path of a bind mount
-    destination: str  # where the container sees it
-    writable: bool
 
 
 @dataclass(frozen=True)
@@ -188,15 +178,7 @@ class Daemon:
                     config_hash=info["Config"]["Labels"].get(CONFIG_HASH_LABEL, ""),
                     networks=tuple(sorted(attached)),
                     created=info.get("Created", ""),
-                    mounts=tuple(
-                        Mount(
-                            m.get("Type", ""),
-                            m.get("Name") or m.get("Source", ""),
-                            m.get("Destination", ""),
-                            bool(m.get("RW")),
-                        )
-                        for m in info.get("Mounts") or ()
-                    ),
+                    mounts=mounts_of(info),
                 )
             )
         return sorted(found, key=lambda c: c.name)
@@ -298,61 +280,12 @@ class Daemon:
         if ids:
             docker(["stop", *ids])
 
-    def start(self, container_ids: Iterable[str]) -> None:
-        """Start stopped containers (`docker start`), as they were."""
-        from cfgroll.engine.compose import docker
+    @property
+    def folders(self) -> Folders:
+        """Containers' folders copied out and in, and the one-off containers beside them."""
+        from cfgroll.engine.folders import Folders
 
-        ids = list(container_ids)
-        if ids:
-            docker(["start", *ids])
-
-    def copy_out(self, container_id: str, path: str, sink: Sink, timeout: float) -> None:
-        """A tar stream of `path` in the container, running or stopped (`docker cp`), owners
-        and modes kept, to `sink`."""
-        from cfgroll.engine.compose import docker_stream
-
-        docker_stream(["cp", f"{container_id}:{path}", "-"], timeout, "the copy", sink=sink)
-
-    def copy_in(self, container_id: str, folder: str, source: Source, timeout: float) -> None:
-        """Unpack the tar stream `source` into `folder` of the container, running or stopped,
-        with the owners and modes it records."""
-        from cfgroll.engine.compose import docker_stream
-
-        docker_stream(["cp", "-", f"{container_id}:{folder}"], timeout, "the copy", source=source)
-
-    def one_off(
-        self, image: str, mounts: Iterable[Mount], argv: Sequence[str], stdin: bool = False
-    ) -> str:
-        """Create (not start) a container of `image` that runs `argv` (no shell) as root, on
-        no network, with `mounts` where a service has them; its ID. `run_one_off` runs it;
-        the caller removes it (`remove_container`)."""
-        from cfgroll.engine.compose import docker
-
-        args = ["create", "--network", "none", "--user", "0", "--label", ONE_OFF_LABEL]
-        for m in mounts:
-            args += ["--mount", f"type={m.kind},source={m.name},target={m.destination}"]
-        args += ["-i"] if stdin else []
-        return docker([*args, "--entrypoint", argv[0], image, *argv[1:]]).stdout.strip()
-
-    def run_one_off(
-        self,
-        container_id: str,
-        timeout: float,
-        what: str,
-        source: Source | None = None,
-        sink: Sink | None = None,
-    ) -> None:
-        """Start a container made by `one_off` and wait for it to end (`docker start -a`):
-        `source` to its stdin, its stdout to `sink`; `CommandFailed` when it fails or takes
-        longer than `timeout` (then it is killed)."""
-        from cfgroll.engine.compose import docker_stream
-
-        args = ["start", "-a", *(["-i"] if source is not None else []), container_id]
-        try:
-            docker_stream(args, timeout, what, source=source, sink=sink)
-        except BaseException:
-            self._delete(f"/containers/{quoted(container_id)}", {"force": "1"})
-            raise
+        return Folders()
 
     def exec(self, container_id: str, argv: Iterable[str], timeout: float) -> str:
         """Run `argv` in the running container (`docker exec`, no shell), within `timeout`

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from cfgroll import faults, orchestrators, project
-from cfgroll.capabilities import data, mirror, retention
+from cfgroll.capabilities import data_restore, mirror, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context
 from cfgroll.engine.refs import short
@@ -183,7 +183,7 @@ def rollback(
         planned = plan(ctx, ref, only, engine_change, store)
         ask(planned)
         target, live, only = planned.target, planned.live, planned.only
-        restoring = data.restoring(ctx, live, target, with_data, only)
+        restoring = data_restore.restoring(ctx, live, target, with_data, only)
         draft_bytes = preflight.size_of(store.files(planned.live))
         needs = preflight.Needs(draft_bytes, project=only is None, copy_bytes=restoring.copy_bytes)
         preflight.check(ctx, needs)
@@ -199,7 +199,7 @@ def rollback(
         ]
         hooks = Hooks(ctx, settings.hooks, occasion, secrets)
         hooks.before("pre-rollback", "the rollback was stopped before it changed anything")
-        data_plan = data.Planned.of(ctx, store, live, target, restoring, secrets, only)
+        data_plan = data_restore.Planned.of(ctx, store, live, target, restoring, secrets, only)
         paths: set[str] | None = None
         draft = None
         if only is None:

@@ -70,7 +70,7 @@ def _pg_state(project: str, service: str) -> str:
 def _my_state(project: str, service: str) -> str:
     script = (
         'export MYSQL_PWD="$MARIADB_ROOT_PASSWORD"; '
-        "dbs=$(mariadb -uroot -N -e \"SELECT schema_name FROM information_schema.schemata WHERE "
+        'dbs=$(mariadb -uroot -N -e "SELECT schema_name FROM information_schema.schemata WHERE '
         "schema_name NOT IN ('mysql','information_schema','performance_schema','sys')\"); "
         "mariadb -uroot -N -e 'SELECT user, host FROM mysql.user ORDER BY 1, 2'; "
         'echo "$dbs"; mariadb-dump -uroot --skip-dump-date --routines --events --databases $dbs'
@@ -81,7 +81,8 @@ def _my_state(project: str, service: str) -> str:
 
 def _redis_state(project: str, service: str) -> str:
     keys = sorted(sh(project, service, "redis-cli", "--scan").split())
-    return "\n".join(f"{k}={sh(project, service, 'redis-cli', '--no-raw', 'DUMP', k)!r}" for k in keys)
+    dumped = [sh(project, service, "redis-cli", "--no-raw", "DUMP", k) for k in keys]
+    return "\n".join(f"{k}={v!r}" for k, v in zip(keys, dumped))
 
 
 def _psql(project: str, service: str, statement: str) -> None:
@@ -107,8 +108,12 @@ SERVERS = {
 """,
         _pg_state,
         ["CREATE TABLE t (id text PRIMARY KEY, v int)", "INSERT INTO t VALUES ('a', 1), ('b', 2)"],
-        ["ALTER TABLE t ADD COLUMN n int", "INSERT INTO t VALUES ('c', 3, 3)",
-         "CREATE TABLE more (x int)", "INSERT INTO more VALUES (1)"],
+        [
+            "ALTER TABLE t ADD COLUMN n int",
+            "INSERT INTO t VALUES ('c', 3, 3)",
+            "CREATE TABLE more (x int)",
+            "INSERT INTO more VALUES (1)",
+        ],
         ["CREATE ROLE r2role LOGIN", "CREATE DATABASE extra"],
         _psql,
     ),
@@ -120,10 +125,16 @@ SERVERS = {
     healthcheck: {{test: [CMD, mariadb-admin, ping, --silent], interval: 1s, retries: 60}}
 """,
         _my_state,
-        ["CREATE TABLE t (id varchar(8) PRIMARY KEY, v int)",
-         "INSERT INTO t VALUES ('a', 1), ('b', 2)"],
-        ["ALTER TABLE t ADD COLUMN n int", "INSERT INTO t VALUES ('c', 3, 3)",
-         "CREATE TABLE more (x int)", "INSERT INTO more VALUES (1)"],
+        [
+            "CREATE TABLE t (id varchar(8) PRIMARY KEY, v int)",
+            "INSERT INTO t VALUES ('a', 1), ('b', 2)",
+        ],
+        [
+            "ALTER TABLE t ADD COLUMN n int",
+            "INSERT INTO t VALUES ('c', 3, 3)",
+            "CREATE TABLE more (x int)",
+            "INSERT INTO more VALUES (1)",
+        ],
         ["CREATE USER r2user@'%' IDENTIFIED BY 'x'", "CREATE DATABASE extra"],
         _mariadb,
     ),
@@ -302,7 +313,8 @@ def test_a_failing_check_is_a_failed_restore(
     postgres: Callable[[dict[str, object]], Stack],
 ) -> None:
     block = recipe("postgres preset")
-    block["data"] = {"db": {"preset": "postgres", "check": "psql -U postgres -d app -c 'SELECT n FROM t'"}}
+    check = "psql -U postgres -d app -c 'SELECT n FROM t'"
+    block["data"] = {"db": {"preset": "postgres", "check": check}}
     s = postgres(block)
     r1, r2, live_state = r1_then_r2(s)  # r1 has no column n: its check fails
     assert s.run("rollback", r1, "--with-data", "--yes", *FAST) == 3
@@ -357,12 +369,11 @@ def test_with_data_and_services_restores_only_those(
     s = make_stack(tmp_path, project_name, base_image, servers, capsys, "postgres",
                    recipe("postgres preset"))  # fmt: skip
     compose_file = s.proj / "compose.yaml"
-    redis = SERVERS["redis"].service_yaml.format(
-        image=servers["redis"], command="[redis-server]"
-    )
+    redis = SERVERS["redis"].service_yaml.format(image=servers["redis"], command="[redis-server]")
     text = compose_file.read_text().replace("volumes:\n  data: {}\n", "")
-    text = text.replace("x-cfgroll:", f"  cache:\n{redis.replace('data:/data', 'cache:/data')}"
-                        "    init: true\nvolumes:\n  data: {}\n  cache: {}\nx-cfgroll:")  # fmt: skip
+    cache = redis.replace("data:/data", "cache:/data")
+    volumes = "volumes:\n  data: {}\n  cache: {}\n"
+    text = text.replace("x-cfgroll:", f"  cache:\n{cache}    init: true\n{volumes}x-cfgroll:")
     text = text.replace("    db: postgres\n", "    db: postgres\n    cache: redis\n")
     compose_file.write_text(text)
     r1, r2, db_state = r1_then_r2(s)
