@@ -59,7 +59,7 @@ class Saved:
     """One service's folders, copied with the service stopped."""
 
     service: str
-    image: str  # the image of the container they were copied from (it has `find`)
+    image: str  # the image of the container they were copied from (`find` and `rm` in it)
     folders: tuple[Folder, ...]
 
 
@@ -192,7 +192,9 @@ def put_back(ctx: Context, journal: Journal) -> None:
             ]
             ctx.daemon.stop(running)
             mounts = [f.mount for f in saved.folders]
-            wipe = ["find", *_dests(mounts), "-mindepth", "1", "-delete"]
+            # (`-delete` is not in every find: busybox's lacks it)
+            wipe = ["find", *_dests(mounts), "-mindepth", "1", "-maxdepth", "1"]
+            wipe += ["-exec", "rm", "-rf", "{}", "+"]
             with _one_off(ctx, saved.image, mounts, wipe) as helper:
                 ctx.daemon.folders.run_one_off(helper, COPY_TIMEOUT, "emptying the folders")
                 for folder in saved.folders:

@@ -162,7 +162,7 @@ def test_a_failed_restore_brings_the_live_release_and_its_data_back(
     assert run("deploy", *FAST) == 0
     r2 = live_tag(run.store)
     add_row(project_name, "row-two")
-    assert run("rollback", r1, "--with-data", "--yes", *FAST) == 3
+    assert run("rollback", r1, "--with-data", "--yes", *FAST) == 3, run.err
     assert "the restore" in run.err
     assert live_tag(run.store) == r2
     assert rows(project_name) == "row-one\nrow-two\n"

@@ -82,7 +82,7 @@ def _my_state(project: str, service: str) -> str:
 def _redis_state(project: str, service: str) -> str:
     keys = sorted(sh(project, service, "redis-cli", "--scan").split())
     dumped = [sh(project, service, "redis-cli", "--no-raw", "DUMP", k) for k in keys]
-    return "\n".join(f"{k}={v!r}" for k, v in zip(keys, dumped))
+    return "\n".join(f"{k}={v!r}" for k, v in zip(keys, dumped, strict=True))
 
 
 def _psql(project: str, service: str, statement: str) -> None:

@@ -186,11 +186,21 @@ def test_a_service_not_healthy_in_time_fails_naming_what_it_waits_for() -> None:
     assert "last health check of p-web-1:\nwget: server returned error" in failed.value.details
 
 
+class StartsThenQuiet(NoEvents):
+    """The container's start arrives as an event at once; then nothing."""
+
+    def wait(self, timeout: float) -> bool:
+        if not self.timeouts:
+            self.timeouts.append(0.0)
+            return True
+        return super().wait(timeout)
+
+
 def test_a_service_without_a_healthcheck_passes_once_it_has_run_for_settle() -> None:
     seen: list[dict[str, str]] = []
-    quiet = NoEvents()
+    started = StartsThenQuiet()  # its start is an event: no idle wait before it is seen
     daemon = ScriptedDaemon([[container("worker", state="created")], [container("worker")]])
-    daemon.watch = lambda project: quiet  # type: ignore[method-assign]
+    daemon.watch = lambda project: started  # type: ignore[method-assign]
     start = time.monotonic()
     gate.wait_healthy(
         daemon, "p", ["worker"], gate.Limits(timeout=5, settle=0.3), gate.Baseline({}), seen.append
