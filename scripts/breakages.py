@@ -56,6 +56,14 @@ BREAKAGES = [
      "if not failure.ok and failure.restored_at is not None:", "if False:"),
     ("imports, baselines and rollbacks count as deployments", "cfgroll/capabilities/stats.py",
      "return self.action in DEPLOYMENTS and self.kind in", "return self.kind in"),
+    # issue 35
+    ("the copy of a data service goes back without emptying its folders first",
+     "cfgroll/capabilities/volumes.py",
+     "                ctx.daemon.folders.run_one_off(helper, COPY_TIMEOUT, \"emptying the folders\")\n", ""),
+    ("Compose's `$$` in `x-cfgroll:` read as written", "cfgroll/engine/compose.py",
+     "        model[key] = _unescaped(model[key])", "        pass"),
+    ("the postgres preset keeps the databases a newer release added", "cfgroll/presets.py",
+     "SELECT format('DROP DATABASE %I WITH (FORCE)', datname)", "SELECT format('SELECT %L', datname)"),
 ]  # fmt: skip
 
 

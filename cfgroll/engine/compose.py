@@ -164,12 +164,7 @@ class Compose:
                 f"Compose cannot read this project ({exc.last_line}); fix the compose files "
                 "(`docker compose config` shows the problem)"
             ) from exc
-        model: dict[str, Any] = json.loads(out)
-        # Compose writes `$` as `$$` in its model, so that it can read the model again; the
-        # top-level extensions (`x-cfgroll:`) are not Compose's to run: read them as written
-        for key in [k for k in model if k.startswith("x-")]:
-            model[key] = _unescaped(model[key])
-        return model
+        return model_of(out)
 
     def named(self, name: str) -> Compose:
         return Compose(self.directory, self.files, name, self.env_files)
@@ -222,6 +217,16 @@ _DETACH_NOTICE = ("Since --detach=false was not specified", "In a future release
 
 def stack_remove(stack: str, cwd: Path, on_line: Callable[[str], None]) -> Result:
     return run(["docker", "stack", "rm", stack], cwd, on_line, "docker stack rm")
+
+
+def model_of(out: str) -> dict[str, Any]:
+    """Compose's model from `config --format json`. Compose writes `$` as `$$` in it, so that
+    it can read the model again; the top-level extensions (`x-cfgroll:`) are not Compose's to
+    run: they are read as written."""
+    model: dict[str, Any] = json.loads(out)
+    for key in [k for k in model if k.startswith("x-")]:
+        model[key] = _unescaped(model[key])
+    return model
 
 
 def _unescaped(value: Any) -> Any:

@@ -15,7 +15,7 @@ import pytest
 
 from cfgroll.capabilities import volumes
 from cfgroll.context import Context
-from cfgroll.engine.compose import Compose, _unescaped
+from cfgroll.engine.compose import Compose, model_of
 from cfgroll.engine.folders import Mount
 from cfgroll.errors import ProjectError
 from cfgroll.presets import RECIPES
@@ -50,9 +50,16 @@ def test_the_postgres_preset_drops_what_the_dump_would_not_make_again() -> None:
 
 
 def test_compose_writes_dollars_twice_and_the_extensions_are_read_as_written() -> None:
-    block = {"data": {"db": {"dump": 'pg_dump "$$POSTGRES_DB"', "restore": ["a$$b"]}}}
-    assert _unescaped(block) == {"data": {"db": {"dump": 'pg_dump "$POSTGRES_DB"',
-                                                 "restore": ["a$b"]}}}  # fmt: skip
+    # what `docker compose config --format json` prints for `$$POSTGRES_DB` in both places
+    out = (
+        '{"services": {"db": {"command": ["echo", "$$HOME"]}}, '
+        '"x-cfgroll": {"data": {"db": {"dump": "pg_dump \\"$$POSTGRES_DB\\"", '
+        '"restore": ["a$$b"]}}}}'
+    )
+    model = model_of(out)
+    assert model["x-cfgroll"] == {"data": {"db": {"dump": 'pg_dump "$POSTGRES_DB"',
+                                                  "restore": ["a$b"]}}}  # fmt: skip
+    assert model["services"]["db"]["command"] == ["echo", "$$HOME"]  # Compose's own, as it is
 
 
 def _tar(top: str) -> bytes:
