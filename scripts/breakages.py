@@ -43,8 +43,9 @@ BREAKAGES = [
      "    for value in sorted({v.strip(\"'\\\"\") for v in values}, key=len, reverse=True):",
      "    for value in []:"),
     # issue 28
-    ("the stat cache trusts an entry the live release does not hold", "cfgroll/project/recorded.py",
-     "cached is not None and cached == known.ids.get(rel):", "cached is not None:"),
+    ("the stat cache trusts an entry the live release does not hold", "store/statcache.py",
+     "return cached if cached is not None and cached == self.ids.get(path) else None",
+     "return cached"),
     ("the stat cache keeps a file changed in the same clock tick", "store/statcache.py",
      "if st[1] < settled and st[2] < settled and (keep", "if (keep"),
     ("a release written from known ids loses the executable bit", "store/objects.py",
