@@ -1,8 +1,8 @@
 """Data with the release: before every deploy, update and rollback, each service named in
 `x-cfgroll: data:` is dumped (its `dump` command, run in its running container, writes the data
-to stdout), compressed, into the store's private folder beside the git store (`.cfgroll/data/`:
-data is not configuration), and linked to the release that was live when it was taken; a
-`rollback --with-data` feeds the target's newest dump to `restore`.
+to stdout), compressed (zstd), into the store's private folder beside the git store
+(`.cfgroll/data/`: data is not configuration), and linked to the release that was live when
+it was taken; a `rollback --with-data` feeds the target's newest dump to `restore`.
 
 A dump is written to a `.partial` file, synced, then renamed: a dump cut short (Ctrl-C, a
 kill, a full disk) is never listed, never used. The index (`index.json`) lists the dumps with
@@ -146,8 +146,9 @@ def take(
     release (its tag, and a note on its commit);
     `DumpFailed` (nothing kept of it) when one fails, times out or has no running container.
     With `x-cfgroll: recipients:` in `block`, each dump is sealed with age as it is written."""
-    import gzip
     import hashlib
+
+    import zstandard
 
     from cfgroll.store import age
 
@@ -172,14 +173,15 @@ def take(
         ctx.reporter.step(f"dumping {service}'s data ({' '.join(command.dump)})")
         moment = datetime.now(timezone.utc)
         sealed = ".age" if recipients else ""
-        name = f"{live.tag}/{service}.{moment.strftime('%Y%m%dT%H%M%S%fZ')}.gz{sealed}"
+        name = f"{live.tag}/{service}.{moment.strftime('%Y%m%dT%H%M%S%fZ')}.zst{sealed}"
         path = where / name
         _private(path.parent)
         partial = path.with_name(path.name + PARTIAL)
         started = time.monotonic()
         try:
             with _written(partial, recipients) as raw:
-                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=3) as packed:
+                # zstd level 3 keeps up with the dump (gzip 3 added 45% to a 1 GB pg_dump)
+                with zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False) as packed:
                     ctx.daemon.exec_out(container.id, command.dump, packed, command.timeout)
             fsync_file(partial)
         except BaseException as exc:

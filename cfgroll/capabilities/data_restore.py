@@ -145,7 +145,7 @@ class Planned:
                 raise DumpFailed(f"cannot restore {service}'s data: it has no running container")
             self.journal = volumes.take(ctx, self.journal, container)
             ctx.reporter.step(f"restoring {service}'s data from {dump.tag} ({dump.taken_at})")
-            with opened(folder(ctx) / dump.file) as raw, _unpacked(raw) as source:
+            with opened(folder(ctx) / dump.file) as raw, _unpacked(raw, dump.file) as source:
                 if command.offline:
                     volumes.run_offline(
                         ctx, self.journal.saved[-1], command.restore, source, command.timeout
@@ -189,8 +189,15 @@ class Planned:
 
 
 @contextmanager
-def _unpacked(raw: IO[bytes]) -> Iterator[IO[bytes]]:
-    import gzip
+def _unpacked(raw: IO[bytes], name: str) -> Iterator[IO[bytes]]:
+    """A dump's data: zstd (`….zst`), or gzip for the dumps taken before zstd."""
+    if ".zst" in name:
+        import zstandard
 
-    with gzip.GzipFile(fileobj=raw, mode="rb") as source:
-        yield source  # type: ignore[misc]
+        with zstandard.ZstdDecompressor().stream_reader(raw, closefd=False) as source:
+            yield source
+    else:
+        import gzip
+
+        with gzip.GzipFile(fileobj=raw, mode="rb") as source:
+            yield source  # type: ignore[misc]

@@ -3,7 +3,6 @@ database (`cat` dumps it, `cat >` restores it)."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from tests.conftest import AgeKey
 from tests.helpers import Runner, all_objects, build_file_tree, containers, git, live_tag
@@ -103,7 +103,8 @@ def test_rollback_with_data_gives_back_the_releases_rows(
     assert run("rollback", r1, "--with-data", "--yes", *FAST) == 0, run.err
     assert rows(project_name) == "row-one\n"
     data = proj / ".cfgroll" / "data"
-    kept = [gzip.decompress(p.read_bytes()) for p in data.rglob("*.gz")]
+    unpack = zstandard.ZstdDecompressor().decompressobj
+    kept = [unpack().decompress(p.read_bytes()) for p in data.rglob("*.zst")]
     assert any(b"row-two" in k for k in kept)  # what it replaced is saved
     assert b"row-two" not in all_objects(run.store)  # in .cfgroll/data, never in git
     assert (proj / ".cfgroll").stat().st_mode & 0o777 == 0o700
@@ -136,9 +137,9 @@ def test_log_and_doctor_know_the_dumps(
     line = next(ln for ln in run.out.splitlines() if ln.startswith(r1))
     assert "data: db" in line
     assert run("doctor") == 0 and "data" in run.out
-    (dump,) = (proj / ".cfgroll" / "data").rglob("*.gz")
+    (dump,) = (proj / ".cfgroll" / "data").rglob("*.zst")
     dump.write_bytes(dump.read_bytes() + b"x")
-    (dump.parent / "db.cut.gz.partial").write_bytes(b"half")
+    (dump.parent / "db.cut.zst.partial").write_bytes(b"half")
     assert run("doctor") == 1
     assert "dumps missing or not as written: db of " + r1 in run.out
     assert "cut short" in run.out
@@ -212,7 +213,7 @@ def test_with_recipients_dumps_are_sealed_at_rest(
     compose = proj / "compose.yaml"
     compose.write_text(compose.read_text() + f"  recipients: [{age_key.recipient}]\n")
     r1 = r1_then_r2(run, proj, project_name, "row-secret-one")
-    (dump,) = (proj / ".cfgroll" / "data").rglob("*.gz.age")
+    (dump,) = (proj / ".cfgroll" / "data").rglob("*.zst.age")
     assert dump.read_bytes().startswith(b"age-encryption.org/v1")
     add_row(project_name, "row-two")
     monkeypatch.delenv("CFGROLL_IDENTITY", raising=False)

@@ -182,3 +182,19 @@ def test_the_next_command_leaves_a_restore_under_way_alone(
     monkeypatch.setattr(lock, "state", lambda _path: "held")
     assert unfinished.resume(ctx) is None and volumes.read(ctx) is not None
     assert engine(ctx).calls == []
+
+
+def test_dumps_of_either_compression_are_read(tmp_path: Path) -> None:
+    import gzip
+
+    import zstandard
+
+    from cfgroll.capabilities.data_restore import _unpacked
+
+    for name, packed in (
+        ("db.1.zst", zstandard.compress(b"rows")),
+        ("db.1.gz", gzip.compress(b"rows")),
+    ):
+        (tmp_path / name).write_bytes(packed)
+        with open(tmp_path / name, "rb") as raw, _unpacked(raw, name) as source:
+            assert source.read() == b"rows"
