@@ -150,6 +150,7 @@ class Bench:
         self.rows: list[Row] = []
         self.notes: list[str] = []
         self.version = 0
+        self.cleanups: list[str] = []  # more Compose projects to take down at the end
 
     # -- the project ------------------------------------------------------------------------
 
@@ -174,8 +175,8 @@ class Bench:
         from scale import cleanup
 
         cleanup(self)
-        for name in (self.name, self.name + "crash", self.name + "data"):
-            subprocess.run(["docker", "compose", "-p", name, "down", "-t", "1"],
+        for name in (self.name, self.name + "crash", self.name + "data", *self.cleanups):
+            subprocess.run(["docker", "compose", "-p", name, "down", "-v", "-t", "1"],
                            capture_output=True)  # fmt: skip
         images = subprocess.run(
             ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter",
@@ -303,12 +304,12 @@ class Bench:
         fill = "head -c 37748736 /dev/urandom | base64 > /data/rows"
         sh(["docker", "compose", "-p", name, "exec", "-T", "db", "sh", "-c", fill])
         a, b = self.pairs_of(lambda: deploy(False), lambda: deploy(True))
-        size = sum(p.stat().st_size for p in (proj / ".cfgroll" / "data").rglob("*.gz"))
+        size = sum(p.stat().st_size for p in (proj / ".cfgroll" / "data").rglob("*.zst"))
         self.rows.append(Row(
             "`cfgroll deploy` with a 50 MB `data:` dump first", b, a,
             "`cfgroll deploy` of the same project without `data:`", "the dump's own time",
         ))  # fmt: skip
-        self.notes.append(f"data: the dumps kept take {size / 2**20:.0f} MiB (gzip level 3)")
+        self.notes.append(f"data: the dumps kept take {size / 2**20:.0f} MiB (zstd level 3)")
 
     def swarm(self) -> None:
         """A stack deploy (a new `.env` value and a new image) and a stack rollback, against
@@ -628,7 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="some of: deploy,rollback,startup,gate,swarm,mirror,data,scale,history",
+        help="some of: deploy,rollback,startup,gate,swarm,mirror,data,pgdump,scale,history",
     )
     args = parser.parse_args(argv)
     pairs = 1 if args.quick else args.pairs
@@ -644,6 +645,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if not only or step.__name__ in only:
                     print(f"bench: {step.__name__}…", file=sys.stderr)
                     step()
+            if not only or "pgdump" in only:
+                print("bench: pgdump…", file=sys.stderr)
+                from pgdump import pgdump
+
+                pgdump(bench, 30 if args.quick else 1000)
             if not only or "scale" in only:
                 print("bench: scale…", file=sys.stderr)
                 from scale import scale

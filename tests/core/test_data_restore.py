@@ -198,3 +198,14 @@ def test_dumps_of_either_compression_are_read(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(packed)
         with open(tmp_path / name, "rb") as raw, _unpacked(raw, name) as source:
             assert source.read() == b"rows"
+
+
+def test_doctor_names_a_restore_that_did_not_finish(ctx: Context) -> None:
+    from cfgroll.capabilities.doctor import Report, _data
+
+    volumes.take(ctx, volumes.begin(ctx, "p", "b2", "b1", None), engine(ctx).db)
+    report = Report()
+    _data(ctx, report, fix=False)
+    (finding,) = [f for f in report.findings if f.verdict == "problem"]
+    assert "a restore of b1's data" in finding.message and "did not finish" in finding.message
+    assert "copies" in finding.message  # where they are; not a dump cut short

@@ -29,6 +29,9 @@ def test_room_for_the_release_and_the_margin_is_needed(
     with pytest.raises(PreflightFailed, match="not enough room for the store"):
         preflight.check(ctx(tmp_path), Needs(store_bytes=2 * MIB, engine=False))
     preflight.check(ctx(tmp_path), Needs(store_bytes=MIB // 2, engine=False))
+    # a restore's copy of the data services' folders counts too
+    with pytest.raises(PreflightFailed, match="room for the copy of the data services' folders"):
+        preflight.check(ctx(tmp_path), Needs(MIB // 2, engine=False, copy_bytes=MIB))
 
 
 def test_the_margin_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
