@@ -44,12 +44,21 @@ AllowReset = Annotated[
 Retry = Annotated[
     bool, typer.Option("--retry", help="Deploy the upstream commit even if it failed before.")
 ]
+Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Deploy the upstream commit even though a rollback by hand holds the branch.",
+    ),
+]
 
 
-def _options(remote: str | None, branch: str | None, allow_reset: bool, retry: bool) -> PullOptions:
+def _options(
+    remote: str | None, branch: str | None, allow_reset: bool, retry: bool, resume: bool = False
+) -> PullOptions:
     from cfgroll.capabilities.pull import PullOptions
 
-    return PullOptions(remote, branch, allow_reset, retry)
+    return PullOptions(remote, branch, allow_reset, retry, resume)
 
 
 @project_command(settings=GATE_SETTINGS, model=True)
@@ -59,21 +68,25 @@ def pull(
     branch: Branch = None,
     allow_reset: AllowReset = False,
     retry: Retry = False,
+    resume: Resume = False,
 ) -> None:
     """Fetch the branch the project folder follows and deploy its new commit.
 
     The project folder must be a git work tree. When the upstream commit is new, the work tree
     is fast-forwarded to it and deployed exactly as `cfgroll deploy` does (gate, hooks,
     automatic rollback); the release records the commit (`log` shows it, `show --json` says
-    all). A commit that failed is skipped until the branch moves on (--retry). Uncommitted
-    changes to tracked files, local commits or a force-pushed upstream stop it (exit 1),
-    changing nothing. Files the repository ignores (a `.env` with passwords) stay and are
-    recorded as with deploy. Exit codes as deploy's; "up to date": 0. See docs/pull.md.
+    all). A commit that failed is skipped until the branch moves on (--retry). After a
+    `cfgroll rollback` by hand, the commit rolled back away from is held (exit 0, "held")
+    until a new commit arrives (--resume). Uncommitted changes to tracked files (other than
+    the live release's own, which a rollback wrote), local commits or a force-pushed upstream
+    stop it (exit 1), changing nothing. Files the repository ignores (a `.env` with
+    passwords) stay and are recorded as with deploy. Exit codes as deploy's; "up to date": 0.
+    See docs/pull.md.
     """
     from cfgroll.capabilities.pull import pull as run_pull
     from cfgroll.capabilities.pull import said
 
-    result = run_pull(ctx, _options(remote, branch, allow_reset, retry))
+    result = run_pull(ctx, _options(remote, branch, allow_reset, retry, resume))
     if result.deployed is not None:
         report_setup(result.deployed)
     out(said(result))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import textwrap
 import time
 import urllib.request
@@ -208,3 +211,23 @@ def png_colours(path: Path) -> int:
 
     with Image.open(path) as image:
         return len(image.convert("RGB").getcolors(maxcolors=1 << 24) or [])
+
+
+def interrupted(
+    proj: Path, args: list[str], marker: str, how: signal.Signals, after: float = 1.0
+) -> tuple[int, str]:
+    """`cfgroll ARGS` in `proj` as a process of its own, sent `how` `after` seconds past the
+    line that has `marker`: a terminal's Ctrl-C reaches the whole group; `kill -9` only
+    cfgroll. Its exit code, and what it printed after the marker."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cfgroll", *args, "-C", str(proj)],
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if marker in line:
+            break
+    time.sleep(after)
+    os.killpg(proc.pid, how)
+    rest = proc.stderr.read()
+    return proc.wait(timeout=180), rest

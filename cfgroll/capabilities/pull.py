@@ -27,7 +27,7 @@ from cfgroll.transactions.deploy import Deployed, deploy
 
 FETCH_TIMEOUT = 60.0
 PULLED = "pulled"  # in the store: the last upstream commit a pull handled
-Outcome = Literal["up to date", "skipped", "deployed", "unchanged"]
+Outcome = Literal["up to date", "skipped", "deployed", "unchanged", "held"]
 
 
 class PullRefused(WorkTreeError):
@@ -40,6 +40,7 @@ class PullOptions:
     branch: str | None = None
     allow_reset: bool = False  # follow a force-pushed upstream
     retry: bool = False  # deploy a commit that failed before
+    resume: bool = False  # deploy even though a rollback by hand holds the branch
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Pulled:
     subject: str  # its first line
     deployed: Deployed | None = None
     failed_as: str = ""  # the attempt a skipped commit failed as
+    held: Held | None = None  # why a held pull deployed nothing
 
 
 def pull(ctx: Context, options: PullOptions = PullOptions()) -> Pulled:
@@ -62,12 +64,6 @@ def pull(ctx: Context, options: PullOptions = PullOptions()) -> Pulled:
             "(git switch BRANCH)"
         )
     where, theirs = _followed(ctx, tree, branch, options)
-    changed = tree.changed()
-    if changed:
-        raise PullRefused(
-            f"uncommitted changes to tracked files ({names(changed, 5)}); commit and push them, "
-            "or `git stash` them; nothing was changed"
-        )
     from cfgroll.context import STORE_DIR
     from cfgroll.init import ensure_store
 
@@ -75,25 +71,90 @@ def pull(ctx: Context, options: PullOptions = PullOptions()) -> Pulled:
     store = ensure_store(ctx).store
     wait = ctx.flags.lock_timeout or 0
     with lock.store_lock(store.path, "pull", wait, ctx.reporter.warn, nested=True):
+        # the live release's own files (a rollback by hand wrote them) are safe in the store;
+        # anything else that differs from the commit is a person's work
+        changed = tree.changed()
+        theirs_too = _live_files(ctx, store, changed)
+        mine = [p for p in changed if p not in theirs_too]
+        if mine:
+            raise PullRefused(
+                f"uncommitted changes to tracked files ({names(mine, 5)}); commit and push them, "
+                "or `git stash` them; nothing was changed"
+            )
         upstream = tree.fetch(where, theirs, FETCH_TIMEOUT)
         before = tree.former(f"refs/remotes/{where}/{theirs}")  # what it named until now
         source = tree.source(upstream, where, theirs)
         subject = tree.subject(upstream)
         head = tree.head()
-        if head == upstream and _handled(store, upstream):
+        if not options.resume and (hold := held(store, upstream)) is not None:
+            return Pulled("held", source, subject, held=hold)
+        if head == upstream and not changed and _handled(store, upstream):
             return Pulled("up to date", source, subject)
         failed = "" if options.retry else _failed_as(store, upstream)
         if failed:
             return Pulled("skipped", source, subject, failed_as=failed)
-        _move(tree, head, upstream, before, f"{where}/{theirs}", options.allow_reset)
+        if changed:
+            tree.reset(head)  # the live release's files, kept in the store: the commit's again
         try:
+            _move(tree, head, upstream, before, f"{where}/{theirs}", options.allow_reset)
             deployed = deploy(ctx, git=source)
         except BaseException:
-            if head != upstream:
-                tree.reset(head)  # the files are the live release's again: so is the tree
+            # the files are the live release's again (the deploy rolled back): so is the tree
+            tree.reset(head)
+            _write_back(ctx, theirs_too)
             raise
         write_atomic(store.path / PULLED, (upstream + "\n").encode(), private=True)
     return Pulled("unchanged" if deployed.unchanged else "deployed", source, subject, deployed)
+
+
+@dataclass(frozen=True)
+class Held:
+    """Pull is held: a person rolled back away from the commit upstream still names."""
+
+    tag: str  # the rollback's release
+    target: str  # what it went back to
+    at: datetime
+
+
+def held(store: Store, upstream: str) -> Held | None:
+    """Held while the live release is a rollback by hand (an automatic one records no release)
+    and the upstream commit is the one the last pull handled: it was rolled back away from.
+    A new commit, or `--resume`, goes on."""
+    live = store.live()
+    if live is None or live.manifest.action != "rollback" or _last_pulled(store) != upstream:
+        return None
+    return Held(live.tag, live.manifest.target or "?", live.manifest.created_at)
+
+
+def _live_files(ctx: Context, store: Store, changed: list[str]) -> dict[str, bytes]:
+    """Of the `changed` paths, those whose content on disk is the live release's, by path."""
+    live = store.live()
+    if live is None or not changed:
+        return {}
+    files = store.files(live)
+    same = {}
+    for path in changed:
+        recorded = files.get(path)
+        try:
+            data = (ctx.directory / path).read_bytes()
+        except OSError:
+            continue
+        if recorded is not None and recorded.data == data:
+            same[path] = data
+    return same
+
+
+def _write_back(ctx: Context, files: dict[str, bytes]) -> None:
+    """The live release's files back where they were (the tree was reset under them)."""
+    for path, data in files.items():
+        write_atomic(ctx.directory / path, data)
+
+
+def _last_pulled(store: Store) -> str:
+    try:
+        return (store.path / PULLED).read_text(encoding="ascii").strip()
+    except OSError:
+        return ""
 
 
 def _followed(ctx: Context, tree: WorkTree, branch: str, options: PullOptions) -> tuple[str, str]:
@@ -144,10 +205,7 @@ def _handled(store: Store, commit: str) -> bool:
     live = store.live()
     if live is not None and live.manifest.git is not None and live.manifest.git.commit == commit:
         return True
-    try:
-        return (store.path / PULLED).read_text(encoding="ascii").strip() == commit
-    except OSError:
-        return False
+    return _last_pulled(store) == commit
 
 
 def _failed_as(store: Store, commit: str) -> str:
@@ -178,9 +236,13 @@ def watch(
     """Pull every `interval` seconds until `stop` is set: one line per check and per deploy.
     A fetch that fails backs off (doubling, up to 5 min); no error ends the loop."""
     delay = interval
+    told = ""  # a held branch is said once, not every interval
     while not stop.is_set():
         try:
-            log(said(pull(ctx, options)))
+            line = said(pull(ctx, options))
+            if not (line.startswith("held:") and line == told):
+                log(line)
+            told = line
             delay = interval
         except FetchFailed as exc:
             delay = min(max(delay * 2, interval), BACKOFF_MAX)
@@ -202,6 +264,13 @@ def said(pulled: Pulled) -> str:
     at = f"{pulled.source.short} ({pulled.source.remote}/{pulled.source.branch})"
     if pulled.outcome == "up to date":
         return f"up to date at {at}"
+    if pulled.outcome == "held" and pulled.held is not None:
+        h = pulled.held
+        return (
+            f"held: rolled back by hand to {h.target} at {h.at:%Y-%m-%d %H:%M} UTC ({h.tag}); "
+            f"{pulled.source.short} will not be deployed again; a new commit on "
+            f"{pulled.source.remote}/{pulled.source.branch}, or `cfgroll pull --resume`, goes on"
+        )
     if pulled.outcome == "skipped":
         return (
             f"skipping {at}: it failed as {pulled.failed_as}; push a fix, or `cfgroll pull --retry`"

@@ -4,18 +4,24 @@ database (`cat` dumps it, `cat >` restores it)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import zstandard
 
 from tests.conftest import AgeKey
-from tests.helpers import Runner, all_objects, build_file_tree, containers, git, live_tag
+from tests.helpers import (
+    Runner,
+    all_objects,
+    build_file_tree,
+    containers,
+    git,
+    interrupted,
+    live_tag,
+)
 
 pytestmark = pytest.mark.docker
 FAST = ["--settle", "0.5", "--timeout", "30"]
@@ -181,18 +187,8 @@ def test_a_dump_cut_short_is_never_used_and_the_next_deploy_works(
     )
     add_row(project_name, "row-one")
     (proj / ".env").write_text("VERSION=2\n")
-    run = subprocess.Popen(
-        [*cfg, "deploy", *FAST, "-C", str(proj)],
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    assert run.stderr is not None
-    for line in run.stderr:
-        if "dumping db's data" in line:
-            break
-    time.sleep(1)
-    os.killpg(run.pid, how)  # a terminal's Ctrl-C reaches the whole group; kill -9 only cfgroll
-    run.wait(timeout=60)
-    assert run.returncode != 0
+    code, _rest = interrupted(proj, ["deploy", *FAST], "dumping db's data", how)
+    assert code != 0
     data = proj / ".cfgroll" / "data"
     index = json.loads((data / "index.json").read_text()) if (data / "index.json").exists() else {}
     assert index.get("dumps", []) == []  # nothing cut short is ever listed
@@ -245,21 +241,12 @@ def test_a_restore_cut_short_leaves_a_store_the_next_command_works_with(
         == 0
     )
     add_row(project_name, "row-two")
-    run = subprocess.Popen(
-        [*cfg, "rollback", r1, "--with-data", "--yes", *FAST, "-C", str(proj)],
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    assert run.stderr is not None
-    for line in run.stderr:
-        if "restoring db's data" in line:
-            break
-    time.sleep(1)
-    os.killpg(run.pid, how)
-    rest = run.stderr.read()
-    run.wait(timeout=120)
+    code, rest = interrupted(
+        proj, ["rollback", r1, "--with-data", "--yes", *FAST], "restoring db's data", how
+    )
     if how == signal.SIGINT:
-        # the transaction: the live release back, with the data it saved first
-        assert run.returncode == 3, rest
+        # the transaction: the live release back, with the data it had
+        assert code == 3, rest
         assert rows(project_name) == "row-one\nrow-two\n"
     git(store, "fsck", "--strict")
     done = subprocess.run([*cfg, "deploy", *FAST, "-C", str(proj)], capture_output=True, text=True)

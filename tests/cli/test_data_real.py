@@ -6,12 +6,9 @@ exactly as it was."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import Runner, build_file_tree, live_tag
+from tests.helpers import Runner, build_file_tree, interrupted, live_tag
 
 pytestmark = pytest.mark.docker
 FAST = ["--settle", "0.5", "--timeout", "90"]
@@ -186,27 +183,33 @@ class Stack:
         (self.proj / ".env").write_text(f"VERSION={version}\n")
 
 
-def make_stack(
+APPEND = "[redis-server, --appendonly, 'yes']"
+
+
+@pytest.fixture
+def stack(
     tmp_path: Path,
     project_name: str,
     base_image: str,
     servers: dict[str, str],
     capsys: pytest.CaptureFixture[str],
-    server: str,
-    block: dict[str, object],
-    command: str = "[redis-server, --appendonly, 'yes']",
-) -> Stack:
-    (service,) = block["data"]  # type: ignore[misc]
-    spec = SERVERS[server]
-    text = APP.format(
-        name=project_name,
-        base=base_image,
-        service=service,
-        server=spec.service_yaml.format(image=servers[server], command=command),
-    )
-    text += yaml.safe_dump({"x-cfgroll": block}, sort_keys=False)
-    folder = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n", "compose.yaml": text})
-    return Stack(folder, project_name, service, spec, Runner(folder, capsys))
+) -> Callable[..., Stack]:
+    """A project of an `app` and a real server with the `x-cfgroll:` block given."""
+
+    def make(server: str, block: dict[str, object], command: str = APPEND) -> Stack:
+        (service,) = block["data"]  # type: ignore[misc]
+        spec = SERVERS[server]
+        text = APP.format(
+            name=project_name,
+            base=base_image,
+            service=service,
+            server=spec.service_yaml.format(image=servers[server], command=command),
+        )
+        text += yaml.safe_dump({"x-cfgroll": block}, sort_keys=False)
+        folder = build_file_tree(tmp_path / "p", {".env": "VERSION=1\n", "compose.yaml": text})
+        return Stack(folder, project_name, service, spec, Runner(folder, capsys))
+
+    return make
 
 
 CASES = [
@@ -214,6 +217,7 @@ CASES = [
     ("postgres", "postgres by hand"),
     ("mariadb", "mariadb preset"),
     ("mariadb", "mariadb by hand"),
+    ("mariadb", "mysql preset"),
     ("redis", "redis preset"),
     ("redis", "redis by hand"),
 ]
@@ -221,17 +225,11 @@ CASES = [
 
 @pytest.mark.parametrize(("server", "name"), CASES, ids=[n for _s, n in CASES])
 def test_rollback_with_data_gives_each_releases_data_exactly(
-    tmp_path: Path,
-    project_name: str,
-    base_image: str,
-    servers: dict[str, str],
-    capsys: pytest.CaptureFixture[str],
-    server: str,
-    name: str,
+    stack: Callable[..., Stack], server: str, name: str
 ) -> None:
-    block = recipe(name)
-    command = "[redis-server]" if name == "redis by hand" else "[redis-server, --appendonly, 'yes']"
-    s = make_stack(tmp_path, project_name, base_image, servers, capsys, server, block, command)
+    # the mysql preset is the mariadb one under MySQL's command names, which MariaDB has too
+    block = {"data": {"db": "mysql"}} if name == "mysql preset" else recipe(name)
+    s = stack(server, block, "[redis-server]" if name == "redis by hand" else APPEND)
     run = s.run
     assert run("deploy", *FAST) == 0, run.err
     r1 = live_tag(run.store)
@@ -255,19 +253,9 @@ def test_rollback_with_data_gives_each_releases_data_exactly(
 
 
 @pytest.fixture
-def postgres(
-    tmp_path: Path,
-    project_name: str,
-    base_image: str,
-    servers: dict[str, str],
-    capsys: pytest.CaptureFixture[str],
-) -> Callable[[dict[str, object]], Stack]:
+def postgres(stack: Callable[..., Stack]) -> Callable[[dict[str, object]], Stack]:
     """A PostgreSQL stack with the given data block."""
-
-    def make(block: dict[str, object]) -> Stack:
-        return make_stack(tmp_path, project_name, base_image, servers, capsys, "postgres", block)
-
-    return make
+    return lambda block: stack("postgres", block)
 
 
 def r1_then_r2(s: Stack) -> tuple[str, str, str]:
@@ -322,32 +310,17 @@ def test_a_failing_check_is_a_failed_restore(
     assert s.state() == live_state and live_tag(s.run.store) == r2
 
 
-def _cut_short(s: Stack, r1: str, how: signal.Signals) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cfgroll", "rollback", r1, "--with-data", "--yes", *FAST,
-         "-C", str(s.proj)],
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "restoring db's data" in line:
-            break
-    time.sleep(2)  # the restore has dropped the databases by now
-    os.killpg(proc.pid, how)
-    proc.wait(timeout=180)
-    return proc
-
-
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_a_restore_cut_short_leaves_the_live_data_as_it_was(
     postgres: Callable[[dict[str, object]], Stack], how: signal.Signals
 ) -> None:
     s = postgres(SLOW | {"data": {"db": {**SLOW["data"]["db"], "timeout": 120}}})  # type: ignore[index]
     r1, r2, live_state = r1_then_r2(s)
-    proc = _cut_short(s, r1, how)
-    rest = proc.stderr.read() if proc.stderr else ""
+    # 2 s: the restore has dropped the databases by then
+    args = ["rollback", r1, "--with-data", "--yes", *FAST]
+    code, rest = interrupted(s.proj, args, "restoring db's data", how, after=2)
     if how == signal.SIGINT:
-        assert proc.returncode == 3, rest
+        assert code == 3, rest
     else:
         assert (s.proj / ".cfgroll" / "restore.json").exists()
         # any command finishes it first, a read-only one too
@@ -360,14 +333,9 @@ def test_a_restore_cut_short_leaves_the_live_data_as_it_was(
 
 
 def test_with_data_and_services_restores_only_those(
-    tmp_path: Path,
-    project_name: str,
-    base_image: str,
-    servers: dict[str, str],
-    capsys: pytest.CaptureFixture[str],
+    stack: Callable[..., Stack], servers: dict[str, str]
 ) -> None:
-    s = make_stack(tmp_path, project_name, base_image, servers, capsys, "postgres",
-                   recipe("postgres preset"))  # fmt: skip
+    s = stack("postgres", recipe("postgres preset"))
     compose_file = s.proj / "compose.yaml"
     redis = SERVERS["redis"].service_yaml.format(image=servers["redis"], command="[redis-server]")
     text = compose_file.read_text().replace("volumes:\n  data: {}\n", "")

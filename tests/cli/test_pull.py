@@ -101,6 +101,31 @@ def test_pull_follows_the_branch_through_the_gate(
     git(store, "fsck", "--strict")
 
 
+def test_a_rollback_by_hand_holds_the_branch_and_the_fix_goes_on(
+    tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev, host = origin_and_clones(tmp_path, project_name, tmp_path / "origin.git")
+    sh(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), str(host))
+    (host / ".env").write_text("GREETING=hello\n")
+    run = Runner(host, capsys)
+    store = host / ".cfgroll" / "store.git"
+    assert run("pull", *FAST) == 0, run.err
+    v2 = push(dev, project_name, "v2")  # bad in production
+    assert run("pull", *FAST) == 0 and http_get(project_name) == "hello v2"
+
+    assert run("rollback", "previous", "--yes", *FAST) == 0, run.err  # a person steps in
+    assert http_get(project_name) == "hello v1"
+    tags = git(store, "tag")
+    assert run("pull", *FAST) == 0, run.err
+    assert run.out.startswith("held: rolled back by hand to backup_") and v2[:7] in run.out
+    assert http_get(project_name) == "hello v1" and git(store, "tag") == tags
+
+    v3 = push(dev, project_name, "v3")  # the fix
+    assert run("pull", *FAST) == 0, run.err
+    assert "deployed backup_" in run.out and http_get(project_name) == "hello v3"
+    assert sh(host, "rev-parse", "HEAD") == v3 and sh(host, "status", "--porcelain") == ""
+
+
 def test_watch_deploys_each_commit_and_stops_on_sigterm(
     tmp_path: Path,
     project_name: str,

@@ -231,9 +231,12 @@ def test_watch_backs_off_on_fetch_errors_and_stops_when_asked(
     from datetime import datetime, timezone
 
     source = GitSource("a" * 40, "main", "origin", "dev", datetime.now(timezone.utc))
+    hold = pulling.Held("backup_2", "backup_1", datetime(2026, 12, 2, 11, 0, tzinfo=timezone.utc))
     results: list[object] = [
         FetchFailed("could not fetch main from origin: no route"),
         FetchFailed("could not fetch main from origin: no route"),
+        pulling.Pulled("held", source, "web v2", held=hold),
+        pulling.Pulled("held", source, "web v2", held=hold),
         pulling.Pulled("up to date", source, "web v1"),
         DeployFailed("deploy failed (web crashed); rolled back"),
         PullRefused("uncommitted changes to tracked files (compose.yaml)"),
@@ -253,11 +256,12 @@ def test_watch_backs_off_on_fetch_errors_and_stops_when_asked(
     monkeypatch.setattr(stop, "wait", lambda delay: waits.append(delay))
     lines: list[str] = []
     pulling.watch(None, PullOptions(), 5, lines.append, stop)  # type: ignore[arg-type]
-    assert waits == [10, 20, 5, 5, 5]  # doubled after each failed fetch, back after a success
+    assert waits == [10, 20, 5, 5, 5, 5, 5]  # doubled after each failed fetch, back after one
     assert "trying again in 10 s" in lines[0] and "trying again in 20 s" in lines[1]
-    assert lines[2] == "up to date at aaaaaaa (origin/main)"
-    assert "skipped until the branch moves on" in lines[3]
-    assert "uncommitted changes" in lines[4] and "checking again in 5 s" in lines[4]
+    assert lines[2].startswith("held: rolled back by hand to backup_1")  # said once, not twice
+    assert lines[3] == "up to date at aaaaaaa (origin/main)"
+    assert "skipped until the branch moves on" in lines[4]
+    assert "uncommitted changes" in lines[5] and "checking again in 5 s" in lines[5]
 
 
 def test_watch_ends_on_ctrl_c_during_a_deploy(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,3 +278,62 @@ def test_watch_ends_on_ctrl_c_during_a_deploy(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(KeyboardInterrupt):
         pulling.watch(None, PullOptions(), 5, lines.append, threading.Event())  # type: ignore[arg-type]
     assert lines == ["deploy failed (interrupted); rolled back"]
+
+
+def test_a_rollback_by_hand_holds_the_branch_until_a_new_commit(
+    origin: Origin, deployer: FakeDeploy
+) -> None:
+    ctx = Context.create(origin.host)
+    pull(ctx)
+    store = ctx.open_store()
+    first = store.live()
+    assert first is not None
+    c2 = origin.commit("v2", **{"compose.yaml": COMPOSE + "# v2\n"})
+    assert pull(ctx).outcome == "deployed"
+    # a person rolls back by hand: the first release's files, recorded as a rollback
+    old = {"compose.yaml": FileData(COMPOSE.encode())}
+    back = manifest("backup_20261202_110000", action="rollback", target=first.tag)
+    store.record(old, back, "rollback\n", store.live().commit, on_main=True)  # type: ignore[union-attr]
+    (origin.host / "compose.yaml").write_text(COMPOSE)
+    tags = store.tags()
+
+    held = pull(ctx)
+    assert held.outcome == "held" and held.held is not None and held.held.target == first.tag
+    line = pulling.said(held)
+    assert line.startswith(f"held: rolled back by hand to {first.tag}") and c2[:7] in line
+    assert "`cfgroll pull --resume`" in line
+    assert (origin.host / "compose.yaml").read_text() == COMPOSE and store.tags() == tags
+    # a person's own edit still refuses, naming only it
+    (origin.host / ".gitignore").write_text(".env\nmine\n")
+    with pytest.raises(PullRefused, match=r"uncommitted changes to tracked files \(.gitignore\)"):
+        pull(ctx)
+    sh(origin.host, "checkout", "--", ".gitignore")
+
+    c3 = origin.commit("v3: the fix", **{"compose.yaml": COMPOSE + "# v3\n"})
+    assert pull(ctx).outcome == "deployed" and deployer.calls[-1] == c3
+    assert (
+        sh(origin.host, "rev-parse", "HEAD") == c3
+        and sh(origin.host, "status", "--porcelain") == ""
+    )
+    assert (origin.host / "compose.yaml").read_text() == COMPOSE + "# v3\n"
+
+
+def test_resume_deploys_the_held_commit_and_a_failure_leaves_the_live_files(
+    origin: Origin, deployer: FakeDeploy
+) -> None:
+    ctx = Context.create(origin.host)
+    pull(ctx)
+    store = ctx.open_store()
+    first = store.live()
+    assert first is not None
+    c2 = origin.commit("v2", **{"compose.yaml": COMPOSE + "# v2\n"})
+    pull(ctx)
+    back = manifest("backup_20261202_110000", action="rollback", target=first.tag)
+    store.record({"compose.yaml": FileData(COMPOSE.encode())}, back, "rollback\n",
+                 store.live().commit, on_main=True)  # type: ignore[union-attr]  # fmt: skip
+    (origin.host / "compose.yaml").write_text(COMPOSE)
+    deployer.fail.add(c2)
+    with pytest.raises(DeployFailed):
+        pull(ctx, PullOptions(resume=True))
+    # the rolled-back files are on disk again (they run), HEAD where it was
+    assert (origin.host / "compose.yaml").read_text() == COMPOSE
