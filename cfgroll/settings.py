@@ -19,6 +19,7 @@ from cfgroll.errors import ProjectError
 from cfgroll.settings_fields import DUMP_TIMEOUT as DUMP_TIMEOUT
 from cfgroll.settings_fields import KEY as KEY
 from cfgroll.settings_fields import DataCommand as DataCommand
+from cfgroll.settings_fields import Notify as Notify
 from cfgroll.settings_fields import duration as duration
 from cfgroll.settings_fields import one_of as one_of
 from cfgroll.store.manifest import ORCHESTRATORS as ORCHESTRATORS  # for the CLI
@@ -68,6 +69,7 @@ _KNOWN = (
     "push_timeout",
     "pull",
     "data",
+    "notify",
 )
 KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
 
@@ -109,6 +111,7 @@ class Settings:
     push_timeout: float | None = None
     pull: tuple[str | None, str | None] = (None, None)  # the remote and branch `pull` follows
     data: Mapping[str, DataCommand] = field(default_factory=dict)  # service -> its dump/restore
+    notify: Notify = field(default_factory=Notify)  # who is told what (capabilities/notify)
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ def parse(block: Any) -> Settings:
         push_timeout=field_of.seconds(block, "push_timeout", least=1),
         pull=field_of.pull(block),
         data=field_of.data(block),
+        notify=field_of.notify(block),
     )
 
 

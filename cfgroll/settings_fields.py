@@ -168,6 +168,35 @@ def pull(block: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return found[0], found[1]
 
 
+@dataclass(frozen=True)
+class Notify:
+    """`x-cfgroll: notify:`: where more Apprise URLs are (a file, recorded as a secret), and
+    whether every deploy is told, not only failures, rollbacks and a held branch."""
+
+    file: str | None = None
+    deploys: bool = False
+    fetch_minutes: float = 30.0  # a pull that cannot fetch for this long is told once
+
+
+def notify(block: Mapping[str, Any]) -> Notify:
+    value = block.get("notify")
+    if value is None:
+        return Notify()
+    example = "e.g. `notify: {file: notify.urls, deploys: true, fetch_minutes: 30}`"
+    if not isinstance(value, Mapping) or set(value) - {"file", "deploys", "fetch_minutes"}:
+        raise ProjectError(
+            f"`{KEY}: notify:` takes `file`, `deploys` and `fetch_minutes`, {example}"
+        )
+    file = value.get("file")
+    if file is not None and (not isinstance(file, str) or not file.strip()):
+        raise ProjectError(f"`{KEY}: notify: file:` must be a project-relative path, {example}")
+    deploys = value.get("deploys", False)
+    if not isinstance(deploys, bool):
+        raise ProjectError(f"`{KEY}: notify: deploys:` must be true or false, {example}")
+    minutes = seconds(dict(value), "fetch_minutes", least=1)
+    return Notify(file.strip() if file else None, deploys, minutes or 30.0)
+
+
 def data(block: Mapping[str, Any]) -> dict[str, DataCommand]:
     from cfgroll.presets import NAMES, RECIPES
 

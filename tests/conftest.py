@@ -8,16 +8,19 @@ need a real engine: without one they skip, except under CI=true, where they fail
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tarfile
+import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -253,3 +256,30 @@ def servers() -> dict[str, str]:
     from tests.images import server_images
 
     return server_images()
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.got: list[dict[str, str]] = []
+
+
+@pytest.fixture
+def notify_receiver() -> Iterator[tuple[str, Collector]]:
+    """A JSON receiver on loopback, for Apprise's `json://` URL; what it got, in order."""
+    seen = Collector()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.got.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield f"json://127.0.0.1:{server.server_port}/", seen
+    server.shutdown()

@@ -9,14 +9,18 @@ asked (`allow_reset`).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Literal
 
+from cfgroll.capabilities import notify
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, DeployFailed, one_line
 from cfgroll.settings import KEY, settings
+from cfgroll.settings import parse as settings_of
 from cfgroll.store import lock
 from cfgroll.store.files import write_atomic
 from cfgroll.store.manifest import ATTEMPT, GitSource
@@ -27,6 +31,7 @@ from cfgroll.transactions.deploy import Deployed, deploy
 
 FETCH_TIMEOUT = 60.0
 PULLED = "pulled"  # in the store: the last upstream commit a pull handled
+HELD_TOLD = "held-told"  # in the store: the rollback whose hold was told
 Outcome = Literal["up to date", "skipped", "deployed", "unchanged", "held"]
 
 
@@ -87,7 +92,13 @@ def pull(ctx: Context, options: PullOptions = PullOptions()) -> Pulled:
         subject = tree.subject(upstream)
         head = tree.head()
         if not options.resume and (hold := held(store, upstream)) is not None:
-            return Pulled("held", source, subject, held=hold)
+            pulled = Pulled("held", source, subject, held=hold)
+            told = store.path / HELD_TOLD
+            if _read(told) != hold.tag:  # once per rollback, not once per pull
+                block = ctx.compose.config().get(KEY)
+                notify.tell(ctx, block, "held", "cfgroll: pull is held", said(pulled))
+                write_atomic(told, (hold.tag + "\n").encode(), private=True)
+            return pulled
         if head == upstream and not changed and _handled(store, upstream):
             return Pulled("up to date", source, subject)
         failed = "" if options.retry else _failed_as(store, upstream)
@@ -151,8 +162,12 @@ def _write_back(ctx: Context, files: dict[str, bytes]) -> None:
 
 
 def _last_pulled(store: Store) -> str:
+    return _read(store.path / PULLED)
+
+
+def _read(path: Path) -> str:
     try:
-        return (store.path / PULLED).read_text(encoding="ascii").strip()
+        return path.read_text(encoding="ascii").strip()
     except OSError:
         return ""
 
@@ -237,6 +252,7 @@ def watch(
     A fetch that fails backs off (doubling, up to 5 min); no error ends the loop."""
     delay = interval
     told = ""  # a held branch is said once, not every interval
+    failing_since: float | None = None  # when fetching started to fail, until it works again
     while not stop.is_set():
         try:
             line = said(pull(ctx, options))
@@ -244,9 +260,23 @@ def watch(
                 log(line)
             told = line
             delay = interval
+            failing_since = None
         except FetchFailed as exc:
             delay = min(max(delay * 2, interval), BACKOFF_MAX)
             log(f"{one_line(exc)}; trying again in {delay:g} s")
+            now = time.monotonic()
+            failing_since = now if failing_since is None else failing_since
+            block = _block(ctx)
+            minutes = settings_of(block).notify.fetch_minutes
+            if failing_since != -1.0 and now - failing_since >= minutes * 60:
+                notify.tell(
+                    ctx,
+                    block,
+                    "unreachable",
+                    "cfgroll: pull cannot fetch",
+                    f"{one_line(exc)}; for {minutes:g} minutes now; the host runs what it ran",
+                )
+                failing_since = -1.0  # told: once per outage
         except DeployFailed as exc:
             if isinstance(exc.__cause__, KeyboardInterrupt):
                 log(one_line(exc))
@@ -257,6 +287,13 @@ def watch(
             log(f"{one_line(exc)}; checking again in {interval:g} s")
             delay = interval
         stop.wait(delay)
+
+
+def _block(ctx: Context) -> object:
+    try:
+        return ctx.compose.config().get(KEY)
+    except CfgrollError:
+        return None
 
 
 def said(pulled: Pulled) -> str:

@@ -120,6 +120,8 @@ class _Collector:
         self.configs_and_secrets(services)
         for pattern in self.settings.track:
             self.track(pattern)
+        if self.settings.notify.file:  # its URLs carry tokens: a secret, sealed on the mirror
+            self.source(self.dir / self.settings.notify.file, "secret", "notify")
         self.hooks()
         content = self.read()
         if self.problems:

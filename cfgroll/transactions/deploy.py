@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cfgroll import faults, orchestrators
-from cfgroll.capabilities import data, mirror, retention
+from cfgroll.capabilities import data, mirror, notify, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context, now
 from cfgroll.engine.compose import Compose
@@ -220,6 +220,15 @@ def _roll_out(
                 return Deployed(recorded, init, baseline)
             raise _failed(ctx, store, attempt, exc, no_rollback) from exc
         hooks.after("post-deploy", lambda text: store.add_note(entry.commit, text))
+        what = "deploy" if only is None else f"update of {', '.join(only)}"
+        notify.tell(
+            ctx,
+            files.layout.settings,
+            "deployed",
+            f"cfgroll: {project}: {entry.tag} is live",
+            f"{what} of {project} on {entry.manifest.host}: {entry.tag} is live",
+            hooks.secrets,
+        )
         retention.after_release(ctx, store, files.layout.settings)
         orchestrator.after_release(ctx, store, project, files.layout.settings)
     return Deployed(entry, init, baseline)
@@ -275,6 +284,15 @@ def _failed(
     if kept_as is not None:
         extra["CFGROLL_ATTEMPT_TAG"] = kept_as.tag
     attempt.hooks.after("on-failure", lambda text: _note(store, kept_as, text), **extra)
+    head = "failed, rolled back" if result == "rolled-back" else f"failed ({result})"
+    notify.tell(
+        ctx,
+        attempt.files.layout.settings,
+        "failed",
+        f"cfgroll: {attempt.project}: {attempt.action} {head}",
+        str(error),
+        attempt.hooks.secrets,
+    )
     return error
 
 

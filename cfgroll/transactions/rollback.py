@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from cfgroll import faults, orchestrators, project
-from cfgroll.capabilities import data_restore, mirror, retention
+from cfgroll.capabilities import data_restore, mirror, notify, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
 from cfgroll.context import Context
 from cfgroll.engine.refs import short
@@ -262,9 +262,23 @@ def rollback(
             after.after(
                 "on-failure", lambda _text: None, CFGROLL_RESULT=result, CFGROLL_REASON=reason
             )
+            title = f"cfgroll: {live.manifest.project}: {what} failed"
+            notify.tell(ctx, live.manifest.layout.settings, "failed", title, str(error), secrets)
             raise error from exc
         after = replace(hooks, config=recorded(ctx.flags, target).hooks)
         after.after("post-rollback", lambda text: store.add_note(entry.commit, text))
+        notify.tell(
+            ctx,
+            entry.manifest.layout.settings,
+            "rollback",
+            f"cfgroll: {live.manifest.project}: rolled back to {target.tag}",
+            f"{entry.manifest.user} on {entry.manifest.host} rolled {live.manifest.project} back "
+            f"from {live.tag} to {target.tag}"
+            + (f" ({', '.join(only)})" if only else "")
+            + (" with its data" if with_data else "")
+            + f"; recorded as {entry.tag}",
+            secrets,
+        )
         retention.after_release(ctx, store, entry.manifest.layout.settings)
         runner.after_release(ctx, store, entry.manifest.project, entry.manifest.layout.settings)
     return RolledBack(entry, draft)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from cfgroll.cli.main import main
+from tests.conftest import Collector
 from tests.helpers import (
     DOCKERFILE,
     build_file_tree,
@@ -182,6 +183,27 @@ def test_no_rollback_leaves_the_failure_in_place(
     assert (proj / ".env").read_text().startswith("GREETING=v2")  # nothing put back
     assert live_tag(proj / ".cfgroll" / "store.git") == v1
     assert len(attempts(proj, capsys)) == 1
+
+
+def test_a_crashing_deploy_tells_once_without_a_secret(
+    live: tuple[Path, str],
+    project_name: str,
+    capsys: pytest.CaptureFixture[str],
+    notify_receiver: tuple[str, Collector],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, seen = notify_receiver
+    monkeypatch.setenv("CFGROLL_NOTIFY", url)
+    proj, v1 = live
+    make_v2(proj, project_name, 'entrypoint: ["sh", "-c", "echo pw=$$DB_PASSWORD; exit 3"]\n')
+    compose = (proj / "compose.yaml").read_text()
+    with_password = "GREETING: ${GREETING}\n      DB_PASSWORD: ${DB_PASSWORD}"
+    (proj / "compose.yaml").write_text(compose.replace("GREETING: ${GREETING}", with_password))
+    failed_deploy(proj, capsys)
+    (message,) = seen.got
+    assert message["title"] == f"cfgroll: {project_name}: deploy failed, rolled back"
+    assert "web exited with code 3" in message["message"] and v1 in message["message"]
+    assert "pw-two-secret" not in json.dumps(message)
 
 
 def test_secrets_stay_out_of_failure_output(
