@@ -266,9 +266,11 @@ def watch(
             log(f"{one_line(exc)}; trying again in {delay:g} s")
             now = time.monotonic()
             failing_since = now if failing_since is None else failing_since
-            block = _block(ctx)
+            # (a minute at least: the settings are read only once it failed that long)
+            long = failing_since >= 0 and now - failing_since >= 60
+            block = _block(ctx) if long else None
             minutes = settings_of(block).notify.fetch_minutes
-            if failing_since != -1.0 and now - failing_since >= minutes * 60:
+            if long and now - failing_since >= minutes * 60:
                 notify.tell(
                     ctx,
                     block,

@@ -3,9 +3,8 @@ plays, the services that use it, and what the stack reads that is not recorded, 
 
 Compose's own model (`docker compose config` JSON) names the bind mounts, `configs:` and
 `secrets:` with their resolved paths; `sources` adds what the JSON leaves out (include and
-extends chains, `env_file:` paths); `x-cfgroll: track/ignore` adjust the set. Limits are
-checked here, before any container is touched.
-"""
+extends chains, `env_file:` paths); `x-cfgroll: track/ignore/notify` adjust the set. Limits
+are checked here, before any container is touched."""
 
 from __future__ import annotations
 
@@ -120,8 +119,8 @@ class _Collector:
         self.configs_and_secrets(services)
         for pattern in self.settings.track:
             self.track(pattern)
-        if self.settings.notify.file:  # its URLs carry tokens: a secret, sealed on the mirror
-            self.source(self.dir / self.settings.notify.file, "secret", "notify")
+        if notify := self.settings.notify.file:  # URLs with tokens: a secret, sealed on mirrors
+            self.source(self.dir / notify, "secret", "notify")
         self.hooks()
         content = self.read()
         if self.problems:
@@ -356,8 +355,7 @@ class _Collector:
         self.unrecorded[Unrecorded(path, reason, service, via)] = None
 
     def rel(self, path: Path) -> str | None:
-        """`path` relative to the project folder with `/` ("" for the folder itself); None
-        when it lies outside."""
+        """`path` relative to the project folder with `/` ("" itself); None when outside."""
         p = Path(os.path.normpath(path if path.is_absolute() else self.dir / path))
         try:
             rel = p.relative_to(self.dir).as_posix()

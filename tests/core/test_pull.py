@@ -308,6 +308,11 @@ def test_a_rollback_by_hand_holds_the_branch_until_a_new_commit(
     with pytest.raises(PullRefused, match=r"uncommitted changes to tracked files \(.gitignore\)"):
         pull(ctx)
     sh(origin.host, "checkout", "--", ".gitignore")
+    # --resume deploys the held commit; failing, it leaves the rolled-back files that run
+    deployer.fail.add(c2)
+    with pytest.raises(DeployFailed):
+        pull(ctx, PullOptions(resume=True))
+    assert (origin.host / "compose.yaml").read_text() == COMPOSE
 
     c3 = origin.commit("v3: the fix", **{"compose.yaml": COMPOSE + "# v3\n"})
     assert pull(ctx).outcome == "deployed" and deployer.calls[-1] == c3
@@ -316,24 +321,3 @@ def test_a_rollback_by_hand_holds_the_branch_until_a_new_commit(
         and sh(origin.host, "status", "--porcelain") == ""
     )
     assert (origin.host / "compose.yaml").read_text() == COMPOSE + "# v3\n"
-
-
-def test_resume_deploys_the_held_commit_and_a_failure_leaves_the_live_files(
-    origin: Origin, deployer: FakeDeploy
-) -> None:
-    ctx = Context.create(origin.host)
-    pull(ctx)
-    store = ctx.open_store()
-    first = store.live()
-    assert first is not None
-    c2 = origin.commit("v2", **{"compose.yaml": COMPOSE + "# v2\n"})
-    pull(ctx)
-    back = manifest("backup_20261202_110000", action="rollback", target=first.tag)
-    store.record({"compose.yaml": FileData(COMPOSE.encode())}, back, "rollback\n",
-                 store.live().commit, on_main=True)  # type: ignore[union-attr]  # fmt: skip
-    (origin.host / "compose.yaml").write_text(COMPOSE)
-    deployer.fail.add(c2)
-    with pytest.raises(DeployFailed):
-        pull(ctx, PullOptions(resume=True))
-    # the rolled-back files are on disk again (they run), HEAD where it was
-    assert (origin.host / "compose.yaml").read_text() == COMPOSE
