@@ -101,6 +101,17 @@ def watch(
     remote: Remote = None,
     branch: Branch = None,
     allow_reset: AllowReset = False,
+    listen: Annotated[
+        Optional[str],
+        typer.Option(
+            "--listen",
+            metavar="ADDRESS:PORT",
+            help="Also answer push webhooks (GitHub, Gitea, GitLab) at http://ADDRESS:PORT"
+            "/hooks/push, signed with CFGROLL_WEBHOOK_SECRET (or the file "
+            "CFGROLL_WEBHOOK_SECRET_FILE names): a valid one pulls at once.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Pull in a loop: deploy each new commit of the branch followed, one at a time.
 
@@ -118,18 +129,34 @@ def watch(
     from cfgroll.capabilities.pull import watch as run_watch
 
     stop = threading.Event()
+    wake = threading.Event() if listen else None
 
     def asked_to_stop(signum: int, _frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt  # the second time: interrupt the deploy (it rolls back)
         stop.set()
+        if wake is not None:
+            wake.set()
         out(f"{stamp()} stopping after the current check (SIGTERM)")
+
+    def log(line: str) -> None:
+        out(f"{stamp()} {line}")
 
     signal.signal(signal.SIGTERM, asked_to_stop)
     options = _options(remote, branch, allow_reset, False)
+    listener = None
+    if listen and wake is not None:
+        from cfgroll.capabilities.webhook import PATH, secret
+        from cfgroll.capabilities.webhook import listen as serve
+
+        listener = serve(listen, secret(), wake, log)
+        log(f"answering push webhooks at http://{listener.address}{PATH}")
     out(f"{stamp()} watching every {interval:g} s")
     try:
-        run_watch(ctx, options, interval, lambda line: out(f"{stamp()} {line}"), stop)
+        run_watch(ctx, options, interval, log, stop, wake)
     except KeyboardInterrupt:
         out(f"{stamp()} interrupted (a deploy in progress rolls back; its commit is not skipped)")
+    finally:
+        if listener is not None:
+            listener.stop()
     out(f"{stamp()} stopped")

@@ -247,9 +247,11 @@ def watch(
     interval: float,
     log: Callable[[str], None],
     stop: threading.Event,
+    wake: threading.Event | None = None,
 ) -> None:
     """Pull every `interval` seconds until `stop` is set: one line per check and per deploy.
-    A fetch that fails backs off (doubling, up to 5 min); no error ends the loop."""
+    A fetch that fails backs off (doubling, up to 5 min); no error ends the loop. `wake` (a
+    push webhook, or whoever sets `stop`) ends a wait at once; a burst of them, one pull."""
     delay = interval
     told = ""  # a held branch is said once, not every interval
     failing_since: float | None = None  # when fetching started to fail, until it works again
@@ -288,7 +290,13 @@ def watch(
         except CfgrollError as exc:
             log(f"{one_line(exc)}; checking again in {interval:g} s")
             delay = interval
-        stop.wait(delay)
+        if stop.is_set():
+            break
+        if wake is None:
+            stop.wait(delay)
+        else:
+            wake.wait(delay)
+            wake.clear()
 
 
 def _block(ctx: Context) -> object:

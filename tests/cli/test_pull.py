@@ -168,3 +168,73 @@ def test_watch_deploys_each_commit_and_stops_on_sigterm(
     assert len(deployed) >= 2 and pushed[1][:7] in deployed[-1], lines
     assert any("up to date" in line for line in lines) and lines[-1].endswith("stopped")
     git(host / ".cfgroll" / "store.git", "fsck", "--strict")
+
+
+def test_a_signed_push_webhook_deploys_at_once(
+    tmp_path: Path,
+    project_name: str,
+    base_image: str,
+    git_daemon: tuple[Path, str],
+) -> None:
+    import hashlib
+    import hmac
+    import os
+    import socket
+    import urllib.error
+    import urllib.request
+
+    served, url = git_daemon
+    dev, host = origin_and_clones(tmp_path, project_name, served / "hook.git")
+    sh(tmp_path, "clone", "-q", f"{url}/hook.git", str(host))
+    (host / ".env").write_text("GREETING=hi\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "watch.log"
+    env = {**os.environ, "CFGROLL_WEBHOOK_SECRET": "hook-s3cret"}
+    with open(log, "w") as out:
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "cfgroll", "watch", "--interval", "3600", "--listen",
+             f"127.0.0.1:{port}", *FAST, "-C", str(host)],
+            stdout=out, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+
+    def hook(body: bytes, key: bytes) -> int:
+        sig = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/hooks/push", data=body, method="POST",
+            headers={"X-Hub-Signature-256": sig},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - loopback
+                return int(answer.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    def serves(text: str, within: float) -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                if http_get(project_name, tries=1) == text:
+                    return
+            except AssertionError:
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"not serving {text!r}:\n{log.read_text()}")
+
+    try:
+        serves("hi v1", 90)  # the first check deploys v1
+        push(dev, project_name, "v2")
+        assert hook(b'{"ref": "refs/heads/main"}', b"wrong") == 401
+        time.sleep(2)
+        assert http_get(project_name) == "hi v1"  # a wrong signature changes nothing
+        assert hook(b'{"ref": "refs/heads/main"}', b"hook-s3cret") == 202
+        serves("hi v2", 60)  # not the hour of the interval
+        watcher.send_signal(signal.SIGTERM)
+        assert watcher.wait(timeout=20) == 0
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    lines = log.read_text()
+    assert "answering push webhooks" in lines and "refused (no valid signature)" in lines
+    assert "hook-s3cret" not in lines

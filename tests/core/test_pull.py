@@ -256,7 +256,8 @@ def test_watch_backs_off_on_fetch_errors_and_stops_when_asked(
     monkeypatch.setattr(stop, "wait", lambda delay: waits.append(delay))
     lines: list[str] = []
     pulling.watch(None, PullOptions(), 5, lines.append, stop)  # type: ignore[arg-type]
-    assert waits == [10, 20, 5, 5, 5, 5, 5]  # doubled after each failed fetch, back after one
+    # doubled after each failed fetch, back after a success; none once stopped
+    assert waits == [10, 20, 5, 5, 5, 5]
     assert "trying again in 10 s" in lines[0] and "trying again in 20 s" in lines[1]
     assert lines[2].startswith("held: rolled back by hand to backup_1")  # said once, not twice
     assert lines[3] == "up to date at aaaaaaa (origin/main)"
