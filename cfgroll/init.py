@@ -79,7 +79,16 @@ def ignore_store(ctx: Context, dry_run: bool = False) -> Path | None:
     inside_project = ctx.store_path.is_relative_to(ctx.directory / STORE_DIR)
     if not (inside_project and _in_git_work_tree(ctx.directory)) or _excluded(ctx.directory):
         return None
-    return _ignore(ctx.directory / ".gitignore", f"/{STORE_DIR}/", dry_run)
+    gitignore = ctx.directory / ".gitignore"
+    from cfgroll.store.worktree import WorkTree, tracked_paths
+
+    if gitignore.resolve() in (tracked_paths(ctx.directory) or set()):
+        # the application's own, committed (a checkout that `cfgroll pull` follows): an edit
+        # would be a change to its tree; this clone's `info/exclude` ignores the store instead
+        if not dry_run:
+            WorkTree.of(ctx.directory).exclude(STORE_DIR + "/")
+        return None
+    return _ignore(gitignore, f"/{STORE_DIR}/", dry_run)
 
 
 def _excluded(folder: Path) -> bool:

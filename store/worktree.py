@@ -42,6 +42,22 @@ def tracked_paths(folder: Path) -> set[Path] | None:
     return {top / path for path, _stage in entries if str(path).startswith(prefix)}
 
 
+def committed(folder: Path) -> set[Path]:
+    """The files under `folder` that git tracks and that are as HEAD has them (nothing of
+    them lives only on disk); none outside a work tree."""
+    tracked = tracked_paths(folder)
+    found = _repo(folder)
+    if not tracked or found is None:
+        return set()
+    repo, top = found
+    try:
+        out = str(repo.git.execute(["git", "status", "--porcelain", "--untracked-files=no"]))
+    except git.GitCommandError:
+        return set()
+    changed = {top / line[3:] for line in out.splitlines() if line.strip()}
+    return tracked - changed
+
+
 def _repo(folder: Path) -> tuple[git.Repo, Path] | None:
     try:
         repo = git.Repo(folder, search_parent_directories=True)

@@ -2,9 +2,11 @@
 
 The store comes back with its whole history, the same commits and tags as the lost one (every
 sealed file opened with the identity given), and DIR holds the live release's files, byte for
-byte; `cfgroll deploy` there rebuilds and serves it. Everything is checked and opened in a
-private folder beside DIR first: a wrong identity, a damaged ciphertext or an unreachable URL
-stop the clone before DIR is written.
+byte; `cfgroll deploy` there rebuilds and serves it. DIR may already be a git checkout of the
+application (the compose file beside the source it builds): the clone writes into it only
+where a file is absent, equal, or committed there, so nothing that lives only there is lost.
+Everything is checked and opened in a private folder beside DIR first: a wrong identity, a
+damaged ciphertext or an unreachable URL stop the clone before DIR is written.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from cfgroll import project
 from cfgroll.context import STORE_DIR, Reporter, Silent
 from cfgroll.errors import CfgrollError, StoreError, UsageError
 from cfgroll.store import age
+from cfgroll.store.files import FileData
 from cfgroll.store.mirror import Opening
 from cfgroll.store.remote import MIRROR, absolute, kept, shown
 from cfgroll.store.repo import Entry, Store
@@ -46,10 +49,12 @@ def clone(
     reporter = reporter or Silent()
     url = absolute(url)
     directory = directory.absolute()
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} exists and is not a folder; nothing was written")
+    if (directory / STORE_DIR).exists():
         raise UsageError(
-            f"{directory} exists and is not an empty folder; clone into a new one (nothing is "
-            "ever written over)"
+            f"{directory} has a cfgroll store already ({STORE_DIR}/); clone into another "
+            "folder; nothing was written"
         )
     keys = age.identities(given)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +85,7 @@ def clone(
             raise StoreError(f"{shown(url)} holds no release")
         files = store.files(live)
         releases = sum(1 for _ in store.releases())
+        _nothing_lost(directory, files)
         reporter.step(f"writing {live.tag}'s files into {directory}")
         directory.mkdir(exist_ok=True)
         written = project.write(directory, dict(files), live.manifest.files)
@@ -94,6 +100,32 @@ def clone(
         shutil.rmtree(work, ignore_errors=True)
     name, unbuildable = _model(directory)
     return Cloned(directory, own / "store.git", live, releases, written, name, unbuildable)
+
+
+def _nothing_lost(directory: Path, files: Mapping[str, FileData]) -> None:
+    """A folder that holds files already (a git checkout of the application, say) is written
+    into only when every file the clone writes is absent there, equal, or committed to its git
+    repository as it is; `UsageError` naming the others, nothing written."""
+    if not directory.exists():
+        return
+    from cfgroll.store.worktree import committed
+
+    safe = committed(directory)
+    in_the_way = []
+    for rel, data in sorted(files.items()):
+        path = directory / rel
+        if not os.path.lexists(path) or path.resolve() in safe:
+            continue
+        if path.is_file() and not path.is_symlink() and path.read_bytes() == data.data:
+            continue
+        in_the_way.append(rel)
+    if in_the_way:
+        shown_files = ", ".join(in_the_way[:5]) + (" …" if len(in_the_way) > 5 else "")
+        raise UsageError(
+            f"{directory} holds files the clone would write over that are neither the same nor "
+            f"committed to its git repository ({shown_files}); commit or move them, or clone "
+            "into a new folder; nothing was written"
+        )
 
 
 def _model(directory: Path) -> tuple[str | None, tuple[str, ...]]:

@@ -130,9 +130,9 @@ def test_bad_inputs_are_one_line_and_write_nothing(
     target = tmp_path / "shop"
     url = str(tmp_path / "nowhere.git")
     identity = str(age_key.identity)
-    if case == "not empty":
+    if case == "not empty":  # a file the clone would write, neither the same nor committed
         target.mkdir()
-        (target / "keep.txt").write_text("mine\n")
+        (target / "compose.yaml").write_text("mine\n")
         _, remote = mirrored(tmp_path, age_key)
         url = str(remote)
     elif case == "no history":
@@ -144,6 +144,38 @@ def test_bad_inputs_are_one_line_and_write_nothing(
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and len([ln for ln in lines if "error" in ln]) == 1
     if case == "not empty":
-        assert [p.name for p in target.iterdir()] == ["keep.txt"]
+        assert "(compose.yaml)" in lines[-1] and "nothing was written" in lines[-1]
+        assert [p.name for p in target.iterdir()] == ["compose.yaml"]
+        assert (target / "compose.yaml").read_text() == "mine\n"
     else:
         assert not target.exists()
+
+
+def test_clone_into_a_checkout_of_the_application_keeps_what_lives_only_there(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    from tests.helpers import git_in
+
+    _, remote = mirrored(tmp_path, age_key)
+    target = tmp_path / "app"
+    target.mkdir()
+    git_in(target, "init", "-q", "-b", "main")
+    (target / "compose.yaml").write_text("name: shop\nservices: {}\n")  # an older one, committed
+    (target / "app.py").write_text("print('the source the image builds')\n")
+    git_in(target, "add", "-A")
+    git_in(target, "commit", "-q", "-m", "the application")
+    (target / "notes.txt").write_text("only here\n")  # untracked, not in the release
+    # a tracked file with changes of its own, in the way: refused, nothing written
+    (target / "compose.yaml").write_text("name: shop\nservices: {} # mine\n")
+    done = cfgroll("clone", str(remote), str(target), "-i", str(age_key.identity))
+    assert done.returncode == 2 and "(compose.yaml)" in done.stderr
+    assert not (target / ".cfgroll").exists() and not (target / ".env").exists()
+    git_in(target, "checkout", "--", "compose.yaml")
+
+    done = cfgroll("clone", str(remote), str(target), "-i", str(age_key.identity))
+    assert done.returncode == 0, done.stderr
+    assert (target / "compose.yaml").read_bytes() == COMPOSE and (
+        target / ".env"
+    ).read_bytes() == ENV_2
+    assert (target / "app.py").exists() and (target / "notes.txt").read_text() == "only here\n"
+    assert (target / ".cfgroll" / "store.git").is_dir()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from cfgroll.cli.main import main
+from tests.conftest import AgeKey
 from tests.helpers import DOCKERFILE, Runner, git, http_get
 from tests.helpers import git_in as sh
 
@@ -238,3 +240,52 @@ def test_a_signed_push_webhook_deploys_at_once(
     lines = log.read_text()
     assert "answering push webhooks" in lines and "refused (no valid signature)" in lines
     assert "hook-s3cret" not in lines
+
+
+def test_a_host_that_is_a_checkout_comes_back_and_follows_the_branch_again(
+    tmp_path: Path,
+    project_name: str,
+    base_image: str,
+    age_key: AgeKey,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shutil
+
+    sealed = f"x-cfgroll:\n  recipients: [{age_key.recipient}]\n"
+
+    def release(dev: Path, version: str) -> str:
+        (dev / "compose.yaml").write_text(
+            COMPOSE.format(name=project_name, version=version) + sealed
+        )
+        sh(dev, "commit", "-qam", f"web {version}")
+        sh(dev, "push", "-q", "origin", "main")
+        return sh(dev, "rev-parse", "HEAD")
+
+    origin = tmp_path / "origin.git"
+    dev, host = origin_and_clones(tmp_path, project_name, origin)
+    release(dev, "v1")
+    mirror = tmp_path / "mirror.git"
+    sh(tmp_path, "init", "-q", "--bare", "-b", "main", str(mirror))
+    sh(tmp_path, "clone", "-q", str(origin), str(host))
+    (host / ".env").write_text("GREETING=hello\n")  # host-only
+    run = Runner(host, capsys)
+    assert run("pull", *FAST) == 0, run.err
+    assert run("mirror", str(mirror)) == 0, run.err
+    release(dev, "v2")
+    assert run("pull", *FAST) == 0 and http_get(project_name) == "hello v2"
+
+    # the host lost
+    subprocess.run(["docker", "compose", "-p", project_name, "down", "-t", "0"],
+                   capture_output=True)  # fmt: skip
+    shutil.rmtree(host)
+    # back: the application's checkout, then cfgroll clone into it, then deploy
+    sh(tmp_path, "clone", "-q", str(origin), str(host))
+    assert main(["clone", str(mirror), str(host), "--identity", str(age_key.identity)]) == 0
+    capsys.readouterr()
+    assert (host / ".env").read_text() == "GREETING=hello\n"
+    assert run("deploy", *FAST) == 0, run.err
+    assert http_get(project_name) == "hello v2"
+    assert run("pull", *FAST) == 0 and "up to date" in run.out, run.err
+    v3 = release(dev, "v3")
+    assert run("pull", *FAST) == 0 and http_get(project_name) == "hello v3"
+    assert sh(host, "rev-parse", "HEAD") == v3 and sh(host, "status", "--porcelain") == ""

@@ -322,3 +322,13 @@ def test_a_rollback_by_hand_holds_the_branch_until_a_new_commit(
         and sh(origin.host, "status", "--porcelain") == ""
     )
     assert (origin.host / "compose.yaml").read_text() == COMPOSE + "# v3\n"
+
+
+def test_a_committed_gitignore_is_never_edited_for_the_store(origin: Origin) -> None:
+    from cfgroll.init import ignore_store
+
+    before = (origin.host / ".gitignore").read_text()
+    assert ignore_store(Context.create(origin.host)) is None
+    assert (origin.host / ".gitignore").read_text() == before
+    assert ".cfgroll/" in (origin.host / ".git" / "info" / "exclude").read_text()
+    assert sh(origin.host, "status", "--porcelain") == ""
