@@ -19,6 +19,7 @@ from cfgroll.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from cfgroll.capabilities.pull import Following
     from cfgroll.context import Context
     from cfgroll.history.status import EnvChanges, FileDrift, Status
 
@@ -58,6 +59,17 @@ def status(
         if result.engine_changed:
             where += f"; the live release ran on another engine, {result.engine_changed}"
         out(where)
+        if (follow := result.following) is not None:
+            line = (
+                f"pull: follows {follow.upstream}, at {follow.commit[:7] or '?'} when last fetched"
+            )
+            line += "" if follow.head == follow.commit else f", checked out {follow.head[:7]}"
+            if (hold := follow.held) is not None:
+                line += (
+                    f"; held: rolled back by hand to {hold.target} ({hold.tag}); a new commit, "
+                    "or `cfgroll pull --resume`, goes on"
+                )
+            out(line)
         if result.problem:
             out(f"warning: the project as it is now cannot be read: {result.problem}")
         out("files:" + ("" if result.files else " as recorded"))
@@ -136,6 +148,7 @@ def _json(result: Status) -> dict[str, object]:
         "orchestrator": live.manifest.orchestrator if live else None,
         "drifted": result.drifted,
         "problem": result.problem or None,
+        "pull": None if result.following is None else _following(result.following),
         "not_recorded": [asdict(u) for u in result.not_recorded],
         "files": [file_json(f) for f in result.files],
         "services": [
@@ -148,4 +161,16 @@ def _json(result: Status) -> dict[str, object]:
             }
             for s in result.services
         ],
+    }
+
+
+def _following(f: Following) -> dict[str, object]:
+    held = f.held
+    return {
+        "follows": f.upstream,
+        "upstream_commit": f.commit or None,
+        "head": f.head,
+        "held": None
+        if held is None
+        else {"release": held.tag, "rolled_back_to": held.target, "at": held.at.isoformat()},
     }

@@ -128,6 +128,13 @@ class WorkTree:
     def remotes(self) -> list[str]:
         return [r.name for r in self._repo.remotes]
 
+    def named(self, ref: str) -> str | None:
+        """The commit `ref` names, if it exists."""
+        try:
+            return str(self._repo.git.execute(["git", "rev-parse", "--verify", "-q", ref]))
+        except git.GitCommandError:
+            return None
+
     def head(self) -> str:
         return self._git("rev-parse", "HEAD").strip()
 

@@ -137,6 +137,31 @@ def held(store: Store, upstream: str) -> Held | None:
     return Held(live.tag, live.manifest.target or "?", live.manifest.created_at)
 
 
+@dataclass(frozen=True)
+class Following:
+    """What `pull` follows in this project, as the last fetch left it (`status`)."""
+
+    upstream: str  # remote/branch
+    commit: str  # what it names, as of the last fetch
+    head: str  # the commit checked out
+    held: Held | None
+
+
+def following(ctx: Context, store: Store) -> Following | None:
+    """What pull follows here, without fetching; None when the project folder is not a git
+    work tree on a branch that follows one."""
+    try:
+        tree = WorkTree.of(ctx.directory)
+        branch = tree.branch()
+        if branch is None:
+            return None
+        where, theirs = _followed(ctx, tree, branch, PullOptions())
+    except CfgrollError:
+        return None
+    commit = tree.named(f"refs/remotes/{where}/{theirs}") or ""
+    return Following(f"{where}/{theirs}", commit, tree.head(), held(store, commit))
+
+
 def _live_files(ctx: Context, store: Store, changed: list[str]) -> dict[str, bytes]:
     """Of the `changed` paths, those whose content on disk is the live release's, by path."""
     live = store.live()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cfgroll import orchestrators
 from cfgroll.context import Context
@@ -14,6 +14,9 @@ from cfgroll.store.manifest import Role, Unrecorded
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import EnvChanges as EnvChanges  # re-exported for the CLI
 from cfgroll.store.secrets import env_changes, is_env, text_of
+
+if TYPE_CHECKING:
+    from cfgroll.capabilities.pull import Following
 
 # `added`: the stack reads a file now that the live release does not hold (a new bind source,
 # a new include); `mode`: only the executable bit or the link target kind changed.
@@ -37,6 +40,7 @@ class Status:
     problem: str = ""  # why the project as it is now could not be resolved
     engine: str = ""  # the engine asked: `name (context …)`
     engine_changed: str = ""  # the engine the live release ran on, when it is another
+    following: Following | None = None  # the branch `cfgroll pull` follows, and its hold
 
     @property
     def label(self) -> str:
@@ -62,6 +66,8 @@ def status(ctx: Context) -> Status:
     if recorded is not None and recorded.id != info.id:
         other = f"{recorded.name} (context {recorded.context})"
     runner = orchestrators.of(live.manifest.orchestrator)
+    from cfgroll.capabilities.pull import following
+
     return Status(
         live,
         file_drift(store, live, working),
@@ -70,6 +76,7 @@ def status(ctx: Context) -> Status:
         working.problem,
         f"{info.name} (context {info.context})",
         other,
+        following(ctx, store),
     )
 
 

@@ -121,6 +121,12 @@ def test_a_rollback_by_hand_holds_the_branch_and_the_fix_goes_on(
     assert run("pull", *FAST) == 0, run.err
     assert run.out.startswith("held: rolled back by hand to backup_") and v2[:7] in run.out
     assert http_get(project_name) == "hello v1" and git(store, "tag") == tags
+    assert run("status") == 0 and f"pull: follows origin/main, at {v2[:7]}" in run.out
+    assert "held: rolled back by hand to" in run.out
+    assert run("status", "--json") == 0
+    following = json.loads(run.out)["pull"]
+    assert following["follows"] == "origin/main" and following["upstream_commit"] == v2
+    assert following["held"]["rolled_back_to"].startswith("backup_")
 
     v3 = push(dev, project_name, "v3")  # the fix
     assert run("pull", *FAST) == 0, run.err
