@@ -66,7 +66,7 @@ def status(
             line += "" if follow.head == follow.commit else f", checked out {follow.head[:7]}"
             if (hold := follow.held) is not None:
                 line += (
-                    f"; held: rolled back by hand to {hold.target} ({hold.tag}); a new commit, "
+                    f"; held: {hold.how} ({hold.tag}); a new commit, "
                     "or `cfgroll pull --resume`, goes on"
                 )
             out(line)
@@ -172,5 +172,10 @@ def _following(f: Following) -> dict[str, object]:
         "head": f.head,
         "held": None
         if held is None
-        else {"release": held.tag, "rolled_back_to": held.target, "at": held.at.isoformat()},
+        else {
+            "release": held.tag,
+            "rolled_back_to": held.target,
+            "why": held.how,
+            "at": held.at.isoformat(),
+        },
     }

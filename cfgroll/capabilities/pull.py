@@ -30,7 +30,7 @@ from cfgroll.store.worktree import FetchFailed, WorkTree, WorkTreeError
 from cfgroll.transactions.deploy import Deployed, deploy
 
 FETCH_TIMEOUT = 60.0
-PULLED = "pulled"  # in the store: the last upstream commit a pull handled
+PULLED = "pulled"  # in the store: the last upstream commit a pull handled, and what was live
 HELD_TOLD = "held-told"  # in the store: the rollback whose hold was told
 Outcome = Literal["up to date", "skipped", "deployed", "unchanged", "held"]
 
@@ -114,27 +114,41 @@ def pull(ctx: Context, options: PullOptions = PullOptions()) -> Pulled:
             tree.reset(head)
             _write_back(ctx, theirs_too)
             raise
-        write_atomic(store.path / PULLED, (upstream + "\n").encode(), private=True)
+        live_now = deployed.entry.tag  # the new release, or the live one it left unchanged
+        write_atomic(store.path / PULLED, f"{upstream} {live_now}\n".encode(), private=True)
     return Pulled("unchanged" if deployed.unchanged else "deployed", source, subject, deployed)
 
 
 @dataclass(frozen=True)
 class Held:
-    """Pull is held: a person rolled back away from the commit upstream still names."""
+    """Pull is held: a person changed the stack by hand after the last pull handled the
+    commit upstream still names (rolled back away from it, or deployed something else)."""
 
-    tag: str  # the rollback's release
-    target: str  # what it went back to
+    tag: str  # the release the person made
+    target: str | None  # what a rollback went back to (None: a deploy or update by hand)
     at: datetime
+
+    @property
+    def how(self) -> str:
+        return f"rolled back by hand to {self.target}" if self.target else "deployed by hand"
 
 
 def held(store: Store, upstream: str) -> Held | None:
-    """Held while the live release is a rollback by hand (an automatic one records no release)
-    and the upstream commit is the one the last pull handled: it was rolled back away from.
-    A new commit, or `--resume`, goes on."""
+    """Held while the live release was made by hand after the last pull handled `upstream`
+    (a rollback, or a deploy of other files; an automatic rollback records no release): the
+    person's choice stands over that commit. A new commit, or `--resume`, goes on."""
     live = store.live()
-    if live is None or live.manifest.action != "rollback" or _last_pulled(store) != upstream:
+    commit, live_then = _pulled(store)
+    if live is None or commit != upstream:
         return None
-    return Held(live.tag, live.manifest.target or "?", live.manifest.created_at)
+    if live.manifest.git is not None and live.manifest.git.commit == upstream:
+        return None  # what the pull deployed
+    if live_then and live.tag == live_then:
+        return None  # as the pull left it (it found nothing to change)
+    if not live_then and live.manifest.action != "rollback":
+        return None  # recorded before cfgroll noted what was live
+    target = (live.manifest.target or "?") if live.manifest.action == "rollback" else None
+    return Held(live.tag, target, live.manifest.created_at)
 
 
 @dataclass(frozen=True)
@@ -186,8 +200,10 @@ def _write_back(ctx: Context, files: dict[str, bytes]) -> None:
         write_atomic(ctx.directory / path, data)
 
 
-def _last_pulled(store: Store) -> str:
-    return _read(store.path / PULLED)
+def _pulled(store: Store) -> tuple[str, str]:
+    """The commit the last pull handled, and the release live when it was done with it."""
+    commit, _, live = _read(store.path / PULLED).partition(" ")
+    return commit, live.strip()
 
 
 def _read(path: Path) -> str:
@@ -245,7 +261,7 @@ def _handled(store: Store, commit: str) -> bool:
     live = store.live()
     if live is not None and live.manifest.git is not None and live.manifest.git.commit == commit:
         return True
-    return _last_pulled(store) == commit
+    return _pulled(store)[0] == commit
 
 
 def _failed_as(store: Store, commit: str) -> str:
@@ -339,7 +355,7 @@ def said(pulled: Pulled) -> str:
     if pulled.outcome == "held" and pulled.held is not None:
         h = pulled.held
         return (
-            f"held: rolled back by hand to {h.target} at {h.at:%Y-%m-%d %H:%M} UTC ({h.tag}); "
+            f"held: {h.how} at {h.at:%Y-%m-%d %H:%M} UTC ({h.tag}); "
             f"{pulled.source.short} will not be deployed again; a new commit on "
             f"{pulled.source.remote}/{pulled.source.branch}, or `cfgroll pull --resume`, goes on"
         )

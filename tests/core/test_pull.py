@@ -293,7 +293,10 @@ def test_a_rollback_by_hand_holds_the_branch_until_a_new_commit(
     assert pull(ctx).outcome == "deployed"
     # a person rolls back by hand: the first release's files, recorded as a rollback
     old = {"compose.yaml": FileData(COMPOSE.encode())}
-    back = manifest("backup_20261202_110000", action="rollback", target=first.tag)
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)  # after the pull that handled v2
+    back = manifest("backup_20261202_110000", now, action="rollback", target=first.tag)
     store.record(old, back, "rollback\n", store.live().commit, on_main=True)  # type: ignore[union-attr]
     (origin.host / "compose.yaml").write_text(COMPOSE)
     tags = store.tags()
@@ -332,3 +335,21 @@ def test_a_committed_gitignore_is_never_edited_for_the_store(origin: Origin) -> 
     assert (origin.host / ".gitignore").read_text() == before
     assert ".cfgroll/" in (origin.host / ".git" / "info" / "exclude").read_text()
     assert sh(origin.host, "status", "--porcelain") == ""
+
+
+def test_a_deploy_by_hand_holds_too_and_an_unchanged_pull_does_not(
+    origin: Origin, deployer: FakeDeploy
+) -> None:
+    ctx = Context.create(origin.host)
+    pull(ctx)
+    store = ctx.open_store()
+    deployer.unchanged = True  # a commit that changes nothing the stack reads
+    origin.commit("docs only", **{"README": "x\n"})
+    assert pull(ctx).outcome == "unchanged"
+    assert pull(ctx).outcome == "up to date"  # not held: nothing was done by hand
+    # a person deploys other files by hand (no commit recorded)
+    mine = manifest("backup_20261202_120000", action="deploy")
+    store.record({"compose.yaml": FileData(b"services: {}\n")}, mine, "deploy\n",
+                 store.live().commit, on_main=True)  # type: ignore[union-attr]  # fmt: skip
+    got = pull(ctx)
+    assert got.outcome == "held" and pulling.said(got).startswith("held: deployed by hand at")
