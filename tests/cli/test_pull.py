@@ -61,6 +61,31 @@ def origin_and_clones(root: Path, name: str, bare: Path) -> tuple[Path, Path]:
     return dev, host
 
 
+def daemon_host(
+    tmp_path: Path, project_name: str, git_daemon: tuple[Path, str], repo: str
+) -> tuple[Path, Path]:
+    """An origin served by `git daemon`, a developer's clone, and the host's clone of it over
+    git:// (its `.env` host-only)."""
+    served, url = git_daemon
+    dev, host = origin_and_clones(tmp_path, project_name, served / repo)
+    sh(tmp_path, "clone", "-q", f"{url}/{repo}", str(host))
+    (host / ".env").write_text("GREETING=hi\n")
+    return dev, host
+
+
+def wait_serving(project_name: str, text: str, within: float, log: Path) -> None:
+    """Until the project serves `text` (`within` seconds at most, else fail with the log)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if http_get(project_name, tries=1) == text:
+                return
+        except AssertionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"not serving {text!r}:\n{log.read_text()}")
+
+
 def test_pull_follows_the_branch_through_the_gate(
     tmp_path: Path, project_name: str, base_image: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -140,10 +165,7 @@ def test_watch_deploys_each_commit_and_stops_on_sigterm(
     base_image: str,
     git_daemon: tuple[Path, str],
 ) -> None:
-    served, url = git_daemon
-    dev, host = origin_and_clones(tmp_path, project_name, served / "app.git")
-    sh(tmp_path, "clone", "-q", f"{url}/app.git", str(host))
-    (host / ".env").write_text("GREETING=hi\n")
+    dev, host = daemon_host(tmp_path, project_name, git_daemon, "app.git")
     log = tmp_path / "watch.log"
     with open(log, "w") as out:
         watcher = subprocess.Popen(
@@ -154,16 +176,7 @@ def test_watch_deploys_each_commit_and_stops_on_sigterm(
         pushed = []
         for version in ("v2", "v3"):
             pushed.append(push(dev, project_name, version))
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                try:
-                    if http_get(project_name, tries=1) == f"hi {version}":
-                        break
-                except AssertionError:
-                    pass
-                time.sleep(0.5)
-            else:
-                pytest.fail(f"watch did not deploy {version}:\n{log.read_text()}")
+            wait_serving(project_name, f"hi {version}", 90, log)
         time.sleep(1.5)  # the next check: up to date
         watcher.send_signal(signal.SIGTERM)
         assert watcher.wait(timeout=10) == 0
@@ -191,10 +204,7 @@ def test_a_signed_push_webhook_deploys_at_once(
     import urllib.error
     import urllib.request
 
-    served, url = git_daemon
-    dev, host = origin_and_clones(tmp_path, project_name, served / "hook.git")
-    sh(tmp_path, "clone", "-q", f"{url}/hook.git", str(host))
-    (host / ".env").write_text("GREETING=hi\n")
+    dev, host = daemon_host(tmp_path, project_name, git_daemon, "hook.git")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -219,25 +229,14 @@ def test_a_signed_push_webhook_deploys_at_once(
         except urllib.error.HTTPError as exc:
             return exc.code
 
-    def serves(text: str, within: float) -> None:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            try:
-                if http_get(project_name, tries=1) == text:
-                    return
-            except AssertionError:
-                pass
-            time.sleep(0.2)
-        pytest.fail(f"not serving {text!r}:\n{log.read_text()}")
-
     try:
-        serves("hi v1", 90)  # the first check deploys v1
+        wait_serving(project_name, "hi v1", 90, log)  # the first check deploys v1
         push(dev, project_name, "v2")
         assert hook(b'{"ref": "refs/heads/main"}', b"wrong") == 401
         time.sleep(2)
         assert http_get(project_name) == "hi v1"  # a wrong signature changes nothing
         assert hook(b'{"ref": "refs/heads/main"}', b"hook-s3cret") == 202
-        serves("hi v2", 60)  # not the hour of the interval
+        wait_serving(project_name, "hi v2", 60, log)  # not the hour of the interval
         watcher.send_signal(signal.SIGTERM)
         assert watcher.wait(timeout=20) == 0
     finally:

@@ -118,6 +118,14 @@ def test_a_commit_that_changes_nothing_is_not_deployed_again(
     origin.commit("empty")  # an empty commit: nothing changes either
     assert pull(ctx).outcome == "unchanged"
     assert len(deployer.calls) == 3
+    assert pull(ctx).outcome == "up to date"  # not held: nothing was done by hand
+    # a person deploys other files by hand (no commit recorded): that holds the branch
+    store = ctx.open_store()
+    mine = manifest("backup_20261202_120000", action="deploy")
+    store.record({"compose.yaml": FileData(b"services: {}\n")}, mine, "deploy\n",
+                 store.live().commit, on_main=True)  # type: ignore[union-attr]  # fmt: skip
+    got = pull(ctx)
+    assert got.outcome == "held" and pulling.said(got).startswith("held: deployed by hand at")
 
 
 def test_a_failed_commit_puts_the_tree_back_and_is_skipped(
@@ -335,21 +343,3 @@ def test_a_committed_gitignore_is_never_edited_for_the_store(origin: Origin) -> 
     assert (origin.host / ".gitignore").read_text() == before
     assert ".cfgroll/" in (origin.host / ".git" / "info" / "exclude").read_text()
     assert sh(origin.host, "status", "--porcelain") == ""
-
-
-def test_a_deploy_by_hand_holds_too_and_an_unchanged_pull_does_not(
-    origin: Origin, deployer: FakeDeploy
-) -> None:
-    ctx = Context.create(origin.host)
-    pull(ctx)
-    store = ctx.open_store()
-    deployer.unchanged = True  # a commit that changes nothing the stack reads
-    origin.commit("docs only", **{"README": "x\n"})
-    assert pull(ctx).outcome == "unchanged"
-    assert pull(ctx).outcome == "up to date"  # not held: nothing was done by hand
-    # a person deploys other files by hand (no commit recorded)
-    mine = manifest("backup_20261202_120000", action="deploy")
-    store.record({"compose.yaml": FileData(b"services: {}\n")}, mine, "deploy\n",
-                 store.live().commit, on_main=True)  # type: ignore[union-attr]  # fmt: skip
-    got = pull(ctx)
-    assert got.outcome == "held" and pulling.said(got).startswith("held: deployed by hand at")
