@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 STORE_ENV = "CFGROLL_STORE"
 STORE_DIR = ".cfgroll"
+RESTORE_JOURNAL = "restore.json"  # beside the store: a restore under way (capabilities/volumes)
 
 
 class Reporter(Protocol):

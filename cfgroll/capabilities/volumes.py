@@ -25,14 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cfgroll.context import Context
+from cfgroll.context import RESTORE_JOURNAL, Context
 from cfgroll.engine.daemon import Container
 from cfgroll.engine.folders import Mount
 from cfgroll.errors import CfgrollError, one_line
 from cfgroll.store.files import fsync_dir, write_atomic
 from cfgroll.store.system import fsync_file
 
-JOURNAL = "restore.json"
+JOURNAL = RESTORE_JOURNAL
 COPIES = "copies"
 COPY_TIMEOUT = 3600.0  # seconds one folder's copy may take, out or back
 KINDS = ("volume", "bind")  # what holds data; tmpfs does not outlive the container

@@ -4,16 +4,20 @@ with them (`cfgroll.capabilities.volumes` keeps the journal that says so)."""
 
 from __future__ import annotations
 
-from cfgroll.capabilities import volumes
-from cfgroll.context import Context
-from cfgroll.store import lock
-from cfgroll.transactions.restore import restore
+from cfgroll.context import RESTORE_JOURNAL, Context
 
 
 def resume(ctx: Context) -> str | None:
     """Finish a restore that a run left unfinished, if there is one and no cfgroll is still
     at it (the store's lock is free); what was done, in one line. `PutBackFailed` (the journal
-    and the copies kept) when the copies cannot go back."""
+    and the copies kept) when the copies cannot go back. Costs one `stat` when there is none
+    (every command asks)."""
+    if not (ctx.store_path.parent / RESTORE_JOURNAL).exists():
+        return None
+    from cfgroll.capabilities import volumes
+    from cfgroll.store import lock
+    from cfgroll.transactions.restore import restore
+
     journal = volumes.read(ctx)
     if journal is None or lock.state(ctx.store_path) == "held":
         return None  # none, or under way in the run that holds the lock
