@@ -129,7 +129,7 @@ class Planned:
     def put_back(self, ctx: Context, limits: Limits) -> None:
         """Each of the target's dumps into its service, after a copy of its folders: the
         service is stopped, copied, then restored (started first, or after, for an `offline`
-        restore), its `check` run; then the gate on those services."""
+        restore); then the gate on those services, and each one's `check`."""
         from cfgroll.capabilities import volumes
         from cfgroll.orchestrators import gate
 
@@ -158,14 +158,16 @@ class Planned:
                         ctx.daemon, self.project, [service], limits, before, ctx.reporter.states
                     )
                     ctx.daemon.exec_in(container.id, command.restore, source, command.timeout)
-            if command.check:
-                ctx.reporter.step(f"checking {service}'s data ({' '.join(command.check)})")
-                ctx.daemon.exec(container.id, command.check, command.timeout)
         ctx.reporter.step(f"waiting for {', '.join(sorted(wanted))} after the restore")
         before = gate.baseline(ctx.daemon, self.project)
         gate.wait_healthy(
             ctx.daemon, self.project, sorted(wanted), limits, before, ctx.reporter.states
         )
+        for service in sorted(wanted):  # once they pass the gate: an offline one is up by now
+            if check := self.restoring.commands[service].check:
+                ctx.reporter.step(f"checking {service}'s data ({' '.join(check)})")
+                timeout = self.restoring.commands[service].timeout
+                ctx.daemon.exec(running[service].id, check, timeout)
 
     def undo(self, ctx: Context) -> CfgrollError | None:
         """After a failure: the copies back into their folders (the live release then starts
