@@ -89,16 +89,16 @@ def listen(where: str, key: bytes, wake: threading.Event, log: Callable[[str], N
             self.wfile.write(body)
 
         def do_POST(self) -> None:  # noqa: N802 - the standard library's name
-            if self.path.split("?")[0] != PATH:
-                return self._answer(404, "not found")
             try:
                 size = int(self.headers.get("Content-Length") or 0)
             except ValueError:
                 size = -1
             if size < 0 or size > MAX_BODY:
-                self.close_connection = True
+                self.close_connection = True  # answered before any of it is read
                 return self._answer(413, "too large")
-            body = self.rfile.read(size)
+            body = self.rfile.read(size)  # read whole, so that the answer is not cut off
+            if self.path.split("?")[0] != PATH:
+                return self._answer(404, "not found")
             if not verdict(key, self.headers, body):
                 log(f"webhook from {self.client_address[0]}: refused (no valid signature)")
                 return self._answer(401, "unauthorized")
