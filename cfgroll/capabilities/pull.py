@@ -296,6 +296,7 @@ def watch(
     delay = interval
     told = ""  # a held branch is said once, not every interval
     failing_since: float | None = None  # when fetching started to fail, until it works again
+    outage_told = False  # the notify targets hear of an outage once
     while not stop.is_set():
         try:
             line = said(pull(ctx, options))
@@ -303,25 +304,25 @@ def watch(
                 log(line)
             told = line
             delay = interval
-            failing_since = None
+            failing_since, outage_told = None, False
         except FetchFailed as exc:
             delay = min(max(delay * 2, interval), BACKOFF_MAX)
             log(f"{one_line(exc)}; trying again in {delay:g} s")
             now = time.monotonic()
             failing_since = now if failing_since is None else failing_since
-            # (a minute at least: the settings are read only once it failed that long)
-            long = failing_since >= 0 and now - failing_since >= 60
-            block = _block(ctx) if long else None
-            minutes = settings_of(block).notify.fetch_minutes
-            if long and now - failing_since >= minutes * 60:
-                notify.tell(
-                    ctx,
-                    block,
-                    "unreachable",
-                    "cfgroll: pull cannot fetch",
-                    f"{one_line(exc)}; for {minutes:g} minutes now; the host runs what it ran",
-                )
-                failing_since = -1.0  # told: once per outage
+            # the settings are read only once it has failed a minute (the least one can set)
+            if not outage_told and now - failing_since >= 60:
+                block = _block(ctx)
+                minutes = settings_of(block).notify.fetch_minutes
+                if now - failing_since >= minutes * 60:
+                    notify.tell(
+                        ctx,
+                        block,
+                        "unreachable",
+                        "cfgroll: pull cannot fetch",
+                        f"{one_line(exc)}; for {minutes:g} minutes now; the host runs what it ran",
+                    )
+                    outage_told = True
         except DeployFailed as exc:
             if isinstance(exc.__cause__, KeyboardInterrupt):
                 log(one_line(exc))

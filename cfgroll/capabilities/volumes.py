@@ -75,7 +75,15 @@ class Journal:
 
 
 def data_folder(ctx: Context) -> Path:
-    return ctx.store_path.parent / "data"
+    """Where the copies are kept: the data folder beside the store, with the dumps."""
+    from cfgroll.capabilities.data import folder
+
+    return folder(ctx)
+
+
+def _copies(ctx: Context, journal: Journal) -> Path:
+    """The copies one restore took, a folder per service."""
+    return data_folder(ctx) / COPIES / journal.started.replace(":", "")
 
 
 def journal_path(ctx: Context) -> Path:
@@ -148,7 +156,7 @@ def take(ctx: Context, journal: Journal, container: Container) -> Journal:
     """Stop the service's container and copy its folders; the journal names the copy before
     anything else happens to it. `CopyFailed` (the service started again) when it cannot."""
     folders = folders_of(container)
-    where = data_folder(ctx) / COPIES / journal.started.replace(":", "") / container.service
+    where = _copies(ctx, journal) / container.service
     where.mkdir(mode=0o700, parents=True, exist_ok=True)
     ctx.reporter.step(
         f"stopping {container.service} and copying its folders ({', '.join(_dests(folders))})"
@@ -216,7 +224,7 @@ def finish(ctx: Context, journal: Journal) -> None:
 
     journal_path(ctx).unlink(missing_ok=True)
     fsync_dir(journal_path(ctx).parent)
-    shutil.rmtree(data_folder(ctx) / COPIES / journal.started.replace(":", ""), ignore_errors=True)
+    shutil.rmtree(_copies(ctx, journal), ignore_errors=True)
 
 
 def describe(journal: Journal) -> str:

@@ -343,3 +343,36 @@ def test_a_committed_gitignore_is_never_edited_for_the_store(origin: Origin) -> 
     assert (origin.host / ".gitignore").read_text() == before
     assert ".cfgroll/" in (origin.host / ".git" / "info" / "exclude").read_text()
     assert sh(origin.host, "status", "--porcelain") == ""
+
+
+def test_watch_tells_of_a_long_fetch_outage_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    from datetime import datetime, timezone
+
+    source = GitSource("a" * 40, "main", "origin", "dev", datetime.now(timezone.utc))
+    down = FetchFailed("could not fetch main from origin: no route")
+    # seconds since the first failure, as the watch sees them at each check
+    script: list[tuple[float, object]] = [
+        (0, down), (900, down), (1800, down), (2400, down),  # told once, at 30 minutes
+        (2500, pulling.Pulled("up to date", source, "v1")),  # back: a new outage is new
+        (3000, down), (4900, down),
+    ]  # fmt: skip
+    stop = threading.Event()
+    told: list[str] = []
+    clock = [0.0]
+
+    def fake_pull(ctx: object, options: object) -> object:
+        clock[0], result = script.pop(0)
+        if not script:
+            stop.set()
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    monkeypatch.setattr(pulling, "pull", fake_pull)
+    monkeypatch.setattr(pulling.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(pulling, "_block", lambda ctx: {"notify": {"fetch_minutes": 30}})
+    monkeypatch.setattr(pulling.notify, "tell", lambda *a, **k: told.append(a[2]) or True)
+    monkeypatch.setattr(stop, "wait", lambda delay: None)
+    pulling.watch(None, PullOptions(), 5, lambda _line: None, stop)  # type: ignore[arg-type]
+    assert told == ["unreachable", "unreachable"]
