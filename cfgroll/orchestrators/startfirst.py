@@ -37,9 +37,11 @@ from cfgroll.orchestrators import gate
 from cfgroll.settings import ORDERS, Order, RolloutSettings, one_of
 from cfgroll.store.names import names
 
+# the section that shows the change, for Traefik, nginx and Caddy
+BEHIND_A_PROXY = "docs/rollouts.md#moving-a-published-port-behind-a-proxy"
 WAY_OUT = (
-    "publish it through a reverse proxy that routes by Docker labels or DNS (Traefik, Caddy, "
-    "nginx-proxy; docs/rollouts.md), or mark it stop-first"
+    "move the port to a reverse proxy in front of it (Traefik, nginx, Caddy: "
+    f"{BEHIND_A_PROXY}), or mark it stop-first"
 )
 
 
@@ -111,7 +113,7 @@ def plan(
                 f"its containers cannot run side by side: {why}; {WAY_OUT}"
             )
         else:
-            notes.append(f"{name} stays stop-first: {why}")
+            notes.append(f"{name} stays stop-first: {why} (to keep it answering: {BEHIND_A_PROXY})")
     return Plan(_levels(model, chosen), tuple(notes))
 
 
@@ -234,15 +236,20 @@ def roll(
     model = way.config["services"]
     current = by_service(listed)
     forced = "--force-recreate" in up  # nothing is kept: no hash is asked
+    target = {} if forced else hashes(compose, wanted)
+    images = {ref: daemon.image_id(ref) for ref in {c.image_ref for c in listed}}
     reps = replacements(
-        current,
-        {s: scale(model[s]) for s in firsts},
-        {} if forced else hashes(compose, firsts),
-        {ref: daemon.image_id(ref) for ref in {c.image_ref for c in listed if c.service in firsts}},
-        recreate,
-        way.intact,
+        current, {s: scale(model[s]) for s in firsts}, target, images, recreate, way.intact
     )
-    stop_first = [s for s in wanted if s not in reps]
+    stop_first = [
+        s
+        for s in wanted
+        if s not in reps
+        and not (
+            s not in recreate
+            and settled(current.get(s, ()), scale(model[s]), target.get(s), images)
+        )
+    ]
     retiring = frozenset(c.id for r in reps.values() for c in r.retire)
     before = gate.Baseline({c.id: c.restart_count for c in listed}, retiring)
     if stop_first:
@@ -275,6 +282,27 @@ def roll(
         args = ("up", "-d", "--no-deps", "--no-build", *pull, "--remove-orphans")
         _up(ctx, compose, args, wanted, "removing orphan containers")
     return True
+
+
+def settled(
+    mine: Sequence[Container], n: int, target: str | None, images: Mapping[str, str | None]
+) -> bool:
+    """Whether a stop-first service already runs what the release wants: `n` running
+    containers with the configuration's hash (`target`) and the image their reference names now.
+    Such a service is left out of the stop-first run: with `--no-deps`, Compose
+    labels a container with a hash of its service without `depends_on` (docker/compose#12069:
+    2.26 to 2.29 at least), so would recreate, for nothing, a proxy that depends on a
+    start-first service."""
+    return (
+        target is not None
+        and len(mine) == n
+        and all(
+            c.state == "running"
+            and c.config_hash == target
+            and images.get(c.image_ref) == c.image_id
+            for c in mine
+        )
+    )
 
 
 def hashes(compose: Compose, services: Sequence[str]) -> dict[str, str]:

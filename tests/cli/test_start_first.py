@@ -132,7 +132,7 @@ def test_refused_before_anything_changes(
     assert main(["deploy", "-C", str(proj), *FAST]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "service web is marked start-first" in err[0], err
-    assert "fixed host port 18080" in err[0] and "reverse proxy" in err[0]
+    assert "fixed host port 18080" in err[0] and "docs/rollouts.md#moving-a-published" in err[0]
     assert web_containers(project_name) == before
     # under the project default it goes stop-first, said in one line
     text = compose(project_name, base_image, '    ports: ["127.0.0.1:18080:8080"]\n')

@@ -4,6 +4,7 @@ containers being retired; the settings."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -11,9 +12,18 @@ import pytest
 
 from cfgroll.errors import ProjectError
 from cfgroll.orchestrators import gate
-from cfgroll.orchestrators.startfirst import blocker, leftovers, plan, replacements, scale
+from cfgroll.orchestrators.startfirst import (
+    BEHIND_A_PROXY,
+    blocker,
+    leftovers,
+    plan,
+    replacements,
+    scale,
+    settled,
+)
 from cfgroll.settings import Flags, RolloutSettings, effective
 from tests.core.fakes import ScriptedDaemon, container
+from tests.helpers import REPO_ROOT
 
 START_FIRST = {"deploy": {"update_config": {"order": "start-first"}}}
 DEFAULT = RolloutSettings()
@@ -52,14 +62,21 @@ def test_what_cannot_run_twice(svc: dict[str, Any], why: str) -> None:
         plan(config, ["web"], DEFAULT)
     message = str(refused.value)
     assert "service web is marked start-first" in message and why in message
-    assert "reverse proxy" in message and "\n" not in message
+    assert BEHIND_A_PROXY in message and "\n" not in message
     # under the project default (or the flag): stop-first, said in one line
     config = model(web=svc, db={})
     kept = plan(config, ["web"], BY_DEFAULT)
     assert kept.services == () and len(kept.notes) == 1 and why in kept.notes[0]
+    assert BEHIND_A_PROXY in kept.notes[0]
     assert plan(
         model(web={**svc, **START_FIRST}), ["web"], RolloutSettings(forced="start-first")
     ).notes
+
+
+def test_the_way_out_names_a_section_of_the_docs() -> None:
+    doc, anchor = BEHIND_A_PROXY.split("#")
+    headings = re.findall(r"^#+ (.+)$", (REPO_ROOT / doc).read_text(), re.M)
+    assert anchor in [re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings]
 
 
 def test_what_can_run_twice() -> None:
@@ -159,6 +176,17 @@ def test_replacements() -> None:
     # nothing running: left to Compose
     assert replacements({"web": [web(1, state="exited")]}, {"web": 1}, {"web": "new"}, images) == {}
     assert replacements({}, {"web": 1}, {"web": "new"}, images) == {}
+
+
+def test_a_stop_first_service_that_runs_what_is_wanted_is_left_alone() -> None:
+    # left out of the stop-first run (Compose's `--no-deps` would recreate it for nothing)
+    images = {"p-web": "img"}
+    assert settled([web(1)], 1, "new", images)
+    assert not settled([web(1, "old")], 1, "new", images)  # its configuration changed
+    assert not settled([web(1)], 1, "new", {"p-web": "img2"})  # a new image
+    assert not settled([web(1, state="exited")], 1, "new", images)  # Compose starts it
+    assert not settled([web(1)], 2, "new", images)  # scaled up
+    assert not settled([], 1, "new", images) and not settled([web(1)], 1, None, images)
 
 
 def test_the_gate_does_not_judge_the_containers_being_retired() -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SUITE = "bookworm"
-PACKAGES = ("postgresql", "mariadb-server", "redis-server", "procps")
-SERVERS = ("postgres", "mariadb", "redis")
+PACKAGES = ("postgresql", "mariadb-server", "redis-server", "nginx", "procps")
+SERVERS = ("postgres", "mariadb", "redis", "nginx")
 
 
 def _has(ref: str) -> bool:
