@@ -4,7 +4,12 @@
 A `probe` service asks `web` every 20 ms (one request, a 1 s limit, no retry) and prints `ok` or
 `fail` with the kernel's uptime; for each way the web service is replaced (one `.env` change),
 the figures are the failed requests and the longest outage (from the first failure to the next
-success). Run: `python bench/outage.py [--rounds N]` (cfgroll on PATH, an engine running).
+success). Then the same start-first service behind each proxy of docs/rollouts.md (Traefik,
+nginx, Caddy: the recipes read from the doc, run as tests/cli/test_proxies.py runs them), a
+client on the host asking through the proxy every 20 ms over a deploy, a rollback and a deploy
+whose new container crashes: the failed requests and the slowest one.
+Run: `python bench/outage.py [--rounds N] [--only direct|proxies]` (cfgroll on PATH, an engine
+running; the proxies also need mmdebstrap, for nginx).
 """
 
 from __future__ import annotations
@@ -101,18 +106,53 @@ def measure(work: Path, way: str, rounds: int) -> list[tuple[str, int, int, floa
     return found
 
 
+def behind_proxies(work: Path, rounds: int) -> None:
+    """The proxy rows: each recipe of docs/rollouts.md, `rounds` times."""
+    sys.path.insert(0, str(REPO))
+    from tests.images import server_images
+    from tests.proxies import PROXIES, STEPS, from_docs, local_images, run_steps
+
+    images = local_images(server_images()["nginx"])
+    cfgroll = shutil.which("cfgroll") or sys.exit("bench: cfgroll is not on PATH")
+    print("\n| proxy | step | requests | failed | slowest request |")
+    print("|---|---|---|---|---|")
+    for proxy in PROXIES:
+        for _ in range(rounds):
+            name = f"cfgout{uuid.uuid4().hex[:6]}"
+            stack = from_docs(proxy, work / name, name, images)
+
+            def run(*args: str, folder: Path = stack.folder) -> int:
+                argv = [cfgroll, *args, "-C", str(folder)]
+                return subprocess.run(argv, capture_output=True).returncode
+
+            try:
+                found = run_steps(stack, run, lambda step: None)
+            finally:
+                down = ["docker", "compose", "down", "-t", "1", "--rmi", "local"]
+                subprocess.run(down, cwd=stack.folder, capture_output=True)
+            for step, seen in zip(STEPS, found, strict=True):
+                print(
+                    f"| {proxy} | {step} | {seen.requests} | {seen.failed} "
+                    f"| {seen.slowest * 1000:.0f} ms |"
+                )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="deploys (and rollbacks) per way")
+    parser.add_argument("--only", choices=("direct", "proxies"), help="one of the two tables")
     args = parser.parse_args(argv)
     sh(["bash", str(REPO / "examples" / "make-base-image.sh")], REPO)
-    print("| way | step | requests | failed | longest outage |")
-    print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="cfgroll-outage-") as tmp:
-        for way in ("compose", "stop-first", "start-first"):
-            label = {"compose": "`docker compose up -d --wait`"}.get(way, f"cfgroll, {way}")
-            for what, total, failed, longest in measure(Path(tmp), way, args.rounds):
-                print(f"| {label} | {what} | {total} | {failed} | {longest:.2f} s |")
+        if args.only != "proxies":
+            print("| way | step | requests | failed | longest outage |")
+            print("|---|---|---|---|---|")
+            for way in ("compose", "stop-first", "start-first"):
+                label = {"compose": "`docker compose up -d --wait`"}.get(way, f"cfgroll, {way}")
+                for what, total, failed, longest in measure(Path(tmp), way, args.rounds):
+                    print(f"| {label} | {what} | {total} | {failed} | {longest:.2f} s |")
+        if args.only != "direct":
+            behind_proxies(Path(tmp), args.rounds)
     return 0
 
 

@@ -33,7 +33,13 @@ if TYPE_CHECKING:
 # `docker compose up` does), or start the new ones beside the old ones first.
 Order = Literal["stop-first", "start-first"]
 ORDERS: tuple[Order, ...] = get_args(Order)
-DRAIN = 2.0  # seconds an old container is kept out of the networks before it is stopped
+# How an old container goes once drained: out of the networks, then stopped (Docker's DNS stops
+# naming it at once; a request in flight to it then is cut), or stopped, then out of the
+# networks (a server that stops gracefully refuses new connections and finishes the ones it
+# serves first: for proxies that route by DNS, docs/rollouts.md).
+Retire = Literal["leave-then-stop", "stop-then-leave"]
+RETIRES: tuple[Retire, ...] = get_args(Retire)
+DRAIN = 2.0  # seconds an old container still serves, once its pre-stop command ran
 HOOKS_DIR = ".cfgroll/hooks"  # where hooks live unless `hooks:` says otherwise
 HOOK_TIMEOUT = 300.0
 PUSH_TIMEOUT = 10.0  # seconds a push to the mirror may take after a deploy
@@ -64,6 +70,7 @@ _KNOWN = (
     "rollout",
     "drain",
     "pre_stop",
+    "retire",
     "recipients",
     "mirror_plaintext",
     "push_timeout",
@@ -106,6 +113,7 @@ class Settings:
     rollout: Order | None = None
     drain: float | None = None
     pre_stop: Mapping[str, tuple[str, ...]] | None = None
+    retire: Retire | None = None
     recipients: tuple[str, ...] = ()  # age public keys, or recipients files (project paths)
     mirror_plaintext: bool = False  # the mirror is private: secrets may reach it unsealed
     push_timeout: float | None = None
@@ -125,12 +133,14 @@ class HookSettings:
 class RolloutSettings:
     """How services are replaced (`cfgroll.orchestrators.startfirst`): the project's default
     order, the order `--rollout` forces on every service this run (None: each service's own),
-    the drain time, and the command run in an old container before it is drained."""
+    the drain time, the command run in an old container before it is drained, and whether it
+    leaves the networks before or after it is stopped."""
 
     default: Order = "stop-first"
     forced: Order | None = None
     drain: float = DRAIN
     pre_stop: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    retire: Retire = "leave-then-stop"
 
 
 @dataclass(frozen=True)
@@ -175,6 +185,7 @@ def parse(block: Any) -> Settings:
         rollout=field_of.maybe(block, "rollout", ORDERS),
         drain=field_of.seconds(block, "drain"),
         pre_stop=field_of.pre_stop(block),
+        retire=field_of.maybe(block, "retire", RETIRES),
         recipients=field_of.recipients(block),
         mirror_plaintext=field_of.flag(block, "mirror_plaintext"),
         push_timeout=field_of.seconds(block, "push_timeout", least=1),
@@ -208,6 +219,7 @@ def effective(flags: Flags, block: Any = None) -> Effective:
             flags.rollout,
             pick(flags.drain, s.drain, DRAIN),
             dict(s.pre_stop or {}),
+            s.retire or "leave-then-stop",
         ),
     )
 

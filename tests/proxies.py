@@ -21,12 +21,17 @@ PROXIES = ("traefik", "nginx", "caddy")
 # the docs' official images -> the local builds of the same releases (no registry here)
 PULLED = {"traefik:v3.7": "traefik", "caddy:2.11": "caddy"}
 CONFIGS = {"nginx": "nginx.conf", "caddy": "Caddyfile"}
+STEPS = ("deploy", "rollback", "crashing deploy")
+SLOWEST = 0.25  # seconds: the bound for the slowest request (issue 37)
 
-# the API of the docs' recipes, shaped like the seed's: its port 8080, /health, its `.env`
+# the API of the docs' recipes, shaped like the seed's: its port 8080, /health, its `.env`;
+# a server that stops gracefully (nginx, from Debian's package: on SIGQUIT it closes its
+# listener and finishes the requests it serves), as the recipes ask
 API_DOCKERFILE = """\
-FROM {base}
-RUN mkdir -p /www && echo ok > /www/health
-CMD ["sh", "-c", "[ \\"$CRASH\\" = 1 ] && exit 3; echo \\"$GREETING\\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
+FROM {server}
+RUN mkdir -p /www && echo ok > /www/health \\
+ && printf 'server {{ listen 8080; root /www; }}\\n' > /etc/nginx/conf.d/default.conf
+CMD ["sh", "-c", "[ \\"$CRASH\\" = 1 ] && exit 3; echo \\"$GREETING\\" > /www/index.html && exec nginx -g 'daemon off;'"]
 """  # noqa: E501 - one Dockerfile line
 
 
@@ -57,17 +62,16 @@ class Stack:
     answers on, and how to make the next deploy crash (a change to the project's files)."""
 
     folder: Path
+    project: str
     service: str
     url: tuple[str, int, str]  # host, port, Host header
     crash: Callable[[Path], None]
     env: str = ".env"
 
 
-def from_docs(
-    proxy: str, folder: Path, project: str, base: str, images: Mapping[str, str]
-) -> Stack:
+def from_docs(proxy: str, folder: Path, project: str, images: Mapping[str, str]) -> Stack:
     """The recipe of `proxy` written into `folder` as docs/rollouts.md shows it, with the
-    official images swapped for `images` and the API built from the base image."""
+    official images swapped for `images` and the API built on the local nginx."""
     text = recipe(proxy)
     for ref, local in images.items():
         text = text.replace(f"image: {ref}\n", f"image: {local}\n")
@@ -76,13 +80,15 @@ def from_docs(
     if proxy in CONFIGS:
         (folder / CONFIGS[proxy]).write_text(recipe(CONFIGS[proxy]))
     (folder / "manager-api").mkdir()
-    (folder / "manager-api" / "Dockerfile").write_text(API_DOCKERFILE.format(base=base))
+    (folder / "manager-api" / "Dockerfile").write_text(
+        API_DOCKERFILE.format(server=images["nginx:1.27"])
+    )
     (folder / ".env").write_text("GREETING=v1\n")
 
     def crash(folder: Path) -> None:
         (folder / ".env").write_text("GREETING=v3\nCRASH=1\n")
 
-    return Stack(folder, "manager-api", ("127.0.0.1", 8081, "localhost"), crash)
+    return Stack(folder, project, "manager-api", ("127.0.0.1", 8081, "localhost"), crash)
 
 
 def example(folder: Path, project: str) -> Stack:
@@ -99,13 +105,13 @@ def example(folder: Path, project: str) -> Stack:
         compose.write_text(compose.read_text().replace("&& exec httpd", "&& exit 3; exec httpd"))
         (folder / ".env").write_text("GREETING=v3\n")
 
-    return Stack(folder, "web", ("127.0.0.1", 8000, "shop.localhost"), crash)
+    return Stack(folder, project, "web", ("127.0.0.1", 8000, "shop.localhost"), crash)
 
 
 @dataclass
 class Client:
     """Asks `url` every 20 ms, a new connection each time, as a browser's first request would;
-    `answers` holds (when it was sent, seconds it took, the body or the error)."""
+    `answers` holds (when it was sent, the Unix time; seconds it took; the body or the error)."""
 
     url: tuple[str, int, str]
     answers: list[tuple[float, float, str]] = field(default_factory=list)
@@ -132,9 +138,9 @@ class Client:
 
     def run(self) -> None:
         while not self._stop.is_set():
-            sent = time.monotonic()
+            sent, started = time.time(), time.monotonic()
             answer = self.ask()
-            self.answers.append((sent, time.monotonic() - sent, answer))
+            self.answers.append((sent, time.monotonic() - started, answer))
             self._stop.wait(0.02)
 
     def __enter__(self) -> Client:
@@ -172,12 +178,8 @@ def seen(step: str, answers: list[tuple[float, float, str]]) -> Seen:
         if not bodies or bodies[-1] != body:
             bodies.append(body)
     failed = sum(1 for _, _, body in answers if not re.fullmatch(r"v\d+", body))
-    return Seen(
-        step, len(answers), failed, max((t for _, t, _ in answers), default=0.0), tuple(bodies)
-    )
-
-
-STEPS = ("deploy", "rollback", "crashing deploy")
+    slowest = max((took for _, took, _ in answers), default=0.0)
+    return Seen(step, len(answers), failed, slowest, tuple(bodies))
 
 
 def run_steps(
@@ -193,7 +195,7 @@ def run_steps(
     with client:
         time.sleep(0.5)
         for step in STEPS:
-            since = time.monotonic()
+            since = time.time()
             if step == "deploy":
                 (stack.folder / stack.env).write_text("GREETING=v2\n")
                 assert cfgroll("deploy") == 0
@@ -204,7 +206,7 @@ def run_steps(
                 assert cfgroll("deploy") == 3
             time.sleep(1)  # the last moments' answers come back
             after(step)
-            spans.append((step, since, time.monotonic()))
+            spans.append((step, since, time.time()))
     # each request in the step it was sent in, however long it took (the client is stopped:
     # every request has its answer)
     return [

@@ -340,7 +340,8 @@ def retire(
     ctx: Context, reps: Sequence[Replacement], settings: RolloutSettings, timeout: float
 ) -> None:
     """Take the replaced containers out of service: each service's `pre_stop` command, the
-    drain (they still answer while proxies drop them), out of the networks, stopped, removed."""
+    drain (they still answer while proxies drop them), out of the networks and stopped (or,
+    `retire: stop-then-leave`, the other way round), removed."""
     serving = [c for r in reps for c in r.retire]
     if not serving:
         return
@@ -357,12 +358,20 @@ def retire(
     if settings.drain > 0:
         ctx.reporter.step(f"draining {shown} for {settings.drain:g}s")
         time.sleep(settings.drain)
-    ctx.reporter.step(f"retiring {shown}: out of the networks, stopped, removed")
-    for c in serving:
-        daemon.disconnect(c)
-    faults.point("start-first:disconnected")
-    daemon.stop(c.id for c in serving)
-    faults.point("start-first:stopped")
+    if settings.retire == "stop-then-leave":
+        ctx.reporter.step(f"retiring {shown}: stopped, out of the networks, removed")
+        daemon.stop(c.id for c in serving)
+        faults.point("start-first:stopped")
+        for c in serving:
+            daemon.disconnect(c)
+        faults.point("start-first:disconnected")
+    else:
+        ctx.reporter.step(f"retiring {shown}: out of the networks, stopped, removed")
+        for c in serving:
+            daemon.disconnect(c)
+        faults.point("start-first:disconnected")
+        daemon.stop(c.id for c in serving)
+        faults.point("start-first:stopped")
     for c in serving:
         daemon.remove_container(c.id)
 
@@ -371,10 +380,11 @@ def leftovers(containers: Sequence[Container]) -> list[Container]:
     """What an interrupted start-first rollout left beside a service's containers: those it
     had begun to retire (out of every network) while others serve, and, where containers of two
     configurations run, the newer ones (a rollout always starts the new beside the older, which
-    the store's live release recorded)."""
+    the store's live release recorded). A stopped one (`retire: stop-then-leave`, interrupted
+    before it left) is Compose's own business: the next deploy removes it."""
     found = []
     for mine in by_service(containers).values():
-        attached = [c for c in mine if c.networks]
+        attached = [c for c in mine if c.networks and c.state == "running"]
         if not attached:
             continue  # nothing serves: nothing to tell apart (Compose's own business)
         found += [c for c in mine if not c.networks]

@@ -12,10 +12,10 @@ import pytest
 
 from cfgroll.cli.main import main
 from tests.helpers import containers
-from tests.proxies import PROXIES, Stack, example, from_docs, local_images, run_steps
+from tests.proxies import PROXIES, SLOWEST, Stack, example, from_docs, local_images, run_steps
 
 pytestmark = pytest.mark.docker
-SLOWEST = 0.25  # seconds: the bound for the slowest request
+
 FAST = ["--settle", "0.5", "--timeout", "60"]  # the drain stays the recipe's own
 
 
@@ -26,13 +26,13 @@ def images(servers: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("way", ["example", *PROXIES])
 def test_no_request_fails_or_waits(
-    way: str, tmp_path: Path, project_name: str, base_image: str, images: dict[str, str]
+    way: str, tmp_path: Path, project_name: str, images: dict[str, str]
 ) -> None:
     folder = tmp_path / "p"
     stack: Stack = (
         example(folder, project_name)
         if way == "example"
-        else from_docs(way, folder, project_name, base_image, images)
+        else from_docs(way, folder, project_name, images)
     )
 
     def cfgroll(*args: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,14 +15,16 @@ from cfgroll.errors import ProjectError
 from cfgroll.orchestrators import gate
 from cfgroll.orchestrators.startfirst import (
     BEHIND_A_PROXY,
+    Replacement,
     blocker,
     leftovers,
     plan,
     replacements,
+    retire,
     scale,
     settled,
 )
-from cfgroll.settings import Flags, RolloutSettings, effective
+from cfgroll.settings import Flags, Retire, RolloutSettings, effective
 from tests.core.fakes import ScriptedDaemon, container
 from tests.helpers import REPO_ROOT
 
@@ -206,3 +209,46 @@ def test_leftovers_of_an_interrupted_rollout() -> None:
     out = replace(old, networks=())
     assert leftovers([out, new]) == [out]  # retiring had begun: the old one goes
     assert leftovers([out]) == []  # nothing serves: not a start-first leftover
+    # `retire: stop-then-leave` interrupted between the two: the old one is stopped, still in
+    # its networks; the new one serves and is not a leftover
+    assert leftovers([replace(old, state="exited"), new]) == []
+
+
+class Retiring:
+    """The engine calls a retirement makes, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def exec(self, cid: str, argv: Any, timeout: float) -> None:
+        self.calls.append(f"pre-stop {cid}")
+
+    def disconnect(self, c: Any) -> None:
+        self.calls.append(f"leave {c.id}")
+
+    def stop(self, ids: Any) -> None:
+        self.calls.append(f"stop {' '.join(ids)}")
+
+    def remove_container(self, cid: str) -> None:
+        self.calls.append(f"remove {cid}")
+
+
+@pytest.mark.parametrize(
+    ("order", "calls"),
+    [
+        ("leave-then-stop", ["pre-stop w1", "leave w1", "stop w1", "remove w1"]),
+        ("stop-then-leave", ["pre-stop w1", "stop w1", "leave w1", "remove w1"]),
+    ],
+)
+def test_the_old_container_leaves_then_stops_or_the_other_way_round(
+    order: Retire, calls: list[str]
+) -> None:
+    daemon = Retiring()
+    ctx: Any = SimpleNamespace(daemon=daemon, reporter=SimpleNamespace(step=print, warn=print))
+    rep = Replacement("web", keep=(), retire=(web(1, "old"),), dead=(), start=1)
+    settings = RolloutSettings(drain=0, pre_stop={"web": ("touch", "/tmp/draining")}, retire=order)
+    retire(ctx, [rep], settings, 10)
+    assert daemon.calls == calls
+    assert effective(Flags(), {"retire": order}).rollout.retire == order
+    with pytest.raises(ProjectError, match="retire"):
+        effective(Flags(), {"retire": "later"})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SUITE = "bookworm"
-PACKAGES = ("postgresql", "mariadb-server", "redis-server", "nginx", "procps")
+PACKAGES = ("postgresql", "mariadb-server", "redis-server", "nginx", "procps", "wget")
 SERVERS = ("postgres", "mariadb", "redis", "nginx")
 
 
