@@ -317,8 +317,8 @@ class Bench:
         values in the environment, as `docker stack deploy` ignores `.env`; for the rollback,
         the release's recorded stack file), each waited for with the same gate as cfgroll's
         (every task of the new spec running, for 1 s)."""
+        from cfgroll.capabilities import gate
         from cfgroll.engine.daemon import Daemon
-        from cfgroll.orchestrators import gate
         from cfgroll.orchestrators.swarm import stack as swarm_stack
 
         state = sh(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"]).strip()
@@ -430,8 +430,8 @@ class Bench:
         """How long after a container exits the gate knows: the moment it reports the exit
         (its `on_states`) against the engine's own record of it (`State.FinishedAt`); and when
         the failure, with the container's last log lines, is raised."""
+        from cfgroll.capabilities import gate
         from cfgroll.engine.daemon import Daemon
-        from cfgroll.orchestrators import gate
 
         folder = self.work / "crash"
         folder.mkdir(exist_ok=True)

@@ -54,7 +54,7 @@ def import_(
     was imported and some folder was refused (or there was none), 0 when every folder had been
     imported before.
     """
-    from cfgroll.capabilities.importer import import_backups
+    from cfgroll.operations.importer import import_backups
 
     # relative to where the command runs: -C's folder, as if started there
     folder = directory if directory.is_absolute() else ctx.directory / directory

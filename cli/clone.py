@@ -42,7 +42,7 @@ def clone(
     Nothing is written when the identity cannot open the secrets: the error names the keys
     they were sealed to. See docs/disaster-recovery.md.
     """
-    from cfgroll.capabilities.clone import clone as run_clone
+    from cfgroll.operations.clone import clone as run_clone
 
     result = run_clone(url, directory, identity or (), TerminalReporter())
     out(

@@ -13,8 +13,8 @@ import typer
 
 if TYPE_CHECKING:
     from cfgroll.history.log import Manifest
-    from cfgroll.init import Initialised
     from cfgroll.transactions.deploy import Deployed
+    from cfgroll.transactions.init import Initialised
 
 
 def split_services(value: str | None) -> list[str]:

@@ -42,7 +42,7 @@ def doctor(
     entry. Read-only unless --fix. Exit 0: healthy; 1: problems found (each with its fix);
     2: cannot run (no store).
     """
-    from cfgroll.capabilities.doctor import doctor as run_doctor
+    from cfgroll.operations.doctor import doctor as run_doctor
 
     report = run_doctor(ctx, fix)
     if json_:

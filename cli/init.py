@@ -27,7 +27,7 @@ def init(
     first deploy can be rolled back: run `cfgroll init` before you edit the files. Sample
     hooks are installed in .cfgroll/hooks/ as NAME.sample (never overwriting a file there).
     """
-    from cfgroll.init import init as run_init
+    from cfgroll.transactions.init import init as run_init
 
     result = run_init(ctx)
     verb = "created" if result.created else "already exists:"

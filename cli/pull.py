@@ -16,8 +16,8 @@ from cfgroll.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from cfgroll.capabilities.pull import PullOptions
     from cfgroll.context import Context
+    from cfgroll.operations.pull import PullOptions
 
 Remote = Annotated[
     Optional[str],
@@ -56,7 +56,7 @@ Resume = Annotated[
 def _options(
     remote: str | None, branch: str | None, allow_reset: bool, retry: bool, resume: bool = False
 ) -> PullOptions:
-    from cfgroll.capabilities.pull import PullOptions
+    from cfgroll.operations.pull import PullOptions
 
     return PullOptions(remote, branch, allow_reset, retry, resume)
 
@@ -83,8 +83,8 @@ def pull(
     passwords) stay and are recorded as with deploy. Exit codes as deploy's; "up to date": 0.
     See docs/pull.md.
     """
-    from cfgroll.capabilities.pull import pull as run_pull
-    from cfgroll.capabilities.pull import said
+    from cfgroll.operations.pull import pull as run_pull
+    from cfgroll.operations.pull import said
 
     result = run_pull(ctx, _options(remote, branch, allow_reset, retry, resume))
     if result.deployed is not None:
@@ -125,8 +125,8 @@ def watch(
     import signal
     import threading
 
-    from cfgroll.capabilities.pull import stamp
-    from cfgroll.capabilities.pull import watch as run_watch
+    from cfgroll.operations.pull import stamp
+    from cfgroll.operations.pull import watch as run_watch
 
     stop = threading.Event()
     wake = threading.Event() if listen else None
@@ -146,8 +146,8 @@ def watch(
     options = _options(remote, branch, allow_reset, False)
     listener = None
     if listen and wake is not None:
-        from cfgroll.capabilities.webhook import PATH, secret
-        from cfgroll.capabilities.webhook import listen as serve
+        from cfgroll.operations.webhook import PATH, secret
+        from cfgroll.operations.webhook import listen as serve
 
         listener = serve(listen, secret(), wake, log)
         log(f"answering push webhooks at http://{listener.address}{PATH}")

@@ -11,8 +11,8 @@ from cfgroll.cli.common import err, local_time, out, print_json, table
 from cfgroll.cli.options import Json, complete_service, project_command
 
 if TYPE_CHECKING:
-    from cfgroll.capabilities.stats import Figures
     from cfgroll.context import Context
+    from cfgroll.history.stats import Figures
 
 Since = Annotated[
     Optional[str],
@@ -44,7 +44,7 @@ def stats(
     rollbacks (automatic and by hand), and the lead time from commit to deploy for releases
     `cfgroll pull` made. The definitions: docs/stats.md.
     """
-    from cfgroll.capabilities.stats import stats as figures
+    from cfgroll.history.stats import stats as figures
 
     result = figures(ctx, since, service)
     if json_:
@@ -91,7 +91,7 @@ def report(
     never a value). Inline CSS and SVG: no script, nothing loaded from the network, so it opens
     offline and can be mailed.
     """
-    from cfgroll.capabilities.report import write
+    from cfgroll.history.report import write
 
     written = write(ctx, html, since)
     err(f"wrote {written}")

@@ -19,8 +19,8 @@ from cfgroll.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from cfgroll.capabilities.pull import Following
     from cfgroll.context import Context
+    from cfgroll.history.following import Following
     from cfgroll.history.status import EnvChanges, FileDrift, Status
 
 

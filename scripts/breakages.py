@@ -14,12 +14,12 @@ HERE = Path(__file__).resolve().parent.parent
 FAST = ["tests/core", "tests/store", "tests/project", "tests/engine", "tests/test_windows.py"]
 # (what breaks, file, the code as it is, the code broken)
 BREAKAGES = [
-    ("a restart loop passes: the restart count is not compared", "cfgroll/orchestrators/gate.py",
+    ("a restart loop passes: the restart count is not compared", "cfgroll/capabilities/gate.py",
      'if c.state == "restarting" or c.restart_count > before.restarts.get(c.id, 0):',
      'if c.state == "restarting":'),
-    ("two replicas: the gate takes the best instead of the worst", "cfgroll/orchestrators/gate.py",
+    ("two replicas: the gate takes the best instead of the worst", "cfgroll/capabilities/gate.py",
      "states[name] = min(verdicts, key=_ORDER.index)", "states[name] = max(verdicts, key=_ORDER.index)"),
-    ("preflight compares free space against the margin alone", "cfgroll/transactions/preflight.py",
+    ("preflight compares free space against the margin alone", "cfgroll/capabilities/preflight.py",
      "if free < needs.store_bytes + margin:", "if free < margin:"),
     ("a lock info file without its lock reads as free", "store/lock.py",
      'return "stale" if holder(store_path) else "free"\n    lock', 'return "free"\n    lock'),
@@ -31,7 +31,7 @@ BREAKAGES = [
      "        and image_id not in needed\n", ""),
     ("retention untags a tag a kept release records", "cfgroll/capabilities/retention.py",
      "r in existing and r not in kept_refs", "r in existing"),
-    ("the importer no longer sorts folders by time", "cfgroll/capabilities/importer.py",
+    ("the importer no longer sorts folders by time", "cfgroll/operations/importer.py",
      "    folders.sort()\n", ""),
     ("the folder is not synced after the rename", "store/files.py",
      "        raise\n    fsync_dir(path.parent)\n\n\n# Windows", "        raise\n\n\n# Windows"),
@@ -53,9 +53,9 @@ BREAKAGES = [
     ("the dry run misreads Compose's Recreate", "cfgroll/orchestrators/compose.py",
      '"Recreate": ("recreate", "its configuration changed"),', '"Recreate": ("unchanged", ""),'),
     # issue 27
-    ("the automatic rollback's end is ignored in the time to restore", "cfgroll/capabilities/stats.py",
+    ("the automatic rollback's end is ignored in the time to restore", "cfgroll/history/stats.py",
      "if not failure.ok and failure.restored_at is not None:", "if False:"),
-    ("imports, baselines and rollbacks count as deployments", "cfgroll/capabilities/stats.py",
+    ("imports, baselines and rollbacks count as deployments", "cfgroll/history/stats.py",
      "return self.action in DEPLOYMENTS and self.kind in", "return self.kind in"),
     # issue 35
     ("the copy of a data service goes back without emptying its folders first",

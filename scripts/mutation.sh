@@ -3,7 +3,7 @@
 # survivors triaged). mutmut 2 changes the sources in place, so it runs on a clone of this
 # checkout in a temporary folder: the working tree is never touched. Each module is mutated
 # against the fast tests that guard it (no engine); about half an hour on two cores.
-#   bash scripts/mutation.sh [MODULE ...]     e.g. bash scripts/mutation.sh cfgroll/orchestrators/gate.py
+#   bash scripts/mutation.sh [MODULE ...]     e.g. bash scripts/mutation.sh cfgroll/capabilities/gate.py
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -14,17 +14,17 @@ python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]' 'mutmut==2.5.1'
 
 declare -A guards=(
-  [cfgroll/orchestrators/gate.py]="tests/core/test_gate.py"
+  [cfgroll/capabilities/gate.py]="tests/core/test_gate.py"
   [cfgroll/capabilities/retention.py]="tests/core/test_retention.py"
   [store/secrets.py]="tests/store/test_secrets.py tests/core/test_history.py"
-  [cfgroll/transactions/preflight.py]="tests/core/test_preflight.py"
+  [cfgroll/capabilities/preflight.py]="tests/core/test_preflight.py"
   [store/lock.py]="tests/store/test_lock.py"
   [store/files.py]="tests/store/test_files.py tests/test_windows.py"
   [cfgroll/transactions/restore.py]="tests/core/test_planning.py"
-  [cfgroll/capabilities/importer.py]="tests/core/test_importer.py"
+  [cfgroll/operations/importer.py]="tests/core/test_importer.py"
 )
 modules=("$@")
-[ ${#modules[@]} -gt 0 ] || modules=(cfgroll/orchestrators/gate.py cfgroll/capabilities/retention.py store/secrets.py cfgroll/transactions/preflight.py store/lock.py store/files.py cfgroll/transactions/restore.py cfgroll/capabilities/importer.py)
+[ ${#modules[@]} -gt 0 ] || modules=(cfgroll/capabilities/gate.py cfgroll/capabilities/retention.py store/secrets.py cfgroll/capabilities/preflight.py store/lock.py store/files.py cfgroll/transactions/restore.py cfgroll/operations/importer.py)
 for module in "${modules[@]}"; do
   tests=${guards[$module]:?no tests named for $module}
   echo "=== $module  (against $tests)"

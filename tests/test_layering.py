@@ -150,7 +150,7 @@ def test_no_http_written_by_hand() -> None:
         for p in sources(*PACKAGE)
         if any(s in p.read_text() for s in ("HTTP/1.", "Transfer-Encoding", "Content-Length"))
     ]
-    assert hand == ["cfgroll/capabilities/webhook.py"]
+    assert hand == ["cfgroll/operations/webhook.py"]
     assert not any(s in (REPO / hand[0]).read_text() for s in ("HTTP/1.", "Transfer-Encoding"))
 
 
@@ -172,3 +172,44 @@ def test_the_shared_options_are_declared_in_one_module() -> None:
         if '"--project-dir"' in p.read_text() or '"--timeout"' in p.read_text()
     ]
     assert declared == ["cli/options.py"]
+
+
+# the floors, top first: a module imports only from its own floor or those below it (what
+# drives the transactions sits above them, what they call sits below); the rest of the package
+# (the store, the engine, the project, the settings, the context) is the ground floor
+FLOORS = (
+    "__main__",
+    "cli",
+    "operations",
+    "transactions",
+    "history",
+    "orchestrators",
+    "capabilities",
+)
+
+
+def _floor(module: str) -> int:
+    parts = module.split(".")
+    name = parts[1] if len(parts) > 1 else ""
+    return FLOORS.index(name) if name in FLOORS else len(FLOORS)
+
+
+def test_every_import_runs_down_the_floors() -> None:
+    """At any depth (function bodies and TYPE_CHECKING too): no import runs back up."""
+    paths = {_module_of(p): p for p in sources(*PACKAGE)}
+    up = sorted(
+        f"{m} -> {d}"
+        for m, p in paths.items()
+        for d in _named(p)
+        if d.startswith("cfgroll.") and _floor(d) < _floor(m)
+    )
+    assert up == []
+
+
+def _named(path: Path) -> set[str]:
+    """`imports(path)`, with `from cfgroll import x` read as `cfgroll.x`."""
+    found = imports(path)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "cfgroll":
+            found |= {f"cfgroll.{a.name}" for a in node.names}
+    return found

@@ -179,7 +179,7 @@ def test_windows_hooks_run_by_suffix(
 def test_windows_is_told_the_store_cannot_be_made_private(tmp_path: Path, on_windows: None) -> None:
     from cfgroll.context import Context
     from cfgroll.engine.compose import Compose
-    from cfgroll.init import ensure_store
+    from cfgroll.transactions.init import ensure_store
     from tests.core.test_hooks import Collecting
 
     reporter = Collecting()

@@ -1,2 +1,3 @@
-"""What a release carries besides its files and images: hooks, retention, the old
-scripts' backups (import), and the store's health (doctor)."""
+"""What a transaction calls, below the orchestrators and the transactions: the health gate, the
+checks before a change (preflight), what runs (snapshot), hooks, data dumps and copies,
+notifications, the mirror and retention."""

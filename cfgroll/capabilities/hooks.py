@@ -32,9 +32,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Literal
 
+from cfgroll.capabilities.gate import Check, CheckFailed
 from cfgroll.context import Context, who
 from cfgroll.errors import CfgrollError
-from cfgroll.orchestrators.gate import Check, CheckFailed
 from cfgroll.settings import HookSettings
 from cfgroll.store import system
 from cfgroll.store.manifest import Action, HookPoint, HookRecord, HookResult

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from cfgroll.capabilities import mirror
+from cfgroll.capabilities import mirror, preflight
 from cfgroll.context import Context
 from cfgroll.engine.refs import with_default_tag
 from cfgroll.errors import UsageError, one_line
 from cfgroll.settings import KEEP, parse, recorded
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry, Store
-from cfgroll.transactions import preflight
 
 # Why a release keeps its image tags.
 KeptBecause = Literal["live", "last good", "pinned", "newest", "recent"]

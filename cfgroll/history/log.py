@@ -9,10 +9,10 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from cfgroll import orchestrators, project
+from cfgroll.capabilities.snapshot import Availability, judge, overall
 from cfgroll.context import Context
 from cfgroll.engine.refs import short as short  # re-exported: the CLI shows image IDs
 from cfgroll.errors import CfgrollError, UsageError
-from cfgroll.history.snapshot import Availability, judge, overall
 from cfgroll.store.files import FileData, changed_files
 from cfgroll.store.manifest import (
     RELEASE,

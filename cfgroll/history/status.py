@@ -16,7 +16,7 @@ from cfgroll.store.secrets import EnvChanges as EnvChanges  # re-exported for th
 from cfgroll.store.secrets import env_changes, is_env, text_of
 
 if TYPE_CHECKING:
-    from cfgroll.capabilities.pull import Following
+    from cfgroll.history.following import Following
 
 # `added`: the stack reads a file now that the live release does not hold (a new bind source,
 # a new include); `mode`: only the executable bit or the link target kind changed.
@@ -66,7 +66,7 @@ def status(ctx: Context) -> Status:
     if recorded is not None and recorded.id != info.id:
         other = f"{recorded.name} (context {recorded.context})"
     runner = orchestrators.of(live.manifest.orchestrator)
-    from cfgroll.capabilities.pull import following
+    from cfgroll.history.following import following
 
     return Status(
         live,

@@ -16,11 +16,11 @@ from cfgroll.errors import CfgrollError
 from cfgroll.store.manifest import Orchestrator as Name
 
 if TYPE_CHECKING:
+    from cfgroll.capabilities.gate import Limits
     from cfgroll.capabilities.hooks import Hooks
     from cfgroll.context import Context
     from cfgroll.engine.compose import Compose
     from cfgroll.engine.daemon import Container
-    from cfgroll.orchestrators.gate import Limits
     from cfgroll.orchestrators.swarm.render import Rendered
     from cfgroll.project import ProjectFiles
     from cfgroll.settings import RolloutSettings

@@ -1,5 +1,5 @@
 """The Compose orchestrator: a release runs as a Compose project, started by one
-`docker compose up` and judged by the container health gate (`cfgroll.orchestrators.gate`)."""
+`docker compose up` and judged by the container health gate (`cfgroll.capabilities.gate`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from cfgroll import faults
+from cfgroll.capabilities import gate
 from cfgroll.capabilities.hooks import Hooks, gate_check
+from cfgroll.capabilities.snapshot import service_records
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container, by_service
 from cfgroll.engine.refs import short
-from cfgroll.history.snapshot import service_records
 from cfgroll.orchestrators import (
     Asked,
     Change,
@@ -22,7 +23,6 @@ from cfgroll.orchestrators import (
     Rollout,
     ServiceChange,
     ServiceState,
-    gate,
     startfirst,
     write_files,
 )

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cfgroll import faults
+from cfgroll.capabilities import gate
 from cfgroll.capabilities.hooks import Hooks, gate_check
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container, by_service
 from cfgroll.errors import CfgrollError, ProjectError, one_line
-from cfgroll.orchestrators import gate
 from cfgroll.settings import ORDERS, Order, RolloutSettings, one_of
 from cfgroll.store.names import names
 

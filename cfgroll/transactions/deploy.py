@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cfgroll import faults, orchestrators
-from cfgroll.capabilities import data, mirror, notify, retention
+from cfgroll.capabilities import data, mirror, notify, preflight, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
+from cfgroll.capabilities.snapshot import check_services
 from cfgroll.context import Context, now
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
@@ -21,8 +22,6 @@ from cfgroll.errors import (
     StoreError,
     one_line,
 )
-from cfgroll.history.snapshot import check_services
-from cfgroll.init import Initialised, ensure_store, record_baseline
 from cfgroll.orchestrators import Orchestrator, Rollout
 from cfgroll.project import ProjectFiles, resolve
 from cfgroll.settings import Effective, effective
@@ -30,7 +29,7 @@ from cfgroll.settings_fields import DataCommand
 from cfgroll.store.manifest import Action, GitSource
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import redact, secret_values
-from cfgroll.transactions import preflight
+from cfgroll.transactions.init import Initialised, ensure_store, record_baseline
 from cfgroll.transactions.release import (
     Release,
     record_attempt,
@@ -274,7 +273,7 @@ def _failed(
         failure = Failure(what, reason, details, kept + " them back")
         error, result = _put_back(ctx, store, attempt, no_rollback, failure)
         if result == "rolled-back" and attempt.live is not None:  # when it ended: `stats`
-            from cfgroll.capabilities.stats import restored_note
+            from cfgroll.history.stats import restored_note
 
             try:
                 _note(store, kept_as, restored_note(attempt.live.tag, now()))

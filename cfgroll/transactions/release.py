@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from cfgroll import __version__, faults, orchestrators, project
+from cfgroll.capabilities.snapshot import service_records
 from cfgroll.context import Context, now, who
 from cfgroll.errors import one_line
-from cfgroll.history.snapshot import service_records
 from cfgroll.project import ProjectFiles
 from cfgroll.store.files import changed_files
 from cfgroll.store.manifest import (

@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 
 from cfgroll import orchestrators
 from cfgroll.capabilities.hooks import Hooks
+from cfgroll.capabilities.snapshot import Availability, judge
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, DeployFailed, ImageMissing, RollbackFailed, one_line
-from cfgroll.history.snapshot import Availability, judge
 from cfgroll.orchestrators import Comeback
 from cfgroll.settings import recorded
 from cfgroll.store.repo import Entry, Store

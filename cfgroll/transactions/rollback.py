@@ -7,19 +7,19 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from cfgroll import faults, orchestrators, project
-from cfgroll.capabilities import data_restore, mirror, notify, retention
+from cfgroll.capabilities import mirror, notify, preflight, retention
 from cfgroll.capabilities.hooks import FailureResult, Hooks, Occasion
+from cfgroll.capabilities.snapshot import Availability, check_services, judge, overall
 from cfgroll.context import Context
 from cfgroll.engine.refs import short
 from cfgroll.errors import CfgrollError, ImageMissing, RollbackFailed, UsageError, one_line
 from cfgroll.history.log import Side, diff, entry_side, working_side
-from cfgroll.history.snapshot import Availability, check_services, judge, overall
 from cfgroll.project import ProjectFiles
 from cfgroll.settings import recorded
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry, Store
 from cfgroll.store.secrets import redact, secret_values
-from cfgroll.transactions import preflight
+from cfgroll.transactions import data_restore
 from cfgroll.transactions.release import (
     Release,
     record_release,

@@ -189,7 +189,7 @@ def test_dumps_of_either_compression_are_read(tmp_path: Path) -> None:
 
     import zstandard
 
-    from cfgroll.capabilities.data_restore import _unpacked
+    from cfgroll.transactions.data_restore import _unpacked
 
     for name, packed in (
         ("db.1.zst", zstandard.compress(b"rows")),
@@ -201,7 +201,7 @@ def test_dumps_of_either_compression_are_read(tmp_path: Path) -> None:
 
 
 def test_doctor_names_a_restore_that_did_not_finish(ctx: Context) -> None:
-    from cfgroll.capabilities.doctor import Report, _data
+    from cfgroll.operations.doctor import Report, _data
 
     volumes.take(ctx, volumes.begin(ctx, "p", "b2", "b1", None), engine(ctx).db)
     report = Report()

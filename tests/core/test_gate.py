@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from cfgroll.capabilities import gate
 from cfgroll.engine.daemon import Container
 from cfgroll.engine.events import Died
-from cfgroll.orchestrators import gate
 from tests.core.fakes import ScriptedDaemon, container, healthy
 
 LIMITS = gate.Limits(timeout=5, settle=0)

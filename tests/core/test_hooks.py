@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from cfgroll.capabilities import gate
 from cfgroll.capabilities.hooks import HookFailed, Hooks, Occasion, describe
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.errors import ProjectError
-from cfgroll.orchestrators import gate
 from cfgroll.settings import Flags, HookSettings, effective, parse
 from cfgroll.store.manifest import HookRecord, Layout, Manifest
 from cfgroll.store.manifest_yaml import (

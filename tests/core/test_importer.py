@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cfgroll.capabilities.importer import import_backups
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
+from cfgroll.operations.importer import import_backups
 from tests.core.test_hooks import Collecting
 from tests.helpers import build_file_tree
 

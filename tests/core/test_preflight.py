@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cfgroll.transactions import preflight
-from cfgroll.transactions.preflight import MIB, Needs, PreflightFailed
+from cfgroll.capabilities import preflight
+from cfgroll.capabilities.preflight import MIB, Needs, PreflightFailed
 
 
 def ctx(tmp_path: Path) -> Any:

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from cfgroll.capabilities import pull as pulling
-from cfgroll.capabilities.pull import PullOptions, PullRefused, pull
 from cfgroll.context import Context
 from cfgroll.errors import DeployFailed
-from cfgroll.init import Initialised
+from cfgroll.operations import pull as pulling
+from cfgroll.operations.pull import PullOptions, PullRefused, pull
 from cfgroll.store.files import FileData
 from cfgroll.store.manifest import ATTEMPT, GitSource
 from cfgroll.store.worktree import FetchFailed
 from cfgroll.transactions.deploy import Deployed
+from cfgroll.transactions.init import Initialised
 from tests.helpers import git_in as sh
 from tests.store.test_repo import manifest
 
@@ -336,7 +336,7 @@ def test_a_rollback_by_hand_holds_the_branch_until_a_new_commit(
 
 
 def test_a_committed_gitignore_is_never_edited_for_the_store(origin: Origin) -> None:
-    from cfgroll.init import ignore_store
+    from cfgroll.transactions.init import ignore_store
 
     before = (origin.host / ".gitignore").read_text()
     assert ignore_store(Context.create(origin.host)) is None

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from cfgroll.capabilities import gate
 from cfgroll.errors import ProjectError
-from cfgroll.orchestrators import gate
 from cfgroll.orchestrators.startfirst import (
     BEHIND_A_PROXY,
     Replacement,

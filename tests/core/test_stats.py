@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cfgroll.capabilities.stats import (
+from cfgroll.history.stats import (
     Happened,
     figures,
     parse_since,
@@ -123,7 +123,7 @@ def test_the_restore_note_and_since() -> None:
 
 
 def test_a_long_history_is_counted_per_day_on_the_timeline() -> None:
-    from cfgroll.capabilities.report import DENSE, timeline
+    from cfgroll.history.report import DENSE, timeline
 
     few = [release(f"r{i}", i * 60) for i in range(10)]
     marks = timeline(few, ["web"], T0, NOW)
@@ -138,7 +138,7 @@ def test_a_long_history_is_counted_per_day_on_the_timeline() -> None:
 
 
 def test_a_long_list_of_releases_is_grouped_by_month_then_by_day() -> None:
-    from cfgroll.capabilities.report import Row, groups
+    from cfgroll.history.report import Row, groups
 
     def row(time: str) -> Row:
         return Row("t", time, "deploy", "ok", "web", "")

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
+from cfgroll.capabilities import gate
 from cfgroll.engine import endpoint
 from cfgroll.engine.daemon import EngineInfo
 from cfgroll.engine.swarm import SwarmService, SwarmTask
 from cfgroll.errors import CfgrollError, ProjectError, UsageError
-from cfgroll.orchestrators import gate
 from cfgroll.orchestrators.swarm import SWARM, render
 from cfgroll.orchestrators.swarm import stack as swarm_stack
 from cfgroll.settings import parse

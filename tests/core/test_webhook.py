@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from cfgroll.capabilities import webhook
 from cfgroll.errors import UsageError
+from cfgroll.operations import webhook
 
 KEY = b"s3cret"
 BODY = b'{"ref": "refs/heads/main", "after": "0000000000000000000000000000000000000000"}'
@@ -82,7 +82,7 @@ def test_only_a_valid_signature_wakes_the_watch(
 
 
 def test_a_burst_wakes_one_pull(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cfgroll.capabilities import pull as pulling
+    from cfgroll.operations import pull as pulling
 
     stop, wake = threading.Event(), threading.Event()
     pulls: list[int] = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cfgroll.capabilities import gate
 from cfgroll.capabilities.hooks import Hooks, gate_check
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose, stack_deploy, stack_remove
@@ -17,7 +18,6 @@ from cfgroll.engine.daemon import Daemon, State
 from cfgroll.engine.refs import repository
 from cfgroll.engine.swarm import SWARM_OBJECTS, SwarmService, SwarmTask
 from cfgroll.errors import CfgrollError, ProjectError
-from cfgroll.orchestrators import gate
 from cfgroll.orchestrators.swarm.render import Pinned, Rendered, merged, render
 from cfgroll.store.manifest import ContainerRecord, ServiceRecord
 from cfgroll.store.names import backup_ref

@@ -130,8 +130,7 @@ class Planned:
         """Each of the target's dumps into its service, after a copy of its folders: the
         service is stopped, copied, then restored (started first, or after, for an `offline`
         restore); then the gate on those services, and each one's `check`."""
-        from cfgroll.capabilities import volumes
-        from cfgroll.orchestrators import gate
+        from cfgroll.capabilities import gate, volumes
 
         wanted = self.restoring.wanted
         if not wanted:

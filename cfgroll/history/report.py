@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cfgroll import __version__
-from cfgroll.capabilities.stats import Figures, Happened, figures, parse_since
 from cfgroll.context import Context
 from cfgroll.errors import UsageError
+from cfgroll.history.stats import Figures, Happened, figures, parse_since
 
 if TYPE_CHECKING:
     from cfgroll.store.repo import Store
@@ -139,7 +139,7 @@ def render(ctx: Context, since: str | None = None) -> str:
     """The page, as text."""
     import jinja2  # this command's alone
 
-    from cfgroll.capabilities.stats import history
+    from cfgroll.history.stats import history
 
     now = datetime.now(timezone.utc)
     cutoff = parse_since(since, now)

@@ -30,12 +30,12 @@ from cfgroll.capabilities import mirror
 from cfgroll.context import Context, who
 from cfgroll.engine.daemon import Health, State
 from cfgroll.errors import CfgrollError, ProjectError, UsageError
-from cfgroll.init import ensure_store
 from cfgroll.settings import recorded
 from cfgroll.store.files import FileData
 from cfgroll.store.manifest import Action, ContainerRecord, Layout, Manifest, Role, ServiceRecord
 from cfgroll.store.names import RELEASE_PREFIX, backup_ref, new_name
 from cfgroll.store.repo import Entry, Store
+from cfgroll.transactions.init import ensure_store
 
 FOLDER = re.compile(r"^(update_)?(\d{8}_\d{6})$")
 COMPOSE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")

@@ -14,10 +14,10 @@ from typing import Literal
 from cfgroll import project
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, StoreError, one_line
-from cfgroll.init import ignore_store
 from cfgroll.store import lock
 from cfgroll.store.manifest import RELEASE
 from cfgroll.store.repo import Entry, Store
+from cfgroll.transactions.init import ignore_store
 
 Verdict = Literal["ok", "problem", "fixed", "info"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cfgroll import project
-from cfgroll.capabilities import mirror
+from cfgroll.capabilities import mirror, preflight
 from cfgroll.context import STORE_DIR, Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container
@@ -16,7 +16,6 @@ from cfgroll.settings import HOOKS_DIR, KEY, effective
 from cfgroll.store import system
 from cfgroll.store.files import write_atomic
 from cfgroll.store.repo import Entry, Store
-from cfgroll.transactions import preflight
 from cfgroll.transactions.release import Release, record_release
 
 

@@ -13,39 +13,38 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Literal
 
 from cfgroll.capabilities import notify
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, DeployFailed, one_line
-from cfgroll.settings import KEY, settings
+from cfgroll.history.following import (
+    PULLED,
+    Held,
+    followed,
+    held,
+    pulled_state,
+    read_line,
+)
+from cfgroll.history.following import (
+    PullOptions as PullOptions,  # re-exported: the CLI builds it
+)
+from cfgroll.history.following import (
+    PullRefused as PullRefused,  # re-exported: what pull refuses with
+)
+from cfgroll.settings import KEY
 from cfgroll.settings import parse as settings_of
 from cfgroll.store import lock
 from cfgroll.store.files import write_atomic
 from cfgroll.store.manifest import ATTEMPT, GitSource
 from cfgroll.store.names import names
 from cfgroll.store.repo import Store
-from cfgroll.store.worktree import FetchFailed, WorkTree, WorkTreeError
+from cfgroll.store.worktree import FetchFailed, WorkTree
 from cfgroll.transactions.deploy import Deployed, deploy
 
 FETCH_TIMEOUT = 60.0
-PULLED = "pulled"  # in the store: the last upstream commit a pull handled, and what was live
 HELD_TOLD = "held-told"  # in the store: the rollback whose hold was told
 Outcome = Literal["up to date", "skipped", "deployed", "unchanged", "held"]
-
-
-class PullRefused(WorkTreeError):
-    """The work tree holds a person's work, or the upstream was rewritten (exit 1)."""
-
-
-@dataclass(frozen=True)
-class PullOptions:
-    remote: str | None = None
-    branch: str | None = None
-    allow_reset: bool = False  # follow a force-pushed upstream
-    retry: bool = False  # deploy a commit that failed before
-    resume: bool = False  # deploy even though a rollback by hand holds the branch
 
 
 @dataclass(frozen=True)
@@ -68,9 +67,9 @@ def pull(ctx: Context, options: PullOptions = PullOptions()) -> Pulled:
             "HEAD is detached in the project's git repository; check out the branch to follow "
             "(git switch BRANCH)"
         )
-    where, theirs = _followed(ctx, tree, branch, options)
+    where, theirs = followed(ctx, tree, branch, options)
     from cfgroll.context import STORE_DIR
-    from cfgroll.init import ensure_store
+    from cfgroll.transactions.init import ensure_store
 
     tree.exclude(STORE_DIR + "/")  # the store, never the project's `.gitignore`
     store = ensure_store(ctx).store
@@ -94,7 +93,7 @@ def pull(ctx: Context, options: PullOptions = PullOptions()) -> Pulled:
         if not options.resume and (hold := held(store, upstream)) is not None:
             pulled = Pulled("held", source, subject, held=hold)
             told = store.path / HELD_TOLD
-            if _read(told) != hold.tag:  # once per rollback, not once per pull
+            if read_line(told) != hold.tag:  # once per rollback, not once per pull
                 block = ctx.compose.config().get(KEY)
                 notify.tell(ctx, block, "held", "cfgroll: pull is held", said(pulled))
                 write_atomic(told, (hold.tag + "\n").encode(), private=True)
@@ -119,63 +118,6 @@ def pull(ctx: Context, options: PullOptions = PullOptions()) -> Pulled:
     return Pulled("unchanged" if deployed.unchanged else "deployed", source, subject, deployed)
 
 
-@dataclass(frozen=True)
-class Held:
-    """Pull is held: a person changed the stack by hand after the last pull handled the
-    commit upstream still names (rolled back away from it, or deployed something else)."""
-
-    tag: str  # the release the person made
-    target: str | None  # what a rollback went back to (None: a deploy or update by hand)
-    at: datetime
-
-    @property
-    def how(self) -> str:
-        return f"rolled back by hand to {self.target}" if self.target else "deployed by hand"
-
-
-def held(store: Store, upstream: str) -> Held | None:
-    """Held while the live release was made by hand after the last pull handled `upstream`
-    (a rollback, or a deploy of other files; an automatic rollback records no release): the
-    person's choice stands over that commit. A new commit, or `--resume`, goes on."""
-    live = store.live()
-    commit, live_then = _pulled(store)
-    if live is None or commit != upstream:
-        return None
-    if live.manifest.git is not None and live.manifest.git.commit == upstream:
-        return None  # what the pull deployed
-    if live_then and live.tag == live_then:
-        return None  # as the pull left it (it found nothing to change)
-    if not live_then and live.manifest.action != "rollback":
-        return None  # recorded before cfgroll noted what was live
-    target = (live.manifest.target or "?") if live.manifest.action == "rollback" else None
-    return Held(live.tag, target, live.manifest.created_at)
-
-
-@dataclass(frozen=True)
-class Following:
-    """What `pull` follows in this project, as the last fetch left it (`status`)."""
-
-    upstream: str  # remote/branch
-    commit: str  # what it names, as of the last fetch
-    head: str  # the commit checked out
-    held: Held | None
-
-
-def following(ctx: Context, store: Store) -> Following | None:
-    """What pull follows here, without fetching; None when the project folder is not a git
-    work tree on a branch that follows one."""
-    try:
-        tree = WorkTree.of(ctx.directory)
-        branch = tree.branch()
-        if branch is None:
-            return None
-        where, theirs = _followed(ctx, tree, branch, PullOptions())
-    except CfgrollError:
-        return None
-    commit = tree.named(f"refs/remotes/{where}/{theirs}") or ""
-    return Following(f"{where}/{theirs}", commit, tree.head(), held(store, commit))
-
-
 def _live_files(ctx: Context, store: Store, changed: list[str]) -> dict[str, bytes]:
     """Of the `changed` paths, those whose content on disk is the live release's, by path."""
     live = store.live()
@@ -198,36 +140,6 @@ def _write_back(ctx: Context, files: dict[str, bytes]) -> None:
     """The live release's files back where they were (the tree was reset under them)."""
     for path, data in files.items():
         write_atomic(ctx.directory / path, data)
-
-
-def _pulled(store: Store) -> tuple[str, str]:
-    """The commit the last pull handled, and the release live when it was done with it."""
-    commit, _, live = _read(store.path / PULLED).partition(" ")
-    return commit, live.strip()
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="ascii").strip()
-    except OSError:
-        return ""
-
-
-def _followed(ctx: Context, tree: WorkTree, branch: str, options: PullOptions) -> tuple[str, str]:
-    """The remote and branch to follow: the flags, else `x-cfgroll: pull:`, else the
-    branch's upstream."""
-    block = settings(ctx.compose.config()).pull
-    upstream = tree.upstream(branch) or (None, None)
-    where = options.remote or block[0] or upstream[0]
-    theirs = options.branch or block[1] or upstream[1] or (branch if where else None)
-    if where is None or theirs is None:
-        raise PullRefused(
-            f"the branch {branch} follows no remote branch; set one (git branch -u "
-            f"origin/{branch}), or pass --remote and --branch, or `{KEY}: pull:`"
-        )
-    if where not in tree.remotes():
-        raise PullRefused(f"the project's git repository has no remote {where!r}")
-    return where, theirs
 
 
 def _move(
@@ -261,7 +173,7 @@ def _handled(store: Store, commit: str) -> bool:
     live = store.live()
     if live is not None and live.manifest.git is not None and live.manifest.git.commit == commit:
         return True
-    return _pulled(store)[0] == commit
+    return pulled_state(store)[0] == commit
 
 
 def _failed_as(store: Store, commit: str) -> str:
