@@ -256,11 +256,13 @@ def describe(record: HookRecord) -> str:
 def _wait(
     proc: subprocess.Popen[bytes], limit: float, on_line: Callable[[str], None]
 ) -> tuple[HookResult, int | None]:
-    """Stream `proc`'s output to `on_line` until it exits or `limit` seconds pass."""
+    """Stream `proc`'s output to `on_line` until it exits or `limit` seconds pass. Called at
+    once after the hook started: a Ctrl-C from here on kills it (the reader's start included:
+    a Ctrl-C there, on a busy machine, left the hook running)."""
     assert proc.stdout is not None
-    reader = threading.Thread(target=_read, args=(proc.stdout, on_line), daemon=True)
-    reader.start()
     try:
+        reader = threading.Thread(target=_read, args=(proc.stdout, on_line), daemon=True)
+        reader.start()
         code = proc.wait(timeout=max(limit, 0.1))
         result: HookResult = "ok" if code == 0 else "failed"
     except subprocess.TimeoutExpired:

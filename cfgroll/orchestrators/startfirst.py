@@ -241,15 +241,12 @@ def roll(
     reps = replacements(
         current, {s: scale(model[s]) for s in firsts}, target, images, recreate, way.intact
     )
-    stop_first = [
-        s
-        for s in wanted
-        if s not in reps
-        and not (
-            s not in recreate
-            and settled(current.get(s, ()), scale(model[s]), target.get(s), images)
-        )
-    ]
+
+    def unchanged(s: str) -> bool:
+        mine = current.get(s, ())
+        return s not in recreate and settled(mine, scale(model[s]), target.get(s), images)
+
+    stop_first = [s for s in wanted if s not in reps and not unchanged(s)]
     retiring = frozenset(c.id for r in reps.values() for c in r.retire)
     before = gate.Baseline({c.id: c.restart_count for c in listed}, retiring)
     if stop_first:
@@ -358,20 +355,21 @@ def retire(
     if settings.drain > 0:
         ctx.reporter.step(f"draining {shown} for {settings.drain:g}s")
         time.sleep(settings.drain)
-    if settings.retire == "stop-then-leave":
-        ctx.reporter.step(f"retiring {shown}: stopped, out of the networks, removed")
-        daemon.stop(c.id for c in serving)
-        faults.point("start-first:stopped")
+
+    def leave() -> None:
         for c in serving:
             daemon.disconnect(c)
         faults.point("start-first:disconnected")
-    else:
-        ctx.reporter.step(f"retiring {shown}: out of the networks, stopped, removed")
-        for c in serving:
-            daemon.disconnect(c)
-        faults.point("start-first:disconnected")
+
+    def stop() -> None:
         daemon.stop(c.id for c in serving)
         faults.point("start-first:stopped")
+
+    steps = {"out of the networks": leave, "stopped": stop}
+    order = list(steps) if settings.retire == "leave-then-stop" else list(reversed(steps))
+    ctx.reporter.step(f"retiring {shown}: {', '.join(order)}, removed")
+    for what in order:
+        steps[what]()
     for c in serving:
         daemon.remove_container(c.id)
 

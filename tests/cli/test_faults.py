@@ -213,6 +213,22 @@ def test_a_fault_at_every_start_first_step(start_first: Path, command: str, mode
         assert all(f["verdict"] != "problem" for f in doctor(proj).values()), step
 
 
+def test_a_crash_between_the_stop_and_the_leaving(start_first: Path) -> None:
+    """`retire: stop-then-leave` killed once the old container is stopped, still in its
+    networks: the new one serves, is no leftover, and the next deploy clears the stopped one."""
+    proj = start_first
+    compose = proj / "compose.yaml"
+    compose.write_text(compose.read_text() + "x-cfgroll:\n  retire: stop-then-leave\n")
+    assert cfgroll_run(proj, "deploy", *FAST).returncode == 0
+    (proj / ".env").write_text("GREETING=sf-stopped\n")
+    run = cfgroll_run(proj, "deploy", *FAST, "--drain", "0", fault="start-first:stopped:exit")
+    assert run.returncode == EXIT_CODE, run.stderr
+    assert doctor(proj)["duplicates"]["verdict"] != "problem"
+    assert served(proj) == "sf-stopped"
+    assert cfgroll_run(proj, "deploy", *FAST).returncode == 0
+    assert len(webs(proj)) == 1 and served(proj) == "sf-stopped"
+
+
 def test_every_step_is_reached_by_some_command() -> None:
     """Runs after the fault tests (same module, in order): no named step went untested."""
     if len(FIRED) < 12:
