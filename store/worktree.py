@@ -46,16 +46,14 @@ def committed(folder: Path) -> set[Path]:
     """The files under `folder` that git tracks and that are as HEAD has them (nothing of
     them lives only on disk); none outside a work tree."""
     tracked = tracked_paths(folder)
-    found = _repo(folder)
-    if not tracked or found is None:
+    if not tracked:
         return set()
-    repo, top = found
+    tree = WorkTree.of(folder)
     try:
-        out = str(repo.git.execute(["git", "status", "--porcelain", "--untracked-files=no"]))
-    except git.GitCommandError:
+        changed = tree.changed()
+    except WorkTreeError:
         return set()
-    changed = {top / line[3:] for line in out.splitlines() if line.strip()}
-    return tracked - changed
+    return tracked - {tree.top / path for path in changed}
 
 
 def _repo(folder: Path) -> tuple[git.Repo, Path] | None:
@@ -148,9 +146,20 @@ class WorkTree:
         return list(dict.fromkeys(str(out).split()))
 
     def changed(self) -> list[str]:
-        """Tracked files with changes not committed (staged or not)."""
-        out = self._git("status", "--porcelain", "--untracked-files=no")
-        return [line[3:] for line in out.splitlines() if line.strip()]
+        """Tracked files with changes not committed (staged or not), both sides of a rename.
+        Read NUL-separated: git quotes a path with a space or a non-ASCII letter otherwise."""
+        fields = self._git("status", "--porcelain", "-z", "--untracked-files=no").split("\0")
+        found, i = [], 0
+        while i < len(fields):
+            entry = fields[i]
+            i += 1
+            if len(entry) < 4:
+                continue
+            found.append(entry[3:])
+            if entry[0] in "RC":  # a rename or copy: its source follows
+                found.append(fields[i])
+                i += 1
+        return found
 
     def fetch(self, where: str, branch: str, timeout: float) -> str:
         """Fetch `branch` of the remote `where` (its tracking ref moves); the commit it names."""

@@ -376,3 +376,20 @@ def test_watch_tells_of_a_long_fetch_outage_once(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(stop, "wait", lambda delay: None)
     pulling.watch(None, PullOptions(), 5, lambda _line: None, stop)  # type: ignore[arg-type]
     assert told == ["unreachable", "unreachable"]
+
+
+def test_changed_files_with_spaces_accents_and_renames(tmp_path: Path) -> None:
+    """git quotes such paths in its plain status: read NUL-separated, each is named as it is,
+    so a file a person changed is never taken as committed (`clone` writes over those)."""
+    from cfgroll.store.worktree import WorkTree, committed
+
+    sh(tmp_path, "init", "-q", ".")
+    for name in ("my file.yml", "é.env", "plain", "kept"):
+        (tmp_path / name).write_text("a\n")
+    sh(tmp_path, "add", ".")
+    sh(tmp_path, "commit", "-qm", "one")
+    (tmp_path / "my file.yml").write_text("b\n")
+    (tmp_path / "é.env").write_text("b\n")
+    sh(tmp_path, "mv", "plain", "moved")
+    assert sorted(WorkTree.of(tmp_path).changed()) == ["moved", "my file.yml", "plain", "é.env"]
+    assert {p.name for p in committed(tmp_path)} == {"kept"}
