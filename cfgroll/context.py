@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 STORE_ENV = "CFGROLL_STORE"
 STORE_DIR = ".cfgroll"
-RESTORE_JOURNAL = "restore.json"  # beside the store: a restore under way (capabilities/volumes)
 
 
 class Reporter(Protocol):
@@ -91,6 +90,11 @@ class Context:
     @property
     def directory(self) -> Path:
         return self.compose.directory
+
+    @property
+    def restore_journal(self) -> Path:
+        """Beside the store: a data restore under way (`cfgroll.capabilities.volumes`)."""
+        return self.store_path.parent / "restore.json"
 
     @property
     def daemon(self) -> Daemon:

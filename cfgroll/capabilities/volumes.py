@@ -25,14 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cfgroll.context import RESTORE_JOURNAL, Context
+from cfgroll.capabilities.data import folder as data_folder
+from cfgroll.context import Context
 from cfgroll.engine.daemon import Container
 from cfgroll.engine.folders import Mount
 from cfgroll.errors import CfgrollError, one_line
 from cfgroll.store.files import fsync_dir, write_atomic
 from cfgroll.store.system import fsync_file
 
-JOURNAL = RESTORE_JOURNAL
 COPIES = "copies"
 COPY_TIMEOUT = 3600.0  # seconds one folder's copy may take, out or back
 KINDS = ("volume", "bind")  # what holds data; tmpfs does not outlive the container
@@ -74,20 +74,14 @@ class Journal:
     saved: tuple[Saved, ...] = ()
 
 
-def data_folder(ctx: Context) -> Path:
-    """Where the copies are kept: the data folder beside the store, with the dumps."""
-    from cfgroll.capabilities.data import folder
-
-    return folder(ctx)
+def copies_root(ctx: Context) -> Path:
+    """Where every restore keeps its copies: in the data folder, beside the dumps."""
+    return data_folder(ctx) / COPIES
 
 
 def _copies(ctx: Context, journal: Journal) -> Path:
     """The copies one restore took, a folder per service."""
-    return data_folder(ctx) / COPIES / journal.started.replace(":", "")
-
-
-def journal_path(ctx: Context) -> Path:
-    return ctx.store_path.parent / JOURNAL
+    return copies_root(ctx) / journal.started.replace(":", "")
 
 
 def folders_of(container: Container) -> list[Mount]:
@@ -98,12 +92,12 @@ def folders_of(container: Container) -> list[Mount]:
 def read(ctx: Context) -> Journal | None:
     """The journal of a restore under way or cut short, if there is one."""
     try:
-        raw = json.loads(journal_path(ctx).read_text(encoding="utf-8"))
+        raw = json.loads(ctx.restore_journal.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         raise PutBackFailed(
-            f"the restore journal {journal_path(ctx)} is unreadable: {exc}"
+            f"the restore journal {ctx.restore_journal} is unreadable: {exc}"
         ) from exc
     saved = tuple(
         Saved(
@@ -119,7 +113,7 @@ def read(ctx: Context) -> Journal | None:
 
 def _write(ctx: Context, journal: Journal) -> None:
     text = json.dumps(asdict(journal), indent=1) + "\n"
-    write_atomic(journal_path(ctx), text.encode(), private=True)
+    write_atomic(ctx.restore_journal, text.encode(), private=True)
 
 
 def begin(
@@ -222,8 +216,8 @@ def finish(ctx: Context, journal: Journal) -> None:
     """The restore is over (recorded, or its copies are back): the journal and copies go."""
     import shutil
 
-    journal_path(ctx).unlink(missing_ok=True)
-    fsync_dir(journal_path(ctx).parent)
+    ctx.restore_journal.unlink(missing_ok=True)
+    fsync_dir(ctx.restore_journal.parent)
     shutil.rmtree(_copies(ctx, journal), ignore_errors=True)
 
 

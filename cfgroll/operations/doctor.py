@@ -87,7 +87,7 @@ def _data(ctx: Context, report: Report, fix: bool) -> None:
         report.add("data", "problem", str(exc), 'see docs/data.md, "When a restore fails"')
         journal = None
     if journal is not None:
-        copies = volumes.data_folder(ctx) / volumes.COPIES
+        copies = volumes.copies_root(ctx)
         report.add(
             "data",
             "problem",

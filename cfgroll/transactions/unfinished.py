@@ -4,7 +4,7 @@ with them (`cfgroll.capabilities.volumes` keeps the journal that says so)."""
 
 from __future__ import annotations
 
-from cfgroll.context import RESTORE_JOURNAL, Context
+from cfgroll.context import Context
 
 
 def resume(ctx: Context) -> str | None:
@@ -12,7 +12,7 @@ def resume(ctx: Context) -> str | None:
     at it (the store's lock is free); what was done, in one line. `PutBackFailed` (the journal
     and the copies kept) when the copies cannot go back. Costs one `stat` when there is none
     (every command asks)."""
-    if not (ctx.store_path.parent / RESTORE_JOURNAL).exists():
+    if not ctx.restore_journal.exists():
         return None
     from cfgroll.capabilities import volumes
     from cfgroll.store import lock

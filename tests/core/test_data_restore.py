@@ -154,7 +154,7 @@ def test_the_copy_is_taken_stopped_named_in_the_journal_and_put_back_emptied_fir
         "remove helper",
     ]
     volumes.finish(ctx, journal)
-    assert volumes.read(ctx) is None and not list(volumes.data_folder(ctx).rglob("*.tar"))
+    assert volumes.read(ctx) is None and not list(volumes.copies_root(ctx).rglob("*.tar"))
 
 
 def test_a_copy_that_fails_starts_the_service_again_and_restores_nothing(ctx: Context) -> None:
