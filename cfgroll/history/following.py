@@ -21,15 +21,6 @@ class PullRefused(WorkTreeError):
 
 
 @dataclass(frozen=True)
-class PullOptions:
-    remote: str | None = None
-    branch: str | None = None
-    allow_reset: bool = False  # follow a force-pushed upstream
-    retry: bool = False  # deploy a commit that failed before
-    resume: bool = False  # deploy even though a rollback by hand holds the branch
-
-
-@dataclass(frozen=True)
 class Held:
     """Pull is held: a person changed the stack by hand after the last pull handled the
     commit upstream still names (rolled back away from it, or deployed something else)."""
@@ -79,7 +70,7 @@ def following(ctx: Context, store: Store) -> Following | None:
         branch = tree.branch()
         if branch is None:
             return None
-        where, theirs = followed(ctx, tree, branch, PullOptions())
+        where, theirs = followed(ctx, tree, branch)
     except CfgrollError:
         return None
     commit = tree.named(f"refs/remotes/{where}/{theirs}") or ""
@@ -99,13 +90,19 @@ def read_line(path: Path) -> str:
         return ""
 
 
-def followed(ctx: Context, tree: WorkTree, branch: str, options: PullOptions) -> tuple[str, str]:
-    """The remote and branch to follow: the flags, else `x-cfgroll: pull:`, else the
-    branch's upstream."""
+def followed(
+    ctx: Context,
+    tree: WorkTree,
+    branch: str,
+    remote: str | None = None,
+    their_branch: str | None = None,
+) -> tuple[str, str]:
+    """The remote and branch to follow: the flags (`remote`, `their_branch`), else
+    `x-cfgroll: pull:`, else the branch's upstream."""
     block = settings(ctx.compose.config()).pull
     upstream = tree.upstream(branch) or (None, None)
-    where = options.remote or block[0] or upstream[0]
-    theirs = options.branch or block[1] or upstream[1] or (branch if where else None)
+    where = remote or block[0] or upstream[0]
+    theirs = their_branch or block[1] or upstream[1] or (branch if where else None)
     if where is None or theirs is None:
         raise PullRefused(
             f"the branch {branch} follows no remote branch; set one (git branch -u "

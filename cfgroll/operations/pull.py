@@ -16,21 +16,16 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from cfgroll.capabilities import notify
-from cfgroll.context import Context
+from cfgroll.context import STORE_DIR, Context
 from cfgroll.errors import CfgrollError, DeployFailed, one_line
 from cfgroll.history.following import (
     PULLED,
     Held,
+    PullRefused,
     followed,
     held,
     pulled_state,
     read_line,
-)
-from cfgroll.history.following import (
-    PullOptions as PullOptions,  # re-exported: the CLI builds it
-)
-from cfgroll.history.following import (
-    PullRefused as PullRefused,  # re-exported: what pull refuses with
 )
 from cfgroll.settings import KEY
 from cfgroll.settings import parse as settings_of
@@ -41,10 +36,20 @@ from cfgroll.store.names import names
 from cfgroll.store.repo import Store
 from cfgroll.store.worktree import FetchFailed, WorkTree
 from cfgroll.transactions.deploy import Deployed, deploy
+from cfgroll.transactions.init import ensure_store
 
 FETCH_TIMEOUT = 60.0
 HELD_TOLD = "held-told"  # in the store: the rollback whose hold was told
 Outcome = Literal["up to date", "skipped", "deployed", "unchanged", "held"]
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    remote: str | None = None
+    branch: str | None = None
+    allow_reset: bool = False  # follow a force-pushed upstream
+    retry: bool = False  # deploy a commit that failed before
+    resume: bool = False  # deploy even though a rollback by hand holds the branch
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,7 @@ def pull(ctx: Context, options: PullOptions = PullOptions()) -> Pulled:
             "HEAD is detached in the project's git repository; check out the branch to follow "
             "(git switch BRANCH)"
         )
-    where, theirs = followed(ctx, tree, branch, options)
-    from cfgroll.context import STORE_DIR
-    from cfgroll.transactions.init import ensure_store
-
+    where, theirs = followed(ctx, tree, branch, options.remote, options.branch)
     tree.exclude(STORE_DIR + "/")  # the store, never the project's `.gitignore`
     store = ensure_store(ctx).store
     wait = ctx.flags.lock_timeout or 0
