@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,6 +57,16 @@ services:
 
 
 DOCKERFILE = f"FROM {BASE_IMAGE}\nRUN mkdir -p /www\n"
+
+
+def doc_recipe(doc: Path, name: str) -> str:
+    """The code block `doc` shows under `<!-- recipe: NAME -->`: the tests run the docs'
+    recipes from the docs' own text."""
+    found = re.search(
+        rf"<!-- recipe: {re.escape(name)} -->\n```\w*\n(.*?)```", doc.read_text(), re.S
+    )
+    assert found, f"{doc.name} has no recipe {name!r}"
+    return found.group(1)
 
 
 def git(store: Path, *args: str) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.helpers import doc_recipe
+
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "rollouts.md"
 EXAMPLE = REPO / "examples" / "proxy"
@@ -37,11 +39,7 @@ CMD ["sh", "-c", "[ \\"$CRASH\\" = 1 ] && exit 3; echo \\"$GREETING\\" > /www/in
 
 def recipe(name: str) -> str:
     """The block docs/rollouts.md shows under `<!-- recipe: NAME -->`."""
-    found = re.search(
-        rf"<!-- recipe: {re.escape(name)} -->\n```\w*\n(.*?)```", DOC.read_text(), re.S
-    )
-    assert found, f"docs/rollouts.md has no recipe {name!r}"
-    return found.group(1)
+    return doc_recipe(DOC, name)
 
 
 def local_images(nginx: str) -> dict[str, str]:
@@ -62,11 +60,9 @@ class Stack:
     answers on, and how to make the next deploy crash (a change to the project's files)."""
 
     folder: Path
-    project: str
     service: str
     url: tuple[str, int, str]  # host, port, Host header
     crash: Callable[[Path], None]
-    env: str = ".env"
 
 
 def from_docs(proxy: str, folder: Path, project: str, images: Mapping[str, str]) -> Stack:
@@ -88,7 +84,7 @@ def from_docs(proxy: str, folder: Path, project: str, images: Mapping[str, str])
     def crash(folder: Path) -> None:
         (folder / ".env").write_text("GREETING=v3\nCRASH=1\n")
 
-    return Stack(folder, project, "manager-api", ("127.0.0.1", 8081, "localhost"), crash)
+    return Stack(folder, "manager-api", ("127.0.0.1", 8081, "localhost"), crash)
 
 
 def example(folder: Path, project: str) -> Stack:
@@ -105,7 +101,7 @@ def example(folder: Path, project: str) -> Stack:
         compose.write_text(compose.read_text().replace("&& exec httpd", "&& exit 3; exec httpd"))
         (folder / ".env").write_text("GREETING=v3\n")
 
-    return Stack(folder, project, "web", ("127.0.0.1", 8000, "shop.localhost"), crash)
+    return Stack(folder, "web", ("127.0.0.1", 8000, "shop.localhost"), crash)
 
 
 @dataclass
@@ -197,7 +193,7 @@ def run_steps(
         for step in STEPS:
             since = time.time()
             if step == "deploy":
-                (stack.folder / stack.env).write_text("GREETING=v2\n")
+                (stack.folder / ".env").write_text("GREETING=v2\n")
                 assert cfgroll("deploy") == 0
             elif step == "rollback":
                 assert cfgroll("rollback", "previous", "--yes") == 0

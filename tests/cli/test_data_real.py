@@ -6,7 +6,6 @@ exactly as it was."""
 
 from __future__ import annotations
 
-import re
 import signal
 import subprocess
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import Runner, build_file_tree, interrupted, live_tag
+from tests.helpers import Runner, build_file_tree, doc_recipe, interrupted, live_tag
 
 pytestmark = pytest.mark.docker
 FAST = ["--settle", "0.5", "--timeout", "90"]
@@ -25,11 +24,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "data.md"
 
 def recipe(name: str) -> dict[str, object]:
     """The `x-cfgroll:` block docs/data.md shows under `<!-- recipe: NAME -->`."""
-    found = re.search(
-        rf"<!-- recipe: {re.escape(name)} -->\n```yaml\n(.*?)```", DOC.read_text(), re.S
-    )
-    assert found, f"docs/data.md has no recipe {name!r}"
-    block = yaml.safe_load(found.group(1))["x-cfgroll"]
+    block = yaml.safe_load(doc_recipe(DOC, name))["x-cfgroll"]
     assert isinstance(block, dict)
     return block
 

@@ -73,6 +73,17 @@ def daemon_host(
     return dev, host
 
 
+def watching(
+    host: Path, log: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`cfgroll watch ARGS` on the host, its output in `log`."""
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cfgroll", "watch", *args, *FAST, "-C", str(host)],
+            stdout=out, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+
+
 def wait_serving(project_name: str, text: str, within: float, log: Path) -> None:
     """Until the project serves `text` (`within` seconds at most, else fail with the log)."""
     deadline = time.monotonic() + within
@@ -167,11 +178,7 @@ def test_watch_deploys_each_commit_and_stops_on_sigterm(
 ) -> None:
     dev, host = daemon_host(tmp_path, project_name, git_daemon, "app.git")
     log = tmp_path / "watch.log"
-    with open(log, "w") as out:
-        watcher = subprocess.Popen(
-            [sys.executable, "-m", "cfgroll", "watch", "--interval", "1", *FAST, "-C", str(host)],
-            stdout=out, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+    watcher = watching(host, log, "--interval", "1")
     try:
         pushed = []
         for version in ("v2", "v3"):
@@ -210,12 +217,7 @@ def test_a_signed_push_webhook_deploys_at_once(
         port = s.getsockname()[1]
     log = tmp_path / "watch.log"
     env = {**os.environ, "CFGROLL_WEBHOOK_SECRET": "hook-s3cret"}
-    with open(log, "w") as out:
-        watcher = subprocess.Popen(
-            [sys.executable, "-m", "cfgroll", "watch", "--interval", "3600", "--listen",
-             f"127.0.0.1:{port}", *FAST, "-C", str(host)],
-            stdout=out, stderr=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
+    watcher = watching(host, log, "--interval", "3600", "--listen", f"127.0.0.1:{port}", env=env)
 
     def hook(body: bytes, key: bytes) -> int:
         sig = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()

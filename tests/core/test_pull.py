@@ -4,6 +4,8 @@ where the work tree is left. tests/cli/test_pull.py runs the real deploy."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,10 +234,26 @@ def test_a_bad_pull_block_is_refused(block: str) -> None:
     assert parse({"pull": {"remote": "up", "branch": "prod"}}).pull == ("up", "prod")
 
 
+def scripted(
+    script: list[tuple[float, object]], stop: threading.Event, clock: list[float]
+) -> Callable[[object, object], object]:
+    """A stand-in for `pull` that plays `script`, one (the time then, its result or its error)
+    a call; the last one stops the watch."""
+
+    def fake_pull(ctx: object, options: object) -> object:
+        clock[0], result = script.pop(0)
+        if not script:
+            stop.set()
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    return fake_pull
+
+
 def test_watch_backs_off_on_fetch_errors_and_stops_when_asked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import threading
     from datetime import datetime, timezone
 
     source = GitSource("a" * 40, "main", "origin", "dev", datetime.now(timezone.utc))
@@ -251,16 +269,7 @@ def test_watch_backs_off_on_fetch_errors_and_stops_when_asked(
     ]
     stop = threading.Event()
     waits: list[float] = []
-
-    def fake_pull(ctx: object, options: object) -> object:
-        result = results.pop(0)
-        if not results:
-            stop.set()
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    monkeypatch.setattr(pulling, "pull", fake_pull)
+    monkeypatch.setattr(pulling, "pull", scripted([(0, r) for r in results], stop, [0.0]))
     monkeypatch.setattr(stop, "wait", lambda delay: waits.append(delay))
     lines: list[str] = []
     pulling.watch(None, PullOptions(), 5, lines.append, stop)  # type: ignore[arg-type]
@@ -274,7 +283,6 @@ def test_watch_backs_off_on_fetch_errors_and_stops_when_asked(
 
 
 def test_watch_ends_on_ctrl_c_during_a_deploy(monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
 
     def interrupted(ctx: object, options: object) -> object:
         try:
@@ -346,7 +354,6 @@ def test_a_committed_gitignore_is_never_edited_for_the_store(origin: Origin) -> 
 
 
 def test_watch_tells_of_a_long_fetch_outage_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
     from datetime import datetime, timezone
 
     source = GitSource("a" * 40, "main", "origin", "dev", datetime.now(timezone.utc))
@@ -360,16 +367,7 @@ def test_watch_tells_of_a_long_fetch_outage_once(monkeypatch: pytest.MonkeyPatch
     stop = threading.Event()
     told: list[str] = []
     clock = [0.0]
-
-    def fake_pull(ctx: object, options: object) -> object:
-        clock[0], result = script.pop(0)
-        if not script:
-            stop.set()
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    monkeypatch.setattr(pulling, "pull", fake_pull)
+    monkeypatch.setattr(pulling, "pull", scripted(script, stop, clock))
     monkeypatch.setattr(pulling.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(pulling, "_block", lambda ctx: {"notify": {"fetch_minutes": 30}})
     monkeypatch.setattr(pulling.notify, "tell", lambda *a, **k: told.append(a[2]) or True)
