@@ -286,10 +286,9 @@ def settled(
 ) -> bool:
     """Whether a stop-first service already runs what the release wants: `n` running
     containers with the configuration's hash (`target`) and the image their reference names now.
-    Such a service is left out of the stop-first run: with `--no-deps`, Compose
-    labels a container with a hash of its service without `depends_on` (docker/compose#12069:
-    2.26 to 2.29 at least), so would recreate, for nothing, a proxy that depends on a
-    start-first service."""
+    Such a service is left out of the stop-first run: with `--no-deps`, Compose (2.26 to 2.29
+    at least, docker/compose#12069) hashes a service without its `depends_on`, so it would
+    recreate, for nothing, a proxy that depends on a start-first service."""
     return (
         target is not None
         and len(mine) == n

@@ -142,3 +142,23 @@ def test_refused_before_anything_changes(
     err = capsys.readouterr().err
     assert "web stays stop-first: it publishes the fixed host port 18080" in err
     assert len(web_containers(project_name)) == 1
+
+
+def test_a_stop_first_service_that_depends_on_it_is_left_running(
+    tmp_path: Path, base_image: str, project_name: str
+) -> None:
+    """A proxy in front (stop-first, `depends_on` the start-first service) keeps its container
+    over a deploy that changes only the service: Compose's `--no-deps` would recreate it for
+    nothing (docker/compose#12069), so it is left out of the stop-first run."""
+    text = compose(project_name, base_image).replace(
+        "  probe:\n    image:", "  probe:\n    depends_on: [web]\n    image:"
+    )
+    proj = build_file_tree(tmp_path / "p", {
+        "compose.yaml": text, "Dockerfile": DOCKERFILE, ".env": "GREETING=v1\n",
+    })  # fmt: skip
+    probe = ["--filter", "label=com.docker.compose.service=probe"]
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    before = containers(project_name, *probe)
+    (proj / ".env").write_text("GREETING=v2\n")
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    assert containers(project_name, *probe) == before
