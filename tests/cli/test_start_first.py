@@ -109,7 +109,9 @@ def test_no_request_fails_twice_in_a_row(proj: Path, project_name: str) -> None:
     )  # fmt: skip
     assert one_web() == seen[-1]
     log = probe_log(project_name)
-    assert log.count("ok") > 100, "the probe did not run"
+    # it ran through the steps (about 10 s since a stop-first service that runs what is wanted
+    # is no longer started again: 100 answers, once, on the CI machine)
+    assert log.count("ok") > 50, "the probe did not run"
     twice = log.count("failed twice")
     print(f"probe: {log.count('ok')} ok, {log.count('retried')} retried, {twice} failed twice")
     # Docker's DNS names a new container as it starts, before it listens, and an old one until
