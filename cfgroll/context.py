@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     from cfgroll.store.statcache import Known
 
 STORE_ENV = "CFGROLL_STORE"
+# Set by a fleet deploy or rollback for each host run it starts (`cfgroll.operations.fleet`):
+# the host's name (its live release is `refs/hosts/<name>`) and the release name the run
+# records or, when it exists, joins.
+HOST_ENV = "CFGROLL_HOST"
+RELEASE_ENV = "CFGROLL_RELEASE"
 STORE_DIR = ".cfgroll"
 
 
@@ -59,6 +64,8 @@ class Context:
     store_path: Path
     reporter: Reporter = field(default_factory=Silent)
     flags: Flags = field(default_factory=Flags)  # the command line's say on the settings
+    host: str | None = None  # a fleet's host this run works on (its engine is the chosen one)
+    release_name: str | None = None  # the name a fleet gave the release this run records
     _daemon: Daemon | None = None
     _store: Store | None = None  # opened once per run: one git reader, its caches shared
 
@@ -85,7 +92,29 @@ class Context:
         env_store = os.environ.get(STORE_ENV)
         store_path = store or (Path(env_store) if env_store else None)
         store_path = (store_path or default_store_path(compose.directory)).absolute()
-        return cls(compose, store_path, reporter or Silent(), flags or Flags())
+        return cls(
+            compose,
+            store_path,
+            reporter or Silent(),
+            flags or Flags(),
+            os.environ.get(HOST_ENV) or None,
+            os.environ.get(RELEASE_ENV) or None,
+        )
+
+    def for_host(self, host: str | None) -> Context:
+        """This context for a fleet's host (`log --host`, `stats --host`): its store reads the
+        host's live release and attempts."""
+        from dataclasses import replace
+
+        from cfgroll.errors import UsageError
+
+        if host is None:
+            return self
+        known = sorted(self.open_store().hosts_live())
+        if host not in known:
+            listed = ", ".join(known) or "none yet"
+            raise UsageError(f"the store has no release for host {host} (its hosts: {listed})")
+        return replace(self, host=host, _store=None)
 
     @property
     def directory(self) -> Path:
@@ -108,7 +137,7 @@ class Context:
         from cfgroll.store.repo import Store
 
         if self._store is None or not Store.exists(self.store_path):
-            self._store = Store.open(self.store_path)
+            self._store = Store.open(self.store_path, self.host)
         return self._store
 
     def known(self) -> Known | None:
@@ -130,9 +159,8 @@ class Context:
 
         if self._store is not None and Store.exists(self.store_path):
             return self._store, False
-        self._store, created = Store.create(
-            self.store_path, f"cfgroll store of {self.compose.directory}"
-        )
+        store, created = Store.create(self.store_path, f"cfgroll store of {self.compose.directory}")
+        self._store = Store.open(self.store_path, self.host) if self.host else store
         return self._store, created
 
 

@@ -25,13 +25,11 @@ FLEET_EXAMPLE = "e.g. `fleet: {canary: canary, parallel: 2, soak: 30, all_or_not
 @dataclass(frozen=True)
 class Host:
     """One host of the fleet: its name (in the store's refs and in messages), its engine (a
-    docker context's name, or an `ssh://`, `tcp://` or `unix://` address), its groups, and the
-    env file of its own added to the project's (recorded with role `env`), if any."""
+    docker context's name, or an `ssh://`, `tcp://` or `unix://` address) and its groups."""
 
     name: str
     endpoint: str
     groups: tuple[str, ...] = ()
-    env_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +53,8 @@ def hosts(block: Mapping[str, Any]) -> tuple[Host, ...]:
     found: list[Host] = []
     for i, item in enumerate(value, 1):
         where = f"`{KEY}: hosts:` entry {i}"
-        if not isinstance(item, Mapping) or set(item) - {"name", "endpoint", "groups", "env_file"}:
-            raise ProjectError(
-                f"{where} takes `name`, `endpoint`, `groups` and `env_file`, {HOSTS_EXAMPLE}"
-            )
+        if not isinstance(item, Mapping) or set(item) - {"name", "endpoint", "groups"}:
+            raise ProjectError(f"{where} takes `name`, `endpoint` and `groups`, {HOSTS_EXAMPLE}")
         name, endpoint = item.get("name"), item.get("endpoint")
         if not isinstance(name, str) or not NAME.fullmatch(name):
             raise ProjectError(
@@ -82,10 +78,7 @@ def hosts(block: Mapping[str, Any]) -> tuple[Host, ...]:
             isinstance(g, str) and NAME.fullmatch(g) for g in groups
         ):
             raise ProjectError(f"{where} ({name}): `groups:` must be a list of names")
-        env_file = item.get("env_file")
-        if env_file is not None and (not isinstance(env_file, str) or not env_file.strip()):
-            raise ProjectError(f"{where} ({name}): `env_file:` must be a project-relative path")
-        found.append(Host(name, endpoint.strip(), tuple(groups), env_file))
+        found.append(Host(name, endpoint.strip(), tuple(groups)))
     return tuple(found)
 
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from cfgroll import fleet_fields
 from cfgroll import settings_fields as field_of
 from cfgroll.errors import ProjectError
+from cfgroll.fleet_fields import FleetRollout, Host
 from cfgroll.settings_fields import DUMP_TIMEOUT as DUMP_TIMEOUT
 from cfgroll.settings_fields import KEY as KEY
 from cfgroll.settings_fields import DataCommand as DataCommand
@@ -77,6 +79,8 @@ _KNOWN = (
     "pull",
     "data",
     "notify",
+    "hosts",
+    "fleet",
 )
 KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
 
@@ -120,6 +124,8 @@ class Settings:
     pull: tuple[str | None, str | None] = (None, None)  # the remote and branch `pull` follows
     data: Mapping[str, DataCommand] = field(default_factory=dict)  # service -> its dump/restore
     notify: Notify = field(default_factory=Notify)  # who is told what (capabilities/notify)
+    hosts: tuple[Host, ...] = ()  # a fleet's hosts (operations/fleet)
+    fleet: FleetRollout = FleetRollout()  # how a release goes to them
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,8 @@ def parse(block: Any) -> Settings:
         pull=field_of.pull(block),
         data=field_of.data(block),
         notify=field_of.notify(block),
+        hosts=fleet_fields.hosts(block),
+        fleet=fleet_fields.fleet(block),
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
 
 from cfgroll.cli.common import (
     nothing_changed,
     out,
     report_setup,
+    split_services,
 )
 from cfgroll.cli.options import (
     GATE_SETTINGS,
@@ -23,6 +26,19 @@ from cfgroll.cli.options import (
 if TYPE_CHECKING:
     from cfgroll.context import Context
 
+HostsOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--hosts",
+        metavar="NAME,…",
+        help="A fleet's hosts to deploy to (x-cfgroll: hosts:; default: all of them).",
+    ),
+]
+GroupOption = Annotated[
+    Optional[str],
+    typer.Option("--group", metavar="NAME", help="Only the fleet's hosts in this group."),
+]
+
 
 @project_command(settings=(*GATE_SETTINGS, "orchestrator"), model=True)
 def deploy(
@@ -33,6 +49,19 @@ def deploy(
     dry_run: DryRunOption = False,
     json_: Json = False,
     show_secrets: ShowSecrets = False,
+    hosts: HostsOption = None,
+    group: GroupOption = None,
+    skip_unreachable: Annotated[
+        bool,
+        typer.Option(
+            "--skip-unreachable",
+            help="Deploy to the fleet's hosts that answer; the others are recorded as missed "
+            "(without it, one unreachable host refuses the deploy before anything changes).",
+        ),
+    ] = False,
+    no_build: Annotated[
+        bool, typer.Option("--no-build", help="Start the images as they are; build nothing.")
+    ] = False,
 ) -> None:
     """Build, start and health-check the stack, then record it as a new release.
 
@@ -50,6 +79,11 @@ def deploy(
     With --dry-run: every check, then what the deploy would change (files, masked; services
     built, recreated or left running; hooks; data dumped), changing nothing; exit 1 when the
     deploy would be refused.
+
+    A project that names a fleet (x-cfgroll: hosts:) deploys one release to its hosts: the
+    first builds, the canary group goes first and is watched, then the rest in waves; a host
+    that fails stops the rollout and, all or nothing, the hosts already on it go back
+    (exit 3, naming each host). See docs/fleet.md.
     """
     if dry_run:
         from cfgroll.cli.dry_run import render
@@ -57,11 +91,17 @@ def deploy(
 
         render(preview(ctx, show_secrets=show_secrets), json_)
         return
-    from cfgroll.transactions.deploy import (
-        deploy as run_deploy,  # imported while Compose reads the model
-    )
+    from cfgroll.operations import fleet  # imported while Compose reads the model
+    from cfgroll.operations.fleet_plan import Choice, FleetDeployed
 
-    result = run_deploy(ctx, no_rollback, record_unchanged)
+    choice = Choice(tuple(split_services(hosts)), group, skip_unreachable)
+    result = fleet.deploy(ctx, choice, no_rollback, record_unchanged, no_build)
+    if isinstance(result, FleetDeployed):
+        for run in result.runs:
+            out(run.describe())
+        whole = "" if result.complete else " (not on every host: `cfgroll status` shows which)"
+        out(f"deployed {result.release} to the fleet{whole}")
+        return
     report_setup(result)
     if result.unchanged:
         out(nothing_changed(result.entry.tag))
@@ -69,4 +109,5 @@ def deploy(
     m = result.entry.manifest
     changed = ", ".join(m.services_changed) or "no image changed"
     out(f"deployed {m.tag} ({changed})")
-    out(f"roll back with: cfgroll rollback previous   (or: cfgroll rollback {m.tag})")
+    if ctx.host is None:  # a fleet's host run: the fleet says how
+        out(f"roll back with: cfgroll rollback previous   (or: cfgroll rollback {m.tag})")

@@ -14,6 +14,7 @@ from cfgroll.cli.common import (
     table,
 )
 from cfgroll.cli.options import (
+    HostOption,
     Json,
     complete_service,
     project_command,
@@ -40,12 +41,14 @@ def log(
         bool, typer.Option("--all", help="Include failed attempts and saved drafts.")
     ] = False,
     json_: Json = False,
+    host: HostOption = None,
 ) -> None:
     """List the releases, newest first, with what each one changed and whether it can still be
-    restored (all its images exist; `?` when the engine does not answer)."""
+    restored (all its images exist; `?` when the engine does not answer). With --host NAME, a
+    fleet host's: the releases it ran, and its failed attempts with --all."""
     from cfgroll.history.log import changes, log_of
 
-    lines = log_of(ctx, number, include_side=all_, service=service)
+    lines = log_of(ctx.for_host(host), number, include_side=all_, service=service)
     if json_:
         print_json([_json(line) for line in lines])
         return

@@ -74,6 +74,14 @@ StorePath = Annotated[
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+HostOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--host",
+        metavar="NAME",
+        help="A fleet's host (x-cfgroll: hosts:): its releases and attempts, not the fleet's.",
+    ),
+]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
 ]

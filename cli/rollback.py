@@ -61,6 +61,14 @@ def rollback(
             "is replaced (dumped first, under .cfgroll/data/).",
         ),
     ] = False,
+    hosts: Annotated[
+        Optional[str],
+        typer.Option(
+            "--hosts",
+            metavar="NAME,…",
+            help="A fleet's hosts to roll back (x-cfgroll: hosts:; default: all of them).",
+        ),
+    ] = None,
 ) -> None:
     """Put a recorded release back: its images, its files, its containers.
 
@@ -77,12 +85,17 @@ def rollback(
     A Swarm stack's release goes back whole: its files, then its recorded stack file (images
     pinned by digest) with `docker stack deploy`, gated. A release made on another engine is
     refused unless --engine-change.
+
+    A fleet (x-cfgroll: hosts:) goes back host after host, every host or those of --hosts;
+    `previous` is the release before the fleet's. See docs/fleet.md.
     """
     from cfgroll.transactions.rollback import Plan, plan, preview
     from cfgroll.transactions.rollback import rollback as run_rollback
 
     only = split_services(services) or None
     ref = tag if tag is not None else _choose(ctx)
+    if _fleet(ctx, ref, hosts, yes, dry_run or bool(only) or with_data):
+        return
     if dry_run:
         planned = plan(ctx, ref, only, engine_change)
         t = planned.target.manifest
@@ -111,6 +124,30 @@ def rollback(
     if only:
         out(f"the project files were left as they are; only {', '.join(only)} changed")
     out(f"rolled back to {result.entry.manifest.target}; recorded as {result.entry.tag}")
+
+
+def _fleet(ctx: Context, ref: str, hosts: str | None, yes: bool, one_host_only: bool) -> bool:
+    """A fleet's rollback, when the project names a fleet; whether it was one."""
+    from cfgroll.operations import fleet
+    from cfgroll.operations.fleet_plan import Choice
+
+    settings = fleet.configured(ctx)
+    if settings is None:
+        if hosts:
+            raise UsageError("--hosts chooses hosts of a fleet; this project names none")
+        return False
+    if one_host_only:
+        raise UsageError(
+            "--dry-run, --services and --with-data roll back one host: "
+            "`cfgroll --context NAME rollback …`"
+        )
+    named = tuple(split_services(hosts))
+    confirm(f"roll {', '.join(named) or 'every host'} back to {ref}?", yes)
+    result = fleet.rollback(ctx, settings, ref, Choice(named))
+    for run in result.runs:
+        out(run.describe())
+    out(f"rolled back; recorded as {result.release}")
+    return True
 
 
 RESTORABLE = {"yes": "yes", "pull": "yes (pull)", "no": "no: image gone"}

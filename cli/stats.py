@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from cfgroll.cli.common import err, local_time, out, print_json, table
-from cfgroll.cli.options import Json, complete_service, project_command
+from cfgroll.cli.options import HostOption, Json, complete_service, project_command
 
 if TYPE_CHECKING:
     from cfgroll.context import Context
@@ -35,6 +35,7 @@ def stats(
         ),
     ] = None,
     json_: Json = False,
+    host: HostOption = None,
 ) -> None:
     """Delivery figures from what actually ran here: DORA's four keys.
 
@@ -42,11 +43,11 @@ def stats(
     a later rollback left), the change failure rate, the median time to restore (to the end of
     an automatic rollback, or to the rollback or fix that followed), deploys per week,
     rollbacks (automatic and by hand), and the lead time from commit to deploy for releases
-    `cfgroll pull` made. The definitions: docs/stats.md.
+    `cfgroll pull` made. The definitions: docs/stats.md. With --host NAME, a fleet host's.
     """
     from cfgroll.history.stats import stats as figures
 
-    result = figures(ctx, since, service)
+    result = figures(ctx.for_host(host), since, service)
     if json_:
         print_json(_json(result))
         return

@@ -42,6 +42,9 @@ def status(
     release versions (outside the project, writable data folders, ignored), and why.
     Containers: for each service, whether its containers run the image the release recorded,
     are running and healthy, and services found in one and not the other.
+
+    A fleet (x-cfgroll: hosts:): instead of the services, one line per host: the release it
+    runs, and its drift (behind the fleet's release, running something else, unreachable).
     """
     from cfgroll.history.status import (
         status as read_status,  # imported while Compose reads the model
@@ -55,10 +58,13 @@ def status(
     else:
         m = result.live.manifest
         out(f"live release {m.tag} ({m.action}, {local_time(m.created_at)})")
-        where = f"engine: {result.engine}" + (f", {result.label}" if result.label else "")
-        if result.engine_changed:
-            where += f"; the live release ran on another engine, {result.engine_changed}"
-        out(where)
+        if result.hosts:
+            out(f"a fleet of {len(result.hosts)} host(s); {m.tag} is the fleet's release")
+        else:
+            where = f"engine: {result.engine}" + (f", {result.label}" if result.label else "")
+            if result.engine_changed:
+                where += f"; the live release ran on another engine, {result.engine_changed}"
+            out(where)
         if (follow := result.following) is not None:
             line = (
                 f"pull: follows {follow.upstream}, at {follow.commit[:7] or '?'} when last fetched"
@@ -79,10 +85,16 @@ def status(
             out("not recorded (cfgroll cannot put these back):")
             for u in result.not_recorded:
                 out(f"  {u.path}  {u.reason}{_user(u.service, u.via)}")
-        out("services:")
-        rows = [["  SERVICE", "STATE", ""]]
-        for s in result.services:
-            rows.append([f"  {s.service}", "ok" if s.ok else "DRIFT", s.state])
+        if result.hosts:
+            out("hosts:")
+            rows = [["  HOST", "RELEASE", "STATE", ""]]
+            for h in result.hosts:
+                rows.append([f"  {h.host}", h.release or "-", "ok" if h.ok else "DRIFT", h.drift])
+        else:
+            out("services:")
+            rows = [["  SERVICE", "STATE", ""]]
+            for s in result.services:
+                rows.append([f"  {s.service}", "ok" if s.ok else "DRIFT", s.state])
         for line in table(rows):
             out(line)
         out("drift: " + ("yes" if result.drifted else "none"))
@@ -161,6 +173,7 @@ def _json(result: Status) -> dict[str, object]:
             }
             for s in result.services
         ],
+        "hosts": [asdict(h) | {"ok": h.ok} for h in result.hosts],
     }
 
 

@@ -23,6 +23,9 @@ from cfgroll.errors import LockHeld
 LOCK_NAME = "cfgroll.lock"
 _held: set[Path] = set()  # the stores whose lock this run holds for the commands it calls
 INFO_NAME = "cfgroll.lock.json"
+# Set by a run that holds the lock for the cfgroll processes it starts (a fleet's host runs):
+# its pid. Such a process works under that lock while its holder still holds it.
+HOLDER_ENV = "CFGROLL_LOCK_HOLDER"
 
 
 def holder(store_path: Path) -> dict[str, object] | None:
@@ -80,7 +83,7 @@ def store_lock(
     from filelock import FileLock, Timeout
 
     key = store_path.absolute()
-    if key in _held:
+    if key in _held or _held_for_us(store_path):
         yield
         return
 
@@ -117,3 +120,12 @@ def store_lock(
             info_path.unlink(missing_ok=True)
     finally:
         lock.release()
+
+
+def _held_for_us(store_path: Path) -> bool:
+    """Whether the process that started this one holds the store's lock for it."""
+    pid = os.environ.get(HOLDER_ENV)
+    if not pid:
+        return False
+    info = holder(store_path) or {}
+    return str(info.get("pid")) == pid and state(store_path) == "held"

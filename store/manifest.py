@@ -215,6 +215,7 @@ class Manifest:
     orchestrator: Orchestrator = "compose"
     engine: EngineRecord | None = None  # None: recorded before cfgroll noted the engine
     git: GitSource | None = None  # the project commit `cfgroll pull` deployed
+    fleet_host: str | None = None  # the fleet's host it was made on (a release: the first)
 
     @property
     def outcome(self) -> str:

@@ -54,6 +54,7 @@ def manifest_to_yaml(m: Manifest) -> str:
             "orchestrator": m.orchestrator,
             **({"engine": asdict(m.engine)} if m.engine else {}),
             **({"git": _git_doc(m.git)} if m.git else {}),
+            **({"fleet_host": m.fleet_host} if m.fleet_host else {}),
         },
         "files": dict(sorted(m.files.items())),
         "uses": [asdict(u) for u in m.layout.uses],
@@ -162,6 +163,7 @@ def manifest_from_doc(doc: Any) -> Manifest:
             orchestrator=orchestrator_of(rel.get("orchestrator") or "compose"),
             engine=_engine(rel.get("engine")),
             git=_git(rel.get("git")),
+            fleet_host=rel.get("fleet_host"),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _unreadable(exc) from exc

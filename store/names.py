@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from cfgroll.engine.refs import repository as repository  # the grammar lives with the engine
 from cfgroll.engine.refs import with_default_tag as with_default_tag
 
+HOSTS_REFS = "refs/hosts/"  # a fleet's hosts: refs/hosts/<name> names the release it runs
 RELEASE_PREFIX = "backup_"
 ATTEMPT_PREFIX = "failed_"
 DRAFT_PREFIX = "draft_"
@@ -49,3 +50,7 @@ def names(paths: list[str], most: int = 10) -> str:
     """`a, b, c` for a commit message or a warning, cut after `most` names."""
     more = len(paths) - most
     return ", ".join(paths[:most]) + (f" and {more} more" if more > 0 else "")
+
+
+def host_ref(host: str) -> str:
+    return HOSTS_REFS + host

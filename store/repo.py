@@ -31,6 +31,7 @@ from cfgroll.store.names import (
     DRAFT_PREFIX,
     RELEASE_PREFIX,
     STAMP_RE,
+    host_ref,
 )
 from cfgroll.store.objects import Objects, tree_files
 from cfgroll.store.statcache import Known, StatCache
@@ -59,11 +60,14 @@ class Entry:
 
 
 class Store(RefsAndUpkeep):
-    """A cfgroll store at `path` (a bare git repository)."""
+    """A cfgroll store at `path` (a bare git repository). `host`: a fleet's host (issue 38),
+    whose live release is `refs/hosts/<host>` instead of `main`."""
 
-    def __init__(self, path: Path, repo: git.Repo) -> None:
+    def __init__(self, path: Path, repo: git.Repo, host: str | None = None) -> None:
         self.path = path
         self._repo = repo
+        self.host = host
+        self.live_ref = host_ref(host) if host else MAIN_REF
         self._summaries = Summaries(path)
         # A commit never changes: what `files` read once serves every later call (a deploy
         # compares, checks and records against the same live release).
@@ -77,15 +81,15 @@ class Store(RefsAndUpkeep):
         return (path / "HEAD").is_file() and (path / "objects").is_dir()
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open the store at `path`; `StoreError` when there is none."""
+    def open(cls, path: Path, host: str | None = None) -> Store:
+        """Open the store at `path` (for the fleet's `host`); `StoreError` when there is none."""
         if not cls.exists(path):
             raise StoreError(
                 f"there is no cfgroll store at {path}; run `cfgroll init` or `cfgroll deploy` "
                 "in the project first, or point --store / CFGROLL_STORE at the store"
             )
         try:
-            store = cls(path, git.Repo(path))
+            store = cls(path, git.Repo(path), host)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
             raise StoreError(
                 f"{path} is not a readable git repository ({type(exc).__name__}); run "
@@ -174,12 +178,13 @@ class Store(RefsAndUpkeep):
 
     def _main(self) -> git.Commit | None:
         try:
-            return self._repo.commit(MAIN_REF)
+            return self._repo.commit(self.live_ref)
         except (git.BadName, ValueError):
             return None
 
     def live(self) -> Entry | None:
-        """The release `main` points at: the one that is (or last was) deployed."""
+        """The release `main` (a host's ref) points at: the one that is (or last was)
+        deployed."""
         commit = self._main()
         return None if commit is None else self._entry(commit)
 
@@ -239,7 +244,7 @@ class Store(RefsAndUpkeep):
     def _main_sha(self) -> str | None:
         """The commit `main` names, read from the ref files (no object read)."""
         try:
-            return str(git.SymbolicReference.dereference_recursive(self._repo, MAIN_REF))
+            return str(git.SymbolicReference.dereference_recursive(self._repo, self.live_ref))
         except (ValueError, OSError):
             return None
 
@@ -265,12 +270,13 @@ class Store(RefsAndUpkeep):
         self._summaries.save()
 
     def side_entries(self) -> list[Entry]:
-        """Failed attempts and drafts (commits reachable only by their tag)."""
+        """Failed attempts and drafts (commits reachable only by their tag); a fleet host's
+        own, for a store opened for one."""
         found = []
         for ref in self._repo.tags:
             if ref.name.startswith((ATTEMPT_PREFIX, DRAFT_PREFIX)):
                 found.append(self._entry(ref.commit))
-        return found
+        return [e for e in found if self.host is None or e.manifest.fleet_host == self.host]
 
     def file_ids(self, entry: Entry) -> dict[str, str]:
         """Project-relative path -> blob id and mode of every project file of `entry` (equal
@@ -366,10 +372,11 @@ class Store(RefsAndUpkeep):
         zero = "0" * 40
         commands = f"create refs/tags/{manifest.tag} {tag_sha}\n"
         if on_main:
-            commands += f"update {MAIN_REF} {commit_sha} {parent or zero}\n"
+            self.keep_log(self.live_ref)
+            commands += f"update {self.live_ref} {commit_sha} {parent or zero}\n"
         self._update_refs(commands, actor)
         faults.point("store:refs-moved")
-        if pack:
+        if pack and self.host is None:  # a fleet's host runs pack once, after them all
             self.tidy()
         return Entry(commit_sha, parent, manifest)
 

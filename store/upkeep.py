@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import git
 
 from cfgroll.errors import StoreError
+from cfgroll.store.names import HOSTS_REFS
 from cfgroll.store.objects import update_refs
 
 if TYPE_CHECKING:
@@ -54,6 +55,29 @@ class RefsAndUpkeep:
             found = [line.strip(" '") for line in text.splitlines() if line.strip(" '")]
             return found or [f"git fsck exited {exc.status}"]
         return []
+
+    # -- a fleet's hosts: the release each runs ---------------------------------------------
+
+    def hosts_live(self) -> dict[str, str]:
+        """The commit each fleet host's ref names (`refs/hosts/<name>`)."""
+        return {
+            ref.path.removeprefix(HOSTS_REFS): ref.commit.hexsha
+            for ref in git.Reference.iter_items(self._repo, HOSTS_REFS)
+        }
+
+    def keep_log(self, ref: str) -> None:
+        """Give `ref` a reflog (git appends to one that exists): every move of a host's live
+        release is kept, as `main`'s are (`git reflog refs/hosts/<name>`)."""
+        log = self.path / "logs" / ref
+        if not log.exists():
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.touch()
+
+    def move_ref(self, ref: str, commit: str, expected: str | None, why: str) -> None:
+        """Move `ref` to `commit` if it still names `expected` (None: it must not exist)."""
+        self.keep_log(ref)
+        old = expected or "0" * 40
+        self._update_refs(f"update {ref} {commit} {old}\n", git.Actor(why, "cfgroll@localhost"))
 
     # -- pins: releases retention never touches ---------------------------------------------
 

@@ -96,9 +96,10 @@ def _push(ctx: Context, store: Store, block: Any, mirror: Mirror | None = None) 
 def follow(ctx: Context, store: Store, block: Mapping[str, Any] | None = None) -> None:
     """Push what changed to the mirror, if the store has one; never raises: a mirror that is
     down costs at most `push_timeout` and one warning line. `block`: the `x-cfgroll:`
-    settings to seal with (None: the live release's)."""
+    settings to seal with (None: the live release's). A fleet's host run leaves it to the
+    fleet, which pushes once."""
     try:
-        if store.mirror_url() is None:
+        if ctx.host is not None or store.mirror_url() is None:
             return
         mirror = store.mirror()
         if block is None:

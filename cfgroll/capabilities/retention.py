@@ -151,7 +151,7 @@ def after_release(ctx: Context, store: Store, block: object) -> Pruned | None:
     """Prune after a successful deploy, update or rollback when the project set `keep:`
     (opt-in); under the lock the caller holds. A failure is a warning, never the release's."""
     settings = parse(block)
-    if settings.keep is None:
+    if settings.keep is None or ctx.host is not None:  # a fleet host's run: never (gap)
         return None
     try:
         pruned = _prune(ctx, store, plan(ctx, Policy(settings.keep, settings.keep_for), store))

@@ -11,7 +11,7 @@ import json
 import subprocess
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,11 +47,14 @@ class Result:
     stderr: str
 
 
-def _start(argv: Sequence[str], cwd: Path) -> subprocess.Popen[str]:
+def _start(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
     try:
         return subprocess.Popen(
             list(argv),
             cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -72,6 +75,7 @@ def run(
     on_line: Callable[[str], None] | None = None,
     what: str = "",
     timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Result:
     """Run `argv` (a list, never a shell) in `cwd`; raise `CommandFailed` on a non-zero exit.
 
@@ -79,9 +83,10 @@ def run(
     as it comes; its last lines are kept for the error. stdout is always captured apart, so
     warnings on stderr never end up in data. A run of the same `argv` started ahead by
     `prefetch` is collected instead of starting another. `timeout` (without `on_line`): the
-    seconds it may take, after which it is killed and fails.
+    seconds it may take, after which it is killed and fails. `env`: the environment (default:
+    this process's), e.g. one choosing a fleet host's engine.
     """
-    proc = _early.pop(tuple(argv), None) or _start(argv, cwd)
+    proc = (None if env else _early.pop(tuple(argv), None)) or _start(argv, cwd, env)
     if on_line is None:
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
@@ -135,9 +140,14 @@ class Compose:
         return argv + list(args)
 
     def run(
-        self, *args: str, on_line: Callable[[str], None] | None = None, what: str = ""
+        self,
+        *args: str,
+        on_line: Callable[[str], None] | None = None,
+        what: str = "",
+        env: Mapping[str, str] | None = None,
     ) -> Result:
-        return run(self.argv(*args), self.directory, on_line, what or f"docker compose {args[0]}")
+        what = what or f"docker compose {args[0]}"
+        return run(self.argv(*args), self.directory, on_line, what, env=env)
 
     def prefetch(self) -> None:
         """Start `docker compose config` now, so that Compose resolves the model (some 0.1 s)

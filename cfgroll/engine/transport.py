@@ -47,10 +47,10 @@ class Transport(Protocol):
         """`GET path?params`, read as it comes, on a connection of its own."""
 
 
-def open_transport(endpoint: Endpoint) -> Transport:
+def open_transport(endpoint: Endpoint, timeout: float = TIMEOUT) -> Transport:
     if endpoint.socket is not None or endpoint.host.startswith(("tcp://", "http://", "https://")):
-        return HttpTransport(endpoint)
-    return SdkTransport(endpoint)
+        return HttpTransport(endpoint, timeout)
+    return SdkTransport(endpoint, timeout)
 
 
 def quoted(name: str) -> str:

@@ -9,6 +9,7 @@ from cfgroll import orchestrators
 from cfgroll.context import Context
 from cfgroll.history.log import Side, working_side
 from cfgroll.orchestrators import ServiceState as ServiceState  # re-exported for the CLI
+from cfgroll.settings import parse
 from cfgroll.store.files import changed_files
 from cfgroll.store.manifest import Role, Unrecorded
 from cfgroll.store.repo import Entry, Store
@@ -16,6 +17,7 @@ from cfgroll.store.secrets import EnvChanges as EnvChanges  # re-exported for th
 from cfgroll.store.secrets import env_changes, is_env, text_of
 
 if TYPE_CHECKING:
+    from cfgroll.history.fleet_status import HostState
     from cfgroll.history.following import Following
 
 # `added`: the stack reads a file now that the live release does not hold (a new bind source,
@@ -41,6 +43,7 @@ class Status:
     engine: str = ""  # the engine asked: `name (context …)`
     engine_changed: str = ""  # the engine the live release ran on, when it is another
     following: Following | None = None  # the branch `cfgroll pull` follows, and its hold
+    hosts: list[HostState] = field(default_factory=list)  # a fleet's, instead of `services`
 
     @property
     def label(self) -> str:
@@ -49,7 +52,12 @@ class Status:
 
     @property
     def drifted(self) -> bool:
-        return bool(self.files) or bool(self.engine_changed) or any(not s.ok for s in self.services)
+        return (
+            bool(self.files)
+            or bool(self.engine_changed)
+            or any(not s.ok for s in self.services)
+            or any(not h.ok for h in self.hosts)
+        )
 
 
 def status(ctx: Context) -> Status:
@@ -60,6 +68,19 @@ def status(ctx: Context) -> Status:
     if live is None:
         return Status(None)
     working = working_side(ctx, store, live)
+    fleet = parse(live.manifest.layout.settings).hosts
+    if fleet and ctx.host is None:  # a fleet's: each host's engine, not the one chosen
+        from cfgroll.history.fleet_status import host_states
+
+        drift = file_drift(store, live, working)
+        return Status(
+            live,
+            drift,
+            [],
+            working.not_recorded,
+            working.problem,
+            hosts=host_states(store, live, fleet),
+        )
     info = ctx.daemon.engine()
     recorded = live.manifest.engine
     other = ""

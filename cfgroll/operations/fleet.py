@@ -1,60 +1,188 @@
-"""One release on several hosts (issue 38; in progress: the plan, not yet the rollout). The
-fleet drives the transactions from above, as pull does: the canary group first, then the rest
-in waves; a failure stops the rollout and, all or nothing, takes the hosts already on the new
-release back."""
+"""One release on several hosts (issue 38). The fleet drives the transactions from above, as
+pull does: each host's deploy or rollback is the whole single-host transaction, run for that
+host (`fleet_runs`), under the one lock the fleet holds.
+
+A deploy (`fleet_rollout`): the images are built once, on the first host, and sent to each
+other host's engine (same bytes, same IDs); each host deploys them without building, the
+first host in the project folder, the others from a copy of its files; the first to pass its
+gate records the release (one commit, one tag), the others join it. The canary group goes
+first and is watched for `soak` seconds; then the rest, in waves of `parallel`. A host that
+fails rolls itself back and stops the rollout; all or nothing, every host already on the new
+release goes back to the release it ran before. Each host's live release is
+`refs/hosts/<name>`; `main` is the fleet's: it moves to the release once the rollout ends."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
-from cfgroll.errors import UsageError
-from cfgroll.fleet_fields import FleetRollout, Host
+from cfgroll import project
+from cfgroll.capabilities import mirror, notify
+from cfgroll.context import Context
+from cfgroll.errors import DeployFailed, UsageError
+from cfgroll.fleet_fields import Host
+from cfgroll.operations import fleet_runs
+from cfgroll.operations.fleet_plan import Choice, FleetDeployed, HostRun, Outcome, plan, select
+from cfgroll.operations.fleet_rollout import Rollout, copy_of, fleet_error, live_on
+from cfgroll.operations.fleet_runs import Runs
+from cfgroll.settings import KEY, Settings, parse
 from cfgroll.store.names import names
+from cfgroll.store.repo import MAIN_REF
+from cfgroll.transactions.deploy import Deployed
+from cfgroll.transactions.deploy import deploy as transactions_deploy
+from cfgroll.transactions.init import ensure_store
+from cfgroll.transactions.release import reserve_name
 
 
-@dataclass(frozen=True)
-class Plan:
-    """The hosts a run goes to, wave by wave: the canary wave first (when the selection holds
-    any of its hosts), then waves of `parallel`, in the order `hosts:` lists them."""
-
-    waves: tuple[tuple[Host, ...], ...]
-    canary: bool  # the first wave is the canary group's (soaked before the rest)
-
-    @property
-    def hosts(self) -> tuple[Host, ...]:
-        return tuple(h for wave in self.waves for h in wave)
+def configured(ctx: Context) -> Settings | None:
+    """The project's settings when it names a fleet (`hosts:`) and this run is not one of a
+    fleet's host runs; else None."""
+    if ctx.host is not None:
+        return None
+    settings = parse(ctx.compose.config().get(KEY))
+    return settings if settings.hosts else None
 
 
-def select(
-    hosts: Sequence[Host], named: Sequence[str] = (), group: str | None = None
-) -> list[Host]:
-    """The hosts `--hosts a,b` and `--group G` choose (all of them when neither is given); an
-    unknown name or group is a usage error, before anything changes."""
-    known = {h.name for h in hosts}
-    unknown = sorted(set(named) - known)
-    if unknown:
-        raise UsageError(
-            f"no host {names(unknown)} in `hosts:` (its hosts: {names(sorted(known))})"
+def reach(ctx: Context, hosts: Sequence[Host]) -> dict[str, str]:
+    """Why each host that cannot be reached cannot (all asked at once)."""
+    from cfgroll.engine.hosts import unreachable
+
+    ctx.reporter.step(f"asking {len(hosts)} host(s)' engines")
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        found = dict(zip(hosts, pool.map(lambda h: unreachable(h.endpoint), hosts), strict=True))
+    return {h.name: why for h, why in found.items() if why is not None}
+
+
+def refuse_unreachable(down: dict[str, str], what: str) -> None:
+    if down:
+        from cfgroll.errors import EngineUnreachable
+
+        listed = "; ".join(f"{h}: {why}" for h, why in sorted(down.items()))
+        raise EngineUnreachable(
+            f"cannot reach host(s) {names(sorted(down))} ({listed}); nothing was changed; "
+            f"--skip-unreachable {what} the others and shows those as missed"
         )
-    if group is not None and not any(group in h.groups for h in hosts):
-        raise UsageError(f"no host is in the group {group}")
-    return [
-        h for h in hosts if (not named or h.name in named) and (group is None or group in h.groups)
-    ]
 
 
-def plan(selected: Sequence[Host], rollout: FleetRollout) -> Plan:
-    canary = tuple(h for h in selected if rollout.canary in h.groups)
-    rest = [h for h in selected if h not in canary]
-    n = rollout.parallel
-    waves = ((canary,) if canary else ()) + tuple(
-        tuple(rest[i : i + n]) for i in range(0, len(rest), n)
+def deploy(
+    ctx: Context,
+    choice: Choice | None = None,
+    no_rollback: bool = False,
+    record_unchanged: bool = False,
+    no_build: bool = False,
+) -> Deployed | FleetDeployed:
+    """`cfgroll deploy`: to the fleet when the project names one (`hosts:`), else to the one
+    engine chosen (`cfgroll.transactions.deploy`)."""
+    choice = choice or Choice()
+    settings = configured(ctx)
+    if settings is None:
+        if choice.given:
+            raise UsageError(
+                "--hosts, --group and --skip-unreachable choose hosts of a fleet; this project "
+                f"names none (`{KEY}: hosts:`, docs/fleet.md)"
+            )
+        return transactions_deploy(ctx, no_rollback, record_unchanged, no_build=no_build)
+    if record_unchanged or no_build:
+        raise UsageError("--record-unchanged and --no-build are for a deploy to one host")
+    return deploy_fleet(ctx, settings, choice, no_rollback)
+
+
+def deploy_fleet(
+    ctx: Context, settings: Settings, choice: Choice, no_rollback: bool = False
+) -> FleetDeployed:
+    """The release to the hosts chosen, canary first, then in waves; `DeployFailed` (exit 3)
+    or `RollbackFailed` (exit 4) naming what happened on each host when it stops. Unreachable
+    hosts are refused before anything changes, unless skipped (they are then missed)."""
+    if settings.data:
+        raise UsageError(
+            "a fleet deploy does not yet take `x-cfgroll: data:` (each host's data would be "
+            "dumped into one store); deploy each host with `cfgroll --context NAME deploy`"
+        )
+    rollout = settings.fleet
+    chosen = select(settings.hosts, choice.named, choice.group)
+    config = ctx.compose.config()
+    ctx = replace(ctx, compose=ctx.compose.named(str(config["name"])))
+    files = project.resolve(ctx.compose, config, ctx.known())
+    down = reach(ctx, chosen)
+    if not choice.skip_unreachable or len(down) == len(chosen):
+        refuse_unreachable(down, "deploys to")
+    missed = [h for h in chosen if h.name in down]
+    the_plan = plan([h for h in chosen if h.name not in down], rollout)
+    store = ensure_store(ctx).store
+    block = config.get(KEY)
+    with mirror.changing(ctx, store, "deploy (fleet)", settings.lock_timeout or 0, block):
+        run = Rollout(ctx, store, the_plan, rollout, files, no_rollback)
+        try:
+            result = run.run(missed, down)
+        except DeployFailed as exc:
+            notify.tell(ctx, block, "failed", "cfgroll: fleet deploy failed", str(exc))
+            raise
+    project_name = store.resolve(result.release).manifest.project
+    notify.tell(
+        ctx,
+        block,
+        "deployed",
+        f"cfgroll: {project_name}: {result.release} is live on the fleet",
+        f"fleet deploy of {project_name}: " + "; ".join(r.describe() for r in result.runs),
     )
-    return Plan(waves, bool(canary))
+    return result
 
 
-def to_undo(done: Sequence[Host], failed: Host, rollout: FleetRollout) -> tuple[Host, ...]:
-    """After `failed` failed its gate (and rolled itself back): the hosts that go back to the
-    release before too. All or nothing: every host already on the new release; else none."""
-    return tuple(h for h in done if h != failed) if rollout.all_or_nothing else ()
+def rollback(ctx: Context, settings: Settings, ref: str, choice: Choice) -> FleetDeployed:
+    """`cfgroll rollback REF` for a fleet: each host chosen (every host by default), one after
+    the other, goes back to the release `ref` names (`previous`: the one before the fleet's),
+    recorded as one new release that the hosts join. The first host runs in the project
+    folder (its files go back) when every host goes back; otherwise each runs from a copy of
+    what it runs now, and the project folder keeps the fleet's files. A host that fails puts
+    back what it ran and stops the rollback (exit 3, naming each host)."""
+    store = ctx.open_store()
+    target = store.resolve(ref)
+    chosen = select(settings.hosts, choice.named, choice.group)
+    down = reach(ctx, chosen)
+    if not choice.skip_unreachable or len(down) == len(chosen):
+        refuse_unreachable(down, "rolls back")
+    whole = len(chosen) == len(settings.hosts) and not down
+    with mirror.changing(ctx, store, "rollback (fleet)", settings.lock_timeout or 0):
+        before = live_on(store)
+        name = reserve_name(store)
+        runs: list[HostRun] = [
+            HostRun(h.name, "missed", before[h.name].tag if h.name in before else "", down[h.name])
+            for h in chosen
+            if h.name in down
+        ]
+        for i, host in enumerate(h for h in chosen if h.name not in down):
+            was = before.get(host.name)
+            if was is not None and was.commit == target.commit:
+                runs.append(HostRun(host.name, "unchanged", was.tag))
+                continue
+            if whole and i == 0:
+                where = fleet_runs.here(ctx)
+            elif was is None:
+                raise UsageError(f"nothing was deployed to host {host.name} yet")
+            else:
+                where = copy_of(ctx, store, host, was)
+            command = ["rollback", target.tag, "--yes"]
+            ran = fleet_runs.run(ctx, host, command, name, where, Runs())
+            now = live_on(store).get(host.name)
+            tag = now.tag if now else ""
+            if ran.code != 0:
+                outcome: Outcome = "failed" if ran.rolled_back or ran.code == 1 else "broken"
+                runs.append(HostRun(host.name, outcome, tag, ran.error))
+                seen = {r.host for r in runs}
+                runs += [
+                    HostRun(h.name, "not-started", before[h.name].tag if h.name in before else "")
+                    for h in chosen
+                    if h.name not in seen
+                ]
+                raise fleet_error(name, f"{host.name} failed", runs)
+            runs.append(HostRun(host.name, "rolled-back", tag))
+        fleet_now = {n: e.commit for n, e in live_on(store).items()}
+        on = {fleet_now.get(h.name) for h in settings.hosts}
+        main = store.live()
+        if len(on) == 1 and None not in on and (main is None or main.commit not in on):
+            commit = on.pop()
+            assert commit is not None
+            store.move_ref(MAIN_REF, commit, main.commit if main else None, "fleet rollback")
+        store.tidy()
+    return FleetDeployed(name, tuple(runs), not down)

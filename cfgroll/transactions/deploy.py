@@ -59,6 +59,7 @@ def deploy(
     no_rollback: bool = False,
     record_unchanged: bool = False,
     git: GitSource | None = None,
+    no_build: bool = False,
 ) -> Deployed:
     """Build and start the Compose project, wait until it is healthy, record the release.
 
@@ -71,9 +72,10 @@ def deploy(
     unless `record_unchanged`. The project's hooks run around it (`pre-deploy`, `check` in the
     gate, `post-deploy`, `on-failure`); the gate's limits come from `ctx.flags` over the
     project's `x-cfgroll:` block. `git`: the project commit deployed (`cfgroll pull`), kept
-    with the release or the attempt.
+    with the release or the attempt. `no_build`: start the images as they are (a fleet's
+    hosts run the images built once, on the first).
     """
-    return _roll_out(ctx, no_rollback, record_unchanged=record_unchanged, git=git)
+    return _roll_out(ctx, no_rollback, None, no_build, record_unchanged, git)
 
 
 def update(
@@ -173,7 +175,7 @@ def _roll_out(
         if live is None and only is not None:
             raise ProjectError("nothing is deployed yet to update; run `cfgroll deploy` first")
         base_tag = reserve_name(store) if live is None and existing else None
-        tag = reserve_name(store, base_tag)
+        tag = ctx.release_name or reserve_name(store, base_tag)
         occasion = Occasion(
             action, tag, live.tag if live else base_tag or "", tuple(services), project
         )

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cfgroll import __version__, faults, orchestrators, project
 from cfgroll.capabilities.snapshot import service_records
 from cfgroll.context import Context, now, who
-from cfgroll.errors import one_line
+from cfgroll.errors import StoreError, one_line
 from cfgroll.project import ProjectFiles
 from cfgroll.store.files import changed_files
 from cfgroll.store.manifest import (
@@ -24,6 +24,7 @@ from cfgroll.store.manifest import (
     Manifest,
     Orchestrator,
     Role,
+    ServiceRecord,
     changed_keys,
     changed_services,
 )
@@ -79,7 +80,14 @@ def subject(action: str, services: Iterable[str], target: str | None = None) -> 
 
 def _manifest(ctx: Context, tag: str, **fields: object) -> Manifest:
     user, host = who()
-    return Manifest(tag=tag, host=host, user=user, cfgroll_version=__version__, **fields)  # type: ignore[arg-type]
+    return Manifest(
+        tag=tag,
+        host=host,
+        user=user,
+        cfgroll_version=__version__,
+        fleet_host=ctx.host,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def record_release(
@@ -142,11 +150,38 @@ def record_release(
                 tagged.append(svc.backup_ref)
         faults.point("release:tagged")
         parent = live.commit if live else None
-        return store.record(files.content, manifest, message, parent, on_main=True, own=own)
+        if store.host is not None and store.has_tag(tag):
+            return _join(store, tag, files, records, parent)
+        try:
+            return store.record(files.content, manifest, message, parent, on_main=True, own=own)
+        except StoreError:
+            if store.host is None or not store.has_tag(tag):
+                raise
+            return _join(store, tag, files, records, parent)  # another host was first
     except BaseException:
         for ref in tagged:
             ctx.daemon.untag(ref)
         raise
+
+
+def _join(
+    store: Store, tag: str, files: ProjectFiles, records: Mapping[str, Any], parent: str | None
+) -> Entry:
+    """A fleet host's run whose release another host recorded first: this host runs it too
+    when it has the same files and the same images (by ID: the same bytes); its ref moves to
+    that release. Anything else is a failure of this host's run."""
+    entry = store.resolve(tag)
+    differ = changed_files(store.files(entry), files.content)
+    images = {n: r.image_id for n, r in records.items()}
+    theirs = {n: r.image_id for n, r in entry.manifest.services.items()}
+    if differ or images != theirs:
+        what = f"the files {names(differ)}" if differ else "other images"
+        raise StoreError(
+            f"host {store.host} would run {what} than {tag}, which another host of the fleet "
+            "recorded; a fleet's hosts run one release (same files, same image IDs)"
+        )
+    store.move_ref(store.live_ref, entry.commit, parent, f"{entry.manifest.action} {tag}")
+    return entry
 
 
 def engine_record(ctx: Context) -> EngineRecord:
@@ -207,10 +242,30 @@ def record_attempt(
 ) -> Entry:
     """Keep a failed attempt: its files and what its containers did, as a `failed_…` side
     commit on the live release. Its images are not tagged: it is not a release."""
+    records = service_records(ctx.daemon, release.project, None, "", require=False)
+    for tries_left in (2, 1, 0):  # a fleet's hosts may fail in the same second
+        moment = now()
+        tag = new_name(ATTEMPT_PREFIX, moment, store.has_tag)
+        try:
+            return _record_attempt(ctx, store, release, reason, excerpt, hooks, tag, records)
+        except StoreError:
+            if not tries_left or not store.has_tag(tag):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _record_attempt(
+    ctx: Context,
+    store: Store,
+    release: Release,
+    reason: str,
+    excerpt: str,
+    hooks: Hooks | None,
+    tag: str,
+    records: dict[str, ServiceRecord],
+) -> Entry:
     action, project, files, live = release.action, release.project, release.files, release.live
-    moment = now()
-    tag = new_name(ATTEMPT_PREFIX, moment, store.has_tag)
-    records = service_records(ctx.daemon, project, None, "", require=False)
+    moment = moment_of(tag)
     manifest = _manifest(
         ctx,
         tag,
@@ -234,16 +289,21 @@ def record_attempt(
     return store.record(files.content, manifest, message, live.commit if live else None, False)
 
 
-def save_draft(ctx: Context, store: Store, live: Entry, roles: Mapping[str, Role]) -> Entry | None:
+def save_draft(
+    ctx: Context, store: Store, live: Entry, roles: Mapping[str, Role], target: Entry | None = None
+) -> Entry | None:
     """Keep the project files (`roles`: the paths about to be overwritten, and their roles)
     that differ from the live release as a `draft_…` side commit.
 
-    Returns None when there is nothing of the user's to keep.
+    Returns None when there is nothing of the user's to keep: the files are the live
+    release's, or already the `target`'s (a fleet's rollback, host after host).
     """
     recorded = store.files(live)
     roles = {**roles, **live.manifest.files}
     on_disk = project.read(ctx.directory, roles)
     if not changed_files(recorded, on_disk):
+        return None
+    if target is not None and not changed_files(store.files(target), on_disk):
         return None
     moment = now()
     tag = new_name(DRAFT_PREFIX, moment, store.has_tag)

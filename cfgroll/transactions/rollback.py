@@ -76,8 +76,9 @@ def plan(
             "builds and starts them"
         )
     live = store.live()
-    assert live is not None  # target is a release, so main exists
-    _same_engine(ctx, target, engine_change)
+    if live is None:  # a fleet's host that was never deployed to
+        raise UsageError(f"nothing was deployed to host {ctx.host} yet; `cfgroll deploy` first")
+    _same_engine(ctx, target, engine_change or ctx.host is not None)
     runner = orchestrators.of(target.manifest.orchestrator)
     orchestrators.check_switch(live, runner)
     runner.check_engine(ctx)
@@ -190,7 +191,12 @@ def rollback(
         settings = recorded(ctx.flags, live)
         services = tuple(sorted(target.manifest.services if only is None else only))
         occasion = Occasion(
-            "rollback", reserve_name(store), live.tag, services, live.manifest.project, target.tag
+            "rollback",
+            ctx.release_name or reserve_name(store),
+            live.tag,
+            services,
+            live.manifest.project,
+            target.tag,
         )
         # what runs now and what the rollback starts: either may print its values
         secrets = [
@@ -204,7 +210,7 @@ def rollback(
         draft = None
         if only is None:
             paths = set(target.manifest.files) | set(live.manifest.files)
-            draft = save_draft(ctx, store, live, target.manifest.files)
+            draft = save_draft(ctx, store, live, target.manifest.files, target)
             if draft:
                 ctx.reporter.step(f"saved your edits to the project files as {draft.tag}")
             faults.point("rollback:draft-saved")

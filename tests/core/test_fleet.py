@@ -1,4 +1,4 @@
-"""The fleet's plan (issue 38, in progress): which hosts, in which waves, what goes back."""
+"""The fleet's plan (issue 38): which hosts, in which waves, what goes back, what it says."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import pytest
 
 from cfgroll.errors import ProjectError, UsageError
 from cfgroll.fleet_fields import FleetRollout, Host, fleet, hosts
-from cfgroll.operations.fleet import plan, select, to_undo
+from cfgroll.errors import DeployFailed, RollbackFailed
+from cfgroll.operations.fleet_plan import HostRun, plan, select, to_undo
+from cfgroll.operations.fleet_rollout import fleet_error
 
 A = Host("a", "ssh://deploy@a.example", ("canary",))
 B = Host("b", "b-context", ("web",))
@@ -18,10 +20,10 @@ def test_hosts_are_read_and_checked() -> None:
     block = {
         "hosts": [
             {"name": "a", "endpoint": "ssh://deploy@a.example", "groups": ["canary"]},
-            {"name": "b", "endpoint": "b-context", "groups": "web", "env_file": "hosts/b.env"},
+            {"name": "b", "endpoint": "b-context", "groups": "web"},
         ]
     }
-    assert hosts(block) == (A, Host("b", "b-context", ("web",), "hosts/b.env"))
+    assert hosts(block) == (A, B)
     assert hosts({}) == ()
     for bad, says in [
         ([{"name": "a"}], "endpoint"),
@@ -29,6 +31,7 @@ def test_hosts_are_read_and_checked() -> None:
         ([{"name": "a", "endpoint": "x"}, {"name": "a", "endpoint": "y"}], "names a twice"),
         ([{"name": "a", "endpoint": "http://a"}], "endpoint"),
         ([{"name": "a", "endpoint": "x", "port": 1}], "takes"),
+        ([{"name": "a", "endpoint": "x", "env_file": "a.env"}], "takes"),
         ([], "list of hosts"),
     ]:
         with pytest.raises(ProjectError, match=says):
@@ -63,5 +66,22 @@ def test_selection() -> None:
 
 
 def test_all_or_nothing() -> None:
-    assert to_undo([A, B], C, FleetRollout()) == (A, B)
-    assert to_undo([A, B], C, FleetRollout(all_or_nothing=False)) == ()
+    outcomes = {"a": "deployed", "b": "deployed", "c": "failed", "d": "not-started"}
+    assert to_undo(outcomes, FleetRollout()) == ["a", "b"]  # type: ignore[arg-type]
+    assert to_undo(outcomes, FleetRollout(all_or_nothing=False)) == []  # type: ignore[arg-type]
+
+
+def test_the_error_names_each_host_and_says_4_when_one_is_left_broken() -> None:
+    runs = [
+        HostRun("a", "undone", "backup_1"),
+        HostRun("b", "failed", "backup_1", "service web exited with code 3"),
+        HostRun("c", "not-started", "backup_1"),
+    ]
+    error = fleet_error("backup_2", "b failed", runs)
+    assert type(error) is DeployFailed and error.exit_code == 3
+    assert str(error) == (
+        "fleet deploy of backup_2 stopped (b failed): a undone (backup_1); b failed (backup_1): "
+        "service web exited with code 3; c not-started (backup_1)"
+    )
+    broken = fleet_error("backup_2", "b failed", [*runs[:2], HostRun("c", "undo-failed", "")])
+    assert isinstance(broken, RollbackFailed) and broken.exit_code == 4

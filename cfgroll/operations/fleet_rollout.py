@@ -1,0 +1,286 @@
+"""A fleet deploy under way (issue 38): the images built once, on the first host; the release
+named once (the live one's name when nothing changed, else a new one); then wave after wave,
+each host sent the images it lacks and deployed without building, the canary wave watched for
+`soak` seconds; a failure stops the rollout and, all or nothing, takes the hosts already on the
+new release back. Each host's run is the single-host transaction (`fleet_runs`)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from cfgroll import project
+from cfgroll.context import Context
+from cfgroll.errors import DeployFailed, RollbackFailed, one_line
+from cfgroll.fleet_fields import FleetRollout, Host
+from cfgroll.operations import fleet_runs
+from cfgroll.operations.fleet_plan import FleetDeployed, HostRun, Outcome, Plan, to_undo
+from cfgroll.operations.fleet_runs import Ran, Runs, Where
+from cfgroll.project import ProjectFiles
+from cfgroll.store.files import FileData, changed_files
+from cfgroll.store.manifest import Role
+from cfgroll.store.names import names
+from cfgroll.store.repo import MAIN_REF, Entry, Store
+from cfgroll.transactions.release import reserve_name
+
+
+@dataclass(frozen=True)
+class Built:
+    """What the first host's build made: the images by reference and ID, and the name the
+    release goes by on every host."""
+
+    images: dict[str, str]  # reference -> image ID
+    name: str
+
+
+def live_on(store: Store) -> dict[str, Entry]:
+    """The release each host's ref names."""
+    return {name: store.entry(sha) for name, sha in store.hosts_live().items()}
+
+
+def copy_to(
+    ctx: Context, host: Host, files: Mapping[str, FileData], roles: Mapping[str, Role]
+) -> Where:
+    """The project's `files` written afresh into `.cfgroll/hosts/<name>/` (private), where a
+    host other than the first runs: a host that rolls itself back writes there, never into
+    the project folder the others read."""
+    c = ctx.compose
+    inside = [str(f.relative_to(c.directory)) if f.is_absolute() else str(f) for f in c.files]
+    envs = [str(f.relative_to(c.directory)) if f.is_absolute() else str(f) for f in c.env_files]
+    return Where(_written(ctx, host, files, roles), inside, envs, c.name)
+
+
+def copy_of(ctx: Context, store: Store, host: Host, entry: Entry) -> Where:
+    """The release `entry`'s files written afresh into `.cfgroll/hosts/<name>/`, with its
+    compose files, env files and project name."""
+    m = entry.manifest
+    folder = _written(ctx, host, store.files(entry), m.files)
+    return Where(folder, m.compose_files, m.layout.env_files, m.project)
+
+
+def _written(
+    ctx: Context, host: Host, files: Mapping[str, FileData], roles: Mapping[str, Role]
+) -> Path:
+    folder = ctx.store_path.parent / "hosts" / host.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, mode=0o700)
+    project.write(folder, dict(files), roles)
+    return folder
+
+
+class Rollout:
+    """One fleet deploy under way: what each host did so far."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        store: Store,
+        the_plan: Plan,
+        rollout: FleetRollout,
+        files: ProjectFiles,
+        no_rollback: bool,
+    ) -> None:
+        self.ctx, self.store, self.plan, self.rollout = ctx, store, the_plan, rollout
+        self.files, self.no_rollback = files, no_rollback
+        self.builder = the_plan.hosts[0]
+        self.before = live_on(store)
+        self.runs: dict[str, HostRun] = {}
+        self.running = Runs()
+        self.built: Built | None = None
+
+    def run(self, missed: Sequence[Host], down: Mapping[str, str]) -> FleetDeployed:
+        for h in missed:
+            self.runs[h.name] = HostRun(h.name, "missed", self._was(h), down[h.name])
+        try:
+            self._waves()
+        except KeyboardInterrupt:
+            self.running.interrupt()
+            self._stop("interrupted")
+        assert self.built is not None
+        release = self.store.resolve(self.built.name)
+        hosts = self.plan.hosts
+        self._fleet_on(release)
+        self.store.tidy()
+        if missed:
+            listed = ", ".join(f"{h.name} ({down[h.name]})" for h in missed)
+            self.store.add_note(release.commit, f"fleet deploy missed: {listed}")
+        self.ctx.reporter.step(f"{release.tag} runs on {names([h.name for h in hosts])}")
+        return FleetDeployed(release.tag, self._ordered(missed), not missed)
+
+    def _was(self, host: Host) -> str:
+        entry = self.before.get(host.name)
+        return entry.tag if entry else ""
+
+    def _ordered(self, missed: Sequence[Host] = ()) -> tuple[HostRun, ...]:
+        order = [*self.plan.hosts, *missed]
+        return tuple(self.runs[h.name] for h in order if h.name in self.runs)
+
+    def _waves(self) -> None:
+        try:
+            self.built = self._build()
+        except Exception as exc:  # noqa: BLE001 - nothing changed on any host
+            self.runs[self.builder.name] = HostRun(
+                self.builder.name, "failed", self._was(self.builder), one_line(exc)
+            )
+            return self._stop(f"the build on {self.builder.name} failed")
+        for i, wave in enumerate(self.plan.waves):
+            what = "the canary" if i == 0 and self.plan.canary else f"wave {i + 1}"
+            self.ctx.reporter.step(f"deploying to {names([h.name for h in wave])} ({what})")
+            with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+                done = list(pool.map(self._one, wave))
+            if not all(done):
+                failed = [h.name for h, ok in zip(wave, done, strict=True) if not ok]
+                return self._stop(f"{names(failed)} failed")
+            if i == 0 and self.plan.canary and self.rollout.soak:
+                why = soak(self.ctx, wave, self._project(), self.rollout.soak)
+                if why is not None:
+                    return self._stop(f"the canary failed while watched: {why}")
+        return None
+
+    def _project(self) -> str:
+        return str(self.ctx.compose.name)
+
+    def _build(self) -> Built:
+        """Build (and pull what is missing) on the first host; the release's name: the live
+        release's when the files and images are the same, else a new one."""
+        from cfgroll.engine.daemon import Daemon
+        from cfgroll.engine.hosts import endpoint_of, environment
+
+        b, compose = self.builder, self.ctx.compose
+        env = environment(b.endpoint)
+        self.ctx.reporter.step(f"building the images on {b.name}")
+
+        def say(line: str) -> None:
+            self.ctx.reporter.output(f"[{b.name}] {line}")
+
+        compose.run("build", on_line=say, env=env, what=f"the build on {b.name}")
+        compose.run("pull", "--ignore-buildable", "--policy", "missing", on_line=say, env=env)
+        refs = compose.run("config", "--images", env=env).stdout.split()
+        daemon = Daemon(endpoint_of(b.endpoint))
+        images = {ref: daemon.image_id(ref) or "" for ref in refs}
+        main = self.store.live()
+        same = main is not None and not changed_files(self.store.files(main), self.files.content)
+        if main is not None and same:
+            same = set(images.values()) == {s.image_id for s in main.manifest.services.values()}
+        return Built(images, main.tag if main is not None and same else reserve_name(self.store))
+
+    def _one(self, host: Host) -> bool:
+        """Deploy `host`; whether it now runs the release."""
+        ctx, built = self.ctx, self.built
+        assert built is not None
+        command = ["deploy", "--no-build", *(["--no-rollback"] if self.no_rollback else [])]
+        if host == self.builder:
+            where = fleet_runs.here(ctx)
+        else:
+            try:
+                send(ctx, host, self.builder, built.images)
+            except Exception as exc:  # noqa: BLE001 - this host failed; the rollout stops
+                self.runs[host.name] = HostRun(host.name, "failed", self._was(host), one_line(exc))
+                return False
+            where = copy_to(ctx, host, self.files.content, self.files.roles)
+        ran = fleet_runs.run(ctx, host, command, built.name, where, self.running)
+        now = live_on(self.store).get(host.name)
+        if ran.code == 0 and now is not None and now.tag == built.name:
+            outcome: Outcome = "deployed" if self._was(host) != now.tag else "unchanged"
+            self.runs[host.name] = HostRun(host.name, outcome, now.tag)
+            return True
+        why = ran.error or (f"it runs {now.tag}, not {built.name}" if now else "no release")
+        self.runs[host.name] = HostRun(host.name, _failure(ran), now.tag if now else "", why)
+        return False
+
+    def _stop(self, why: str) -> None:
+        """The rollout stops: the hosts it did not reach are not started; all or nothing, the
+        hosts on the new release go back. Raises the error that says it all."""
+        for h in self.plan.hosts:
+            if h.name not in self.runs:
+                self.runs[h.name] = HostRun(h.name, "not-started", self._was(h))
+        back = to_undo({h.name: self.runs[h.name].outcome for h in self.plan.hosts}, self.rollout)
+        if back:
+            self.ctx.reporter.step(f"putting {names(back)} back (all or nothing)")
+            for h in self.plan.hosts:
+                if h.name in back:
+                    self._undo(h)
+        name = self.built.name if self.built else None
+        if name is not None and any(r.outcome == "deployed" for r in self.runs.values()):
+            self._fleet_on(self.store.resolve(name))  # kept by some hosts: the others drift
+        raise fleet_error(name, why, self._ordered())
+
+    def _fleet_on(self, release: Entry) -> None:
+        """`main`, the fleet's release, moves to `release`."""
+        main = self.store.live()
+        if main is None or main.commit != release.commit:
+            self.store.move_ref(MAIN_REF, release.commit, main.commit if main else None, "fleet")
+
+    def _undo(self, host: Host) -> None:
+        was = self.before.get(host.name)
+        on = self.runs[host.name]
+        if was is None:
+            self.runs[host.name] = HostRun(
+                host.name, on.outcome, on.release, "nothing ran on it before: it keeps it"
+            )
+            return
+        if host == self.builder:  # it ran in the project folder: its files go back too
+            where = fleet_runs.here(self.ctx)
+        else:
+            where = copy_to(self.ctx, host, self.files.content, self.files.roles)
+        command = ["rollback", was.tag, "--yes"]
+        ran = fleet_runs.run(self.ctx, host, command, was.tag, where, Runs())
+        now = live_on(self.store).get(host.name)
+        outcome: Outcome = "undone" if ran.code == 0 else "undo-failed"
+        self.runs[host.name] = HostRun(host.name, outcome, now.tag if now else "", ran.error)
+
+
+def _failure(ran: Ran) -> Outcome:
+    return "failed" if ran.rolled_back or ran.code == 1 else "broken"
+
+
+def fleet_error(name: str | None, why: str, runs: Sequence[HostRun]) -> DeployFailed:
+    """The error of a fleet deploy that stopped: exit 4 when a host is left on no recorded
+    release, else exit 3."""
+    listed = "; ".join(r.describe() for r in runs)
+    message = f"fleet deploy of {name or 'the new release'} stopped ({why}): {listed}"
+    if any(r.outcome in ("broken", "undo-failed") for r in runs):
+        return RollbackFailed(message)  # type: ignore[return-value]
+    return DeployFailed(message)
+
+
+def send(ctx: Context, host: Host, source: Host, images: Mapping[str, str]) -> None:
+    """The images (reference -> ID) onto `host`'s engine from `source`'s, unless it has them
+    all under those references."""
+    from cfgroll.engine.daemon import Daemon
+    from cfgroll.engine.hosts import endpoint_of, send_images
+
+    daemon = Daemon(endpoint_of(host.endpoint))
+    lacking = sorted(ref for ref, image in images.items() if daemon.image_id(ref) != image)
+    if lacking:
+        ctx.reporter.step(f"sending {names(lacking)} to {host.name}")
+        send_images(lacking, source.endpoint, host.endpoint)
+
+
+def soak(ctx: Context, hosts: Sequence[Host], project_name: str, seconds: float) -> str | None:
+    """Watch the canary hosts' containers for `seconds`: why one failed (stopped, unhealthy,
+    restarted), None when they all held."""
+    from cfgroll.engine.daemon import Daemon
+    from cfgroll.engine.hosts import endpoint_of
+
+    ctx.reporter.step(f"watching the canary for {seconds:g} s (soak)")
+    engines = {h.name: Daemon(endpoint_of(h.endpoint)) for h in hosts}
+    restarts = {
+        name: {c.id: c.restart_count for c in engine.containers(project_name)}
+        for name, engine in engines.items()
+    }
+    until = time.monotonic() + seconds
+    while True:
+        for name, engine in engines.items():
+            for c in engine.containers(project_name):
+                if c.state != "running" or c.health == "unhealthy":
+                    return f"{name}: {c.service} is {c.health or c.state}"
+                if c.restart_count > restarts[name].get(c.id, c.restart_count):
+                    return f"{name}: {c.service} restarted"
+        if time.monotonic() >= until:
+            return None
+        time.sleep(min(1.0, max(0.0, until - time.monotonic())))
