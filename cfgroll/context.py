@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from cfgroll.engine.compose import Compose
-from cfgroll.settings import Flags
+from cfgroll.settings import Flags, parse
 
 if TYPE_CHECKING:
     from cfgroll.engine.daemon import Daemon
@@ -114,6 +114,15 @@ class Context:
         if host not in known:
             listed = ", ".join(known) or "none yet"
             raise UsageError(f"the store has no release for host {host} (its hosts: {listed})")
+        fleet = self.open_store().live()
+        for h in parse(fleet.manifest.layout.settings if fleet else None).hosts:
+            if h.name == host:  # its engine: what `log` finds restorable is there
+                from cfgroll.engine.daemon import Daemon
+                from cfgroll.engine.hosts import endpoint_of
+
+                return replace(
+                    self, host=host, _store=None, _daemon=Daemon(endpoint_of(h.endpoint))
+                )
         return replace(self, host=host, _store=None)
 
     @property

@@ -219,7 +219,11 @@ class Store(RefsAndUpkeep):
 
         The newest come from the summaries cache (`cfgroll.store.summaries`); from the first
         commit it lacks, one `git rev-list` names the rest with their parents, and each
-        manifest is one read of `commit:.cfgroll/manifest.yaml`."""
+        manifest is one read of `commit:.cfgroll/manifest.yaml`. A fleet host's: the releases
+        its ref named, newest first, from the ref's reflog (what ran there, in order)."""
+        if self.host is not None:
+            yield from (self.entry(sha) for sha in self.moves(self.live_ref))
+            return
         sha = self._main_sha()
         while sha is not None:
             cached = self._summaries.get(sha)

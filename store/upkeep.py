@@ -73,6 +73,19 @@ class RefsAndUpkeep:
             log.parent.mkdir(parents=True, exist_ok=True)
             log.touch()
 
+    def moves(self, ref: str) -> list[str]:
+        """The commits `ref` named, newest first, each once (from its reflog)."""
+        try:
+            lines = (self.path / "logs" / ref).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return []
+        seen: list[str] = []
+        for line in reversed(lines):
+            fields = line.split(" ", 2)
+            if len(fields) > 1 and fields[1] not in seen and fields[1] != "0" * 40:
+                seen.append(fields[1])
+        return seen
+
     def move_ref(self, ref: str, commit: str, expected: str | None, why: str) -> None:
         """Move `ref` to `commit` if it still names `expected` (None: it must not exist)."""
         self.keep_log(ref)

@@ -97,8 +97,7 @@ class Rollout:
             self.runs[h.name] = HostRun(h.name, "missed", self._was(h), down[h.name])
         try:
             self._waves()
-        except KeyboardInterrupt:
-            self.running.interrupt()
+        except KeyboardInterrupt:  # between the runs: nothing is under way
             self._stop("interrupted")
         assert self.built is not None
         release = self.store.resolve(self.built.name)
@@ -131,7 +130,15 @@ class Rollout:
             what = "the canary" if i == 0 and self.plan.canary else f"wave {i + 1}"
             self.ctx.reporter.step(f"deploying to {names([h.name for h in wave])} ({what})")
             with ThreadPoolExecutor(max_workers=len(wave)) as pool:
-                done = list(pool.map(self._one, wave))
+                futures = [pool.submit(self._one, h) for h in wave]
+                try:
+                    done = [f.result() for f in futures]
+                except KeyboardInterrupt:  # each host run is told once, and rolls itself back
+                    self.ctx.reporter.warn("interrupted: the hosts under way roll back")
+                    self.running.interrupt()
+                    for f in futures:
+                        f.exception()
+                    return self._stop("interrupted")
             if not all(done):
                 failed = [h.name for h, ok in zip(wave, done, strict=True) if not ok]
                 return self._stop(f"{names(failed)} failed")

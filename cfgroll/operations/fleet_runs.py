@@ -119,6 +119,7 @@ def run(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=sys.platform != "win32",  # Ctrl-C reaches the fleet; it tells each once
     )
     with runs.lock:
         runs.running[host.name] = proc

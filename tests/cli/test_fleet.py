@@ -6,8 +6,11 @@ docker context, b and c through their sockets' addresses."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator
@@ -42,33 +45,28 @@ def hosts(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Iterator
 def docker_config(tmp_path: Path, hosts: list[Engine], monkeypatch: pytest.MonkeyPatch) -> None:
     """A docker context `fleet-a` for host a, as a user would make one."""
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    subprocess.run(
-        ["docker", "context", "create", "fleet-a", "--docker", f"host={hosts[0].address}"],
-        check=True,
-        capture_output=True,
-    )
+    context(["create", "fleet-a", "--docker", f"host={hosts[0].address}"])
 
 
-def fleet_project(
-    root: Path, name: str, hosts: list[Engine], command: str = "", fleet: str = "", extra: str = ""
-) -> Path:
+def context(argv: list[str]) -> None:
+    subprocess.run(["docker", "context", *argv], check=True, capture_output=True)
+
+
+def fleet_project(root: Path, name: str, hosts: list[Engine], fleet: str = "", c: str = "") -> Path:
     """A project on the three hosts (a: the canary, through its context). `fleet`: lines of
-    `x-cfgroll:` below `hosts:`; `extra`: lines of the web service."""
-    endpoints = ["fleet-a", hosts[1].address, hosts[2].address]
+    `x-cfgroll:` below `hosts:`; `c`: host c's endpoint (default: its socket's address)."""
+    endpoints = ["fleet-a", hosts[1].address, c or hosts[2].address]
     listed = "".join(
         f"    - name: {e.name}\n      endpoint: {endpoint}\n"
         + ("      groups: [canary]\n" if e.name == "a" else "")
         for e, endpoint in zip(hosts, endpoints, strict=True)
     )
-    serve = command or 'echo "$$GREETING" > /www/index.html && exec httpd -f -p 8080 -h /www'
+    serve = 'echo "$$GREETING" > /www/index.html && exec httpd -f -p 8080 -h /www'
     compose = (
         f"name: {name}\nservices:\n  web:\n    build: .\n    init: true\n"
         f"    environment:\n      GREETING: ${{GREETING}}\n"
         f"    command: [sh, -c, {json.dumps(serve)}]\n"
-        + textwrap.indent(textwrap.dedent(extra), "    ")
-        + "x-cfgroll:\n  hosts:\n"
-        + listed
-        + textwrap.indent(textwrap.dedent(fleet), "  ")
+        "x-cfgroll:\n  hosts:\n" + listed + textwrap.indent(textwrap.dedent(fleet), "  ")
     )
     return build_file_tree(
         root, {"compose.yaml": compose, "Dockerfile": DOCKERFILE, ".env": "GREETING=v1\n"}
@@ -204,3 +202,97 @@ def test_a_release_that_fails_on_the_third_host(
         assert tag_of(store, "main") == (v1 if whole else v2)
     finally:
         hosts[2].docker("rm", "-f", blocker)
+
+
+def test_an_unreachable_host_refuses_the_deploy_or_is_missed_until_the_next(
+    tmp_path: Path,
+    hosts: list[Engine],
+    docker_config: None,
+    project_name: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    context(["create", "fleet-c", "--docker", f"host={hosts[2].address}"])
+    proj = fleet_project(tmp_path / "p", project_name, hosts, c="fleet-c")
+    store = proj / ".cfgroll" / "store.git"
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    v1 = tag_of(store, "main")
+    seen = {e.name: on(e, project_name) for e in hosts}
+    capsys.readouterr()
+
+    # host c's engine is gone (its context names a socket nothing answers on): refused before
+    # anything changes
+    context(["update", "fleet-c", "--docker", f"host=unix://{tmp_path}/gone.sock"])
+    (proj / ".env").write_text("GREETING=v2\n")
+    tags = git(store, "tag").split()
+    assert main(["deploy", "-C", str(proj), *FAST]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach host(s) c" in err and "nothing was changed" in err
+    assert git(store, "tag").split() == tags
+    assert {e.name: on(e, project_name) for e in hosts} == seen
+
+    # --skip-unreachable: a and b get v2, c is missed and shows as drift
+    assert main(["deploy", "-C", str(proj), "--skip-unreachable", *FAST]) == 0
+    out = capsys.readouterr().out
+    v2 = tag_of(store, "main")
+    assert v2 != v1 and "c missed" in out and "not on every host" in out
+    assert "fleet deploy missed: c" in git(store, "notes", "show", v2 + "^{commit}")
+    assert main(["status", "-C", str(proj), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert row(out, "a") == [v2, "ok"] and row(out, "c")[:2] == [v1, "DRIFT"]
+    assert "unreachable" in row(out, "c")[2]
+
+    # c is back: the next deploy (nothing changed) brings it to v2, the others stay
+    context(["update", "fleet-c", "--docker", f"host={hosts[2].address}"])
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "a unchanged" in out and "c deployed" in out
+    assert {tag_of(store, c) for c in host_refs(store).values()} == {v2}
+    assert len({on(e, project_name) for e in hosts}) == 1
+
+    # rollback: one host, then the whole fleet
+    assert main(["rollback", v1, "--hosts", "b", "--yes", "-C", str(proj), *FAST]) == 0
+    capsys.readouterr()
+    refs = host_refs(store)
+    back = tag_of(store, refs["b"])
+    assert tag_of(store, refs["a"]) == v2 == tag_of(store, refs["c"]) and back not in (v1, v2)
+    assert on(hosts[1], project_name) == seen["b"] and on(hosts[0], project_name)[0] == "v2"
+    assert (proj / ".env").read_text() == "GREETING=v2\n"  # the project folder is the fleet's
+    assert tag_of(store, "main") == v2
+
+    assert main(["rollback", "previous", "--yes", "-C", str(proj), *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "a rolled-back" in out and "b unchanged" not in out
+    assert {on(e, project_name)[0] for e in hosts} == {"v1"}
+    last = host_refs(store)
+    assert len({last["a"], last["c"]}) == 1 and tag_of(store, "main") == tag_of(store, last["a"])
+    assert (proj / ".env").read_text() == "GREETING=v1\n"
+    assert main(["log", "--host", "b", "-C", str(proj)]) == 0
+    assert back in capsys.readouterr().out
+
+
+def test_ctrl_c_in_the_middle_of_the_rollout_takes_the_fleet_back(
+    tmp_path: Path, hosts: list[Engine], docker_config: None, project_name: str
+) -> None:
+    proj = fleet_project(tmp_path / "p", project_name, hosts)
+    store = proj / ".cfgroll" / "store.git"
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    v1 = tag_of(store, "main")
+    seen = {e.name: on(e, project_name) for e in hosts}
+    (proj / ".env").write_text("GREETING=v2\n")
+    argv = [sys.executable, "-m", "cfgroll", "deploy", "-C", str(proj), "--settle", "5"]
+    run = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    assert run.stderr is not None
+    lines = []
+    for line in run.stderr:  # Ctrl-C while host b (after the canary a) waits in its gate
+        lines.append(line)
+        if line.startswith("    [b] ==> waiting"):
+            run.send_signal(signal.SIGINT)
+            break
+    rest = run.communicate(timeout=120)[1]
+    said = "".join(lines) + rest
+    assert run.returncode == 3, said
+    assert "interrupted" in said and "a undone" in said and "c not-started" in said, said
+    assert "b failed" in said  # told once, it rolled itself back (not finished, then undone)
+    assert {tag_of(store, c) for c in host_refs(store).values()} == {v1}
+    assert {e.name: on(e, project_name) for e in hosts} == seen
+    assert tag_of(store, "main") == v1
