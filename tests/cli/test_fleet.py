@@ -296,3 +296,25 @@ def test_ctrl_c_in_the_middle_of_the_rollout_takes_the_fleet_back(
     assert {tag_of(store, c) for c in host_refs(store).values()} == {v1}
     assert {e.name: on(e, project_name) for e in hosts} == seen
     assert tag_of(store, "main") == v1
+
+
+def test_three_hosts_in_one_wave_record_one_release(
+    tmp_path: Path,
+    hosts: list[Engine],
+    docker_config: None,
+    project_name: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fleet = "fleet:\n  canary: front\n  parallel: 3\n"  # no host in `front`: one wave of three
+    proj = fleet_project(tmp_path / "p", project_name, hosts, fleet=fleet)
+    store = proj / ".cfgroll" / "store.git"
+    for greeting in ("v1", "v2"):
+        (proj / ".env").write_text(f"GREETING={greeting}\n")
+        assert main(["deploy", "-C", str(proj), *FAST]) == 0
+        assert "deploying to a, b, c (wave 1)" in capsys.readouterr().err
+        refs = host_refs(store)
+        assert len(set(refs.values())) == 1 and git(store, "rev-parse", "main").strip() in (
+            refs.values()
+        )
+        assert {on(e, project_name)[0] for e in hosts} == {greeting}
+    assert len(git(store, "tag", "-l", "backup_*").split()) == 2
