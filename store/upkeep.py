@@ -120,6 +120,11 @@ class RefsAndUpkeep:
         """Drop GitPython's long-running `git cat-file` helpers: a terminal's Ctrl-C reaches
         cfgroll's whole process group, so they died with it, and the next read would fail with
         a broken pipe. New ones start on the next read (recording the attempt, say)."""
+        self.drop_readers()
+
+    def drop_readers(self) -> None:
+        """Stop GitPython's `git cat-file` helpers; new ones start on the next read (whose
+        view of the repository is then fresh)."""
         self._repo.git.clear_cache()
 
     def add_note(self, commit: str, text: str) -> None:

@@ -32,15 +32,16 @@ def host_states(
 ) -> list[HostState]:
     """Each host's state, its engine asked (all at once)."""
     live = store.hosts_live()
+    # read here, in one thread: GitPython's readers serve one thread at a time
+    entries = {h.name: store.entry(live[h.name]) if h.name in live else None for h in hosts}
     with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-        return list(pool.map(lambda h: _state(store, fleet_release, h, live.get(h.name)), hosts))
+        return list(pool.map(lambda h: _state(fleet_release, h, entries[h.name]), hosts))
 
 
-def _state(store: Store, fleet: Entry | None, host: Host, commit: str | None) -> HostState:
+def _state(fleet: Entry | None, host: Host, entry: Entry | None) -> HostState:
     from cfgroll.engine.daemon import Daemon
     from cfgroll.engine.hosts import endpoint_of, unreachable
 
-    entry = store.entry(commit) if commit else None
     tag = entry.tag if entry else ""
     if entry is None:
         return HostState(host.name, host.endpoint, "", "no release deployed to it")

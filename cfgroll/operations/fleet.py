@@ -112,7 +112,8 @@ def deploy_fleet(
     store = ensure_store(ctx).store
     block = config.get(KEY)
     with mirror.changing(ctx, store, "deploy (fleet)", settings.lock_timeout or 0, block):
-        run = Rollout(ctx, store, the_plan, rollout, files, no_rollback)
+        services = config.get("services") or {}
+        run = Rollout(ctx, store, the_plan, rollout, files, services, no_rollback)
         try:
             result = run.run(missed, down)
         except DeployFailed as exc:

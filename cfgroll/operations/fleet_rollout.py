@@ -9,9 +9,10 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cfgroll import project
 from cfgroll.context import Context
@@ -82,10 +83,12 @@ class Rollout:
         the_plan: Plan,
         rollout: FleetRollout,
         files: ProjectFiles,
+        services: Mapping[str, Any],
         no_rollback: bool,
     ) -> None:
+        """`files`: the project's, as Compose reads them; `services`: its model's."""
         self.ctx, self.store, self.plan, self.rollout = ctx, store, the_plan, rollout
-        self.files, self.no_rollback = files, no_rollback
+        self.files, self.services, self.no_rollback = files, services, no_rollback
         self.builder = the_plan.hosts[0]
         self.before = live_on(store)
         self.runs: dict[str, HostRun] = {}
@@ -129,16 +132,20 @@ class Rollout:
         for i, wave in enumerate(self.plan.waves):
             what = "the canary" if i == 0 and self.plan.canary else f"wave {i + 1}"
             self.ctx.reporter.step(f"deploying to {names([h.name for h in wave])} ({what})")
+            interrupted = False
             with ThreadPoolExecutor(max_workers=len(wave)) as pool:
                 futures = [pool.submit(self._one, h) for h in wave]
                 try:
-                    done = [f.result() for f in futures]
+                    wait(futures)
                 except KeyboardInterrupt:  # each host run is told once, and rolls itself back
                     self.ctx.reporter.warn("interrupted: the hosts under way roll back")
                     self.running.interrupt()
-                    for f in futures:
-                        f.exception()
-                    return self._stop("interrupted")
+                    interrupted = True
+            # the store is read here, in this thread only: GitPython's readers serve one thread
+            self.store.drop_readers()
+            done = [self._judge(h, f.result()) for h, f in zip(wave, futures, strict=True)]
+            if interrupted:
+                return self._stop("interrupted")
             if not all(done):
                 failed = [h.name for h, ok in zip(wave, done, strict=True) if not ok]
                 return self._stop(f"{names(failed)} failed")
@@ -165,7 +172,8 @@ class Rollout:
             self.ctx.reporter.output(f"[{b.name}] {line}")
 
         compose.run("build", on_line=say, env=env, what=f"the build on {b.name}")
-        compose.run("pull", "--ignore-buildable", "--policy", "missing", on_line=say, env=env)
+        if any("build" not in s for s in self.services.values()):
+            compose.run("pull", "--ignore-buildable", "--policy", "missing", on_line=say, env=env)
         refs = compose.run("config", "--images", env=env).stdout.split()
         daemon = Daemon(endpoint_of(b.endpoint))
         images = {ref: daemon.image_id(ref) or "" for ref in refs}
@@ -175,8 +183,8 @@ class Rollout:
             same = set(images.values()) == {s.image_id for s in main.manifest.services.values()}
         return Built(images, main.tag if main is not None and same else reserve_name(self.store))
 
-    def _one(self, host: Host) -> bool:
-        """Deploy `host`; whether it now runs the release."""
+    def _one(self, host: Host) -> Ran:
+        """Deploy `host` (in a thread of its own: no store read here)."""
         ctx, built = self.ctx, self.built
         assert built is not None
         command = ["deploy", "--no-build", *(["--no-rollback"] if self.no_rollback else [])]
@@ -186,16 +194,19 @@ class Rollout:
             try:
                 send(ctx, host, self.builder, built.images)
             except Exception as exc:  # noqa: BLE001 - this host failed; the rollout stops
-                self.runs[host.name] = HostRun(host.name, "failed", self._was(host), one_line(exc))
-                return False
+                return Ran(1, one_line(exc))
             where = copy_to(ctx, host, self.files.content, self.files.roles)
-        ran = fleet_runs.run(ctx, host, command, built.name, where, self.running)
+        return fleet_runs.run(ctx, host, command, built.name, where, self.running)
+
+    def _judge(self, host: Host, ran: Ran) -> bool:
+        """Whether `host` now runs the release, as its run and its ref say; noted."""
+        assert self.built is not None
         now = live_on(self.store).get(host.name)
-        if ran.code == 0 and now is not None and now.tag == built.name:
+        if ran.code == 0 and now is not None and now.tag == self.built.name:
             outcome: Outcome = "deployed" if self._was(host) != now.tag else "unchanged"
             self.runs[host.name] = HostRun(host.name, outcome, now.tag)
             return True
-        why = ran.error or (f"it runs {now.tag}, not {built.name}" if now else "no release")
+        why = ran.error or (f"it runs {now.tag}, not {self.built.name}" if now else "no release")
         self.runs[host.name] = HostRun(host.name, _failure(ran), now.tag if now else "", why)
         return False
 
