@@ -89,6 +89,9 @@ class Rollout:
         """`files`: the project's, as Compose reads them; `services`: its model's."""
         self.ctx, self.store, self.plan, self.rollout = ctx, store, the_plan, rollout
         self.files, self.services, self.no_rollback = files, services, no_rollback
+        # read now, in this thread: a file known unchanged is read from the store, and the
+        # waves' threads must not read the store (GitPython's readers serve one thread)
+        self.content = {path: files.content[path] for path in files.content}
         self.builder = the_plan.hosts[0]
         self.before = live_on(store)
         self.runs: dict[str, HostRun] = {}
@@ -178,7 +181,7 @@ class Rollout:
         daemon = Daemon(endpoint_of(b.endpoint))
         images = {ref: daemon.image_id(ref) or "" for ref in refs}
         main = self.store.live()
-        same = main is not None and not changed_files(self.store.files(main), self.files.content)
+        same = main is not None and not changed_files(self.store.files(main), self.content)
         if main is not None and same:
             same = set(images.values()) == {s.image_id for s in main.manifest.services.values()}
         return Built(images, main.tag if main is not None and same else reserve_name(self.store))
@@ -195,7 +198,7 @@ class Rollout:
                 send(ctx, host, self.builder, built.images)
             except Exception as exc:  # noqa: BLE001 - this host failed; the rollout stops
                 return Ran(1, one_line(exc))
-            where = copy_to(ctx, host, self.files.content, self.files.roles)
+            where = copy_to(ctx, host, self.content, self.files.roles)
         return fleet_runs.run(ctx, host, command, built.name, where, self.running)
 
     def _judge(self, host: Host, ran: Ran) -> bool:
@@ -244,7 +247,7 @@ class Rollout:
         if host == self.builder:  # it ran in the project folder: its files go back too
             where = fleet_runs.here(self.ctx)
         else:
-            where = copy_to(self.ctx, host, self.files.content, self.files.roles)
+            where = copy_to(self.ctx, host, self.content, self.files.roles)
         command = ["rollback", was.tag, "--yes"]
         ran = fleet_runs.run(self.ctx, host, command, was.tag, where, Runs())
         now = live_on(self.store).get(host.name)

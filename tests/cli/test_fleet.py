@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cfgroll.cli.main import main
-from tests.helpers import DOCKERFILE, build_file_tree, git
+from tests.helpers import DOCKERFILE, REPO_ROOT, build_file_tree, doc_recipe, git
 from tests.hosts import Engine, start
 
 pytestmark = pytest.mark.docker
@@ -318,3 +318,40 @@ def test_three_hosts_in_one_wave_record_one_release(
         )
         assert {on(e, project_name)[0] for e in hosts} == {greeting}
     assert len(git(store, "tag", "-l", "backup_*").split()) == 2
+
+
+def test_the_docs_recipe_as_written(
+    tmp_path: Path,
+    hosts: list[Engine],
+    docker_config: None,
+    project_name: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/fleet.md's `x-cfgroll:` block, as written: its contexts are made to name the
+    three test hosts; the canary goes first and is watched (`soak: 5`), then two at a time."""
+    for i, engine in enumerate(hosts, 1):
+        context(["create", f"edge-{i}", "--docker", f"host={engine.address}"])
+    block = doc_recipe(REPO_ROOT / "docs" / "fleet.md", "fleet")
+    proj = fleet_project(tmp_path / "p", project_name, hosts)
+    compose = (proj / "compose.yaml").read_text()
+    (proj / "compose.yaml").write_text(compose[: compose.index("x-cfgroll:")] + block)
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    err = capsys.readouterr().err
+    steps = [line for line in err.splitlines() if line.startswith("==> ")]
+    order = [
+        "==> deploying to edge-1 (the canary)",
+        "==> watching the canary for 5 s (soak)",
+        "==> deploying to edge-2, edge-3 (wave 2)",
+    ]
+    assert [s for s in steps if s in order] == order, steps
+    store = proj / ".cfgroll" / "store.git"
+    assert sorted(host_refs(store)) == ["edge-1", "edge-2", "edge-3"]
+    assert len(set(host_refs(store).values())) == 1
+    assert main(["status", "-C", str(proj)]) == 0
+    out = capsys.readouterr().out
+    doc = (REPO_ROOT / "docs" / "fleet.md").read_text()
+    shown = doc[doc.index("$ cfgroll status") :].split("```")[0].splitlines()[1:]
+    # the doc shows the lines status prints, in its order (its figures from another run)
+    printed = out.splitlines()
+    assert [line.split()[0] for line in shown[:3]] == [line.split()[0] for line in printed[:3]]
+    assert shown[4].split() == ["HOST", "RELEASE", "STATE"] == printed[4].split()

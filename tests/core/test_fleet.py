@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cfgroll.errors import ProjectError, UsageError
+from cfgroll.errors import DeployFailed, ProjectError, RollbackFailed, UsageError
 from cfgroll.fleet_fields import FleetRollout, Host, fleet, hosts
-from cfgroll.errors import DeployFailed, RollbackFailed
 from cfgroll.operations.fleet_plan import HostRun, plan, select, to_undo
 from cfgroll.operations.fleet_rollout import fleet_error
 
