@@ -32,25 +32,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.helpers import web_compose  # noqa: E402
 from tests.hosts import Engine, start  # noqa: E402
 
 BASE = "cfgroll-example-base:latest"  # examples/make-base-image.sh
 
-COMPOSE = """\
-name: {name}
-services:
-  web:
-    build: .
-    init: true
-    environment:
-      GREETING: ${{GREETING}}
-    command: ["sh", "-c", "echo \\"$$GREETING\\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
-"""
-
 
 def project(root: Path, name: str, hosts: list[Engine] | None, fleet: str) -> Path:
     root.mkdir(parents=True)
-    text = COMPOSE.format(name=name)
+    text = web_compose(name)
     if hosts:
         text += "x-cfgroll:\n  hosts:\n" + "".join(
             f"    - name: {e.name}\n      endpoint: {e.address}\n"

@@ -15,6 +15,7 @@ from cfgroll.cli.common import (
 from cfgroll.cli.options import (
     GATE_SETTINGS,
     DryRunOption,
+    HostsOption,
     Json,
     NoRollback,
     RecordUnchanged,
@@ -22,18 +23,11 @@ from cfgroll.cli.options import (
     Yes,
     project_command,
 )
+from cfgroll.errors import UsageError
 
 if TYPE_CHECKING:
     from cfgroll.context import Context
 
-HostsOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--hosts",
-        metavar="NAME,…",
-        help="A fleet's hosts to deploy to (x-cfgroll: hosts:; default: all of them).",
-    ),
-]
 GroupOption = Annotated[
     Optional[str],
     typer.Option("--group", metavar="NAME", help="Only the fleet's hosts in this group."),
@@ -87,6 +81,13 @@ def deploy(
     """
     if dry_run:
         from cfgroll.cli.dry_run import render
+        from cfgroll.operations.fleet import configured
+
+        if configured(ctx) is not None:
+            raise UsageError(
+                "--dry-run does not preview a fleet's deploy yet (docs/fleet.md, Not yet); "
+                "nothing was changed"
+            )
         from cfgroll.transactions.dry_run import dry_run as preview
 
         render(preview(ctx, show_secrets=show_secrets), json_)

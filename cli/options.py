@@ -74,6 +74,14 @@ StorePath = Annotated[
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+HostsOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--hosts",
+        metavar="NAME,…",
+        help="A fleet's hosts to act on (x-cfgroll: hosts:; default: all of them).",
+    ),
+]
 HostOption = Annotated[
     Optional[str],
     typer.Option(

@@ -18,6 +18,7 @@ from cfgroll.cli.common import (
 from cfgroll.cli.options import (
     GATE_SETTINGS,
     DryRunOption,
+    HostsOption,
     ServicesOption,
     ShowSecrets,
     Yes,
@@ -61,14 +62,7 @@ def rollback(
             "is replaced (dumped first, under .cfgroll/data/).",
         ),
     ] = False,
-    hosts: Annotated[
-        Optional[str],
-        typer.Option(
-            "--hosts",
-            metavar="NAME,…",
-            help="A fleet's hosts to roll back (x-cfgroll: hosts:; default: all of them).",
-        ),
-    ] = None,
+    hosts: HostsOption = None,
 ) -> None:
     """Put a recorded release back: its images, its files, its containers.
 

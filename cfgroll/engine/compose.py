@@ -8,6 +8,7 @@ It passes the compose files and env files explicitly (`-f`, `--env-file`; chosen
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from collections import deque
@@ -109,6 +110,10 @@ def run(
         proc.wait()
         reader.join()
         stdout, stderr = "".join(out_chunks), "\n".join(tail)
+    if proc.returncode in (-signal.SIGINT, 128 + signal.SIGINT):
+        # Ctrl-C reached it (the whole process group): this run was interrupted, even when
+        # Python swallowed its own KeyboardInterrupt (one landing inside an import's lock)
+        raise KeyboardInterrupt
     if proc.returncode != 0:
         raise CommandFailed(argv, proc.returncode, stderr, what)
     return Result(stdout, stderr)

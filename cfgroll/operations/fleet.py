@@ -23,12 +23,12 @@ from cfgroll.context import Context
 from cfgroll.errors import DeployFailed, UsageError
 from cfgroll.fleet_fields import Host
 from cfgroll.operations import fleet_runs
-from cfgroll.operations.fleet_plan import Choice, FleetDeployed, HostRun, Outcome, plan, select
-from cfgroll.operations.fleet_rollout import Rollout, copy_of, fleet_error, live_on
+from cfgroll.operations.fleet_plan import Choice, FleetDeployed, HostRun, plan, select
+from cfgroll.operations.fleet_rollout import Rollout, copy_of, failure, fleet_error, live_on
 from cfgroll.operations.fleet_runs import Runs
 from cfgroll.settings import KEY, Settings, parse
 from cfgroll.store.names import names
-from cfgroll.store.repo import MAIN_REF
+from cfgroll.store.repo import MAIN_REF, Entry
 from cfgroll.transactions.deploy import Deployed
 from cfgroll.transactions.deploy import deploy as transactions_deploy
 from cfgroll.transactions.init import ensure_store
@@ -96,8 +96,8 @@ def deploy_fleet(
     hosts are refused before anything changes, unless skipped (they are then missed)."""
     if settings.data:
         raise UsageError(
-            "a fleet deploy does not yet take `x-cfgroll: data:` (each host's data would be "
-            "dumped into one store); deploy each host with `cfgroll --context NAME deploy`"
+            "a fleet deploy does not take `x-cfgroll: data:` yet (each host's dumps would "
+            "share one store); nothing was changed (docs/fleet.md, Not yet)"
         )
     rollout = settings.fleet
     chosen = select(settings.hosts, choice.named, choice.group)
@@ -144,35 +144,36 @@ def rollback(ctx: Context, settings: Settings, ref: str, choice: Choice) -> Flee
     if not choice.skip_unreachable or len(down) == len(chosen):
         refuse_unreachable(down, "rolls back")
     whole = len(chosen) == len(settings.hosts) and not down
+    before = live_on(store)
+    never = [h.name for h in chosen if h.name not in before and h.name not in down]
+    if never:
+        raise UsageError(f"nothing was deployed to host(s) {names(never)} yet; nothing changed")
     with mirror.changing(ctx, store, "rollback (fleet)", settings.lock_timeout or 0):
         before = live_on(store)
         name = reserve_name(store)
-        runs: list[HostRun] = [
-            HostRun(h.name, "missed", before[h.name].tag if h.name in before else "", down[h.name])
+        runs = [
+            HostRun(h.name, "missed", _tag(before.get(h.name)), down[h.name])
             for h in chosen
             if h.name in down
         ]
-        for i, host in enumerate(h for h in chosen if h.name not in down):
-            was = before.get(host.name)
-            if was is not None and was.commit == target.commit:
+        first = whole  # the first host that goes back does so in the project folder
+        for host in (h for h in chosen if h.name not in down):
+            was = before[host.name]
+            if was.commit == target.commit:
                 runs.append(HostRun(host.name, "unchanged", was.tag))
                 continue
-            if whole and i == 0:
-                where = fleet_runs.here(ctx)
-            elif was is None:
-                raise UsageError(f"nothing was deployed to host {host.name} yet")
-            else:
-                where = copy_of(ctx, store, host, was)
+            where = fleet_runs.here(ctx) if first else copy_of(ctx, store, host, was)
+            first = False
             command = ["rollback", target.tag, "--yes"]
             ran = fleet_runs.run(ctx, host, command, name, where, Runs())
+            store.drop_readers()
             now = live_on(store).get(host.name)
             tag = now.tag if now else ""
             if ran.code != 0:
-                outcome: Outcome = "failed" if ran.rolled_back or ran.code == 1 else "broken"
-                runs.append(HostRun(host.name, outcome, tag, ran.error))
+                runs.append(HostRun(host.name, failure(ran), tag, ran.error))
                 seen = {r.host for r in runs}
                 runs += [
-                    HostRun(h.name, "not-started", before[h.name].tag if h.name in before else "")
+                    HostRun(h.name, "not-started", _tag(before.get(h.name)))
                     for h in chosen
                     if h.name not in seen
                 ]
@@ -187,3 +188,7 @@ def rollback(ctx: Context, settings: Settings, ref: str, choice: Choice) -> Flee
             store.move_ref(MAIN_REF, commit, main.commit if main else None, "fleet rollback")
         store.tidy()
     return FleetDeployed(name, tuple(runs), not down)
+
+
+def _tag(entry: Entry | None) -> str:
+    return entry.tag if entry else ""

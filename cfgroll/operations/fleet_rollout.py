@@ -210,7 +210,7 @@ class Rollout:
             self.runs[host.name] = HostRun(host.name, outcome, now.tag)
             return True
         why = ran.error or (f"it runs {now.tag}, not {self.built.name}" if now else "no release")
-        self.runs[host.name] = HostRun(host.name, _failure(ran), now.tag if now else "", why)
+        self.runs[host.name] = HostRun(host.name, failure(ran), now.tag if now else "", why)
         return False
 
     def _stop(self, why: str) -> None:
@@ -255,8 +255,10 @@ class Rollout:
         self.runs[host.name] = HostRun(host.name, outcome, now.tag if now else "", ran.error)
 
 
-def _failure(ran: Ran) -> Outcome:
-    return "failed" if ran.rolled_back or ran.code == 1 else "broken"
+def failure(ran: Ran) -> Outcome:
+    """A host run that failed: `failed` when its host runs what it ran before (it rolled back,
+    or refused before changing anything), else `broken`."""
+    return "failed" if ran.rolled_back or ran.refused else "broken"
 
 
 def fleet_error(name: str | None, why: str, runs: Sequence[HostRun]) -> DeployFailed:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cfgroll.context import HOST_ENV, RELEASE_ENV, STORE_ENV, Context
 from cfgroll.engine.hosts import environment
-from cfgroll.errors import EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK
+from cfgroll.errors import EXIT_ERROR, EXIT_ROLLED_BACK, EXIT_USAGE
 from cfgroll.fleet_fields import Host
 from cfgroll.store.lock import HOLDER_ENV
 
@@ -39,9 +39,9 @@ class Ran:
         return self.code == EXIT_ROLLED_BACK
 
     @property
-    def left_broken(self) -> bool:
-        """It failed and could not put back what ran before (exit 4)."""
-        return self.code == EXIT_ROLLBACK_FAILED
+    def refused(self) -> bool:
+        """It stopped before changing anything (exit 1 or 2)."""
+        return self.code in (EXIT_ERROR, EXIT_USAGE)
 
 
 @dataclass

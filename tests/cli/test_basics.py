@@ -138,3 +138,30 @@ def test_log_reads_history_without_an_engine(
     assert main(["log"]) == 0
     line = capsys.readouterr().out.splitlines()[1].split()
     assert line[0] == v1 and line[4:6] == ["ok", "?"]
+
+
+def test_a_fleet_refuses_what_it_does_not_take_yet_before_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read from the model alone (no engine is asked): the refusals come first."""
+    hosts = "x-cfgroll:\n  hosts:\n    - {name: a, endpoint: 'unix:///nowhere.sock'}\n"
+    proj = build_file_tree(
+        tmp_path / "p",
+        {"compose.yaml": f"name: fleetp\nservices:\n  web:\n    image: busybox\n{hosts}"},
+    )
+    assert main(["deploy", "-C", str(proj), "--dry-run"]) == 2
+    assert "does not preview a fleet" in capsys.readouterr().err
+    assert main(["deploy", "-C", str(proj), "--no-build"]) == 2
+    assert main(["deploy", "-C", str(proj), "--hosts", "zz"]) == 2
+    assert "no host zz" in capsys.readouterr().err
+    (proj / "compose.yaml").write_text(
+        (proj / "compose.yaml").read_text() + "  data:\n    web: redis\n"
+    )
+    assert main(["deploy", "-C", str(proj)]) == 2
+    assert "does not take `x-cfgroll: data:` yet" in capsys.readouterr().err
+    assert not (proj / ".cfgroll").exists()
+    solo = build_file_tree(
+        tmp_path / "s", {"compose.yaml": "name: solo\nservices:\n  web:\n    image: busybox\n"}
+    )
+    assert main(["deploy", "-C", str(solo), "--hosts", "a"]) == 2
+    assert "names none" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,26 @@ def hosts(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Iterator
         shutil.rmtree(root, ignore_errors=True)
 
 
+@dataclass
+class Fleet:
+    """What a test works with: the three hosts, a project name, a folder of its own."""
+
+    hosts: list[Engine]
+    name: str
+    root: Path
+
+    def project(self, fleet: str = "", c: str = "") -> Path:
+        return fleet_project(self.root / "p", self.name, self.hosts, fleet, c)
+
+
 @pytest.fixture
-def docker_config(tmp_path: Path, hosts: list[Engine], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A docker context `fleet-a` for host a, as a user would make one."""
+def fleet(
+    tmp_path: Path, hosts: list[Engine], project_name: str, monkeypatch: pytest.MonkeyPatch
+) -> Fleet:
+    """The hosts, and a docker context `fleet-a` for host a, as a user would make one."""
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
     context(["create", "fleet-a", "--docker", f"host={hosts[0].address}"])
+    return Fleet(hosts, project_name, tmp_path)
 
 
 def context(argv: list[str]) -> None:
@@ -104,13 +120,9 @@ def tag_of(store: Path, commit: str) -> str:
 
 
 def test_a_release_reaches_three_hosts_and_a_crash_stops_at_the_canary(
-    tmp_path: Path,
-    hosts: list[Engine],
-    docker_config: None,
-    project_name: str,
-    capsys: pytest.CaptureFixture[str],
+    fleet: Fleet, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    proj = fleet_project(tmp_path / "p", project_name, hosts)
+    proj = fleet.project()
     store = proj / ".cfgroll" / "store.git"
     assert main(["deploy", "-C", str(proj), *FAST]) == 0
     out = capsys.readouterr().out
@@ -119,10 +131,10 @@ def test_a_release_reaches_three_hosts_and_a_crash_stops_at_the_canary(
     v1 = tag_of(store, refs["a"])
     assert f"deployed {v1} to the fleet" in out
     assert git(store, "rev-parse", "main").strip() == refs["a"]
-    seen = {on(e, project_name) for e in hosts}
+    seen = {on(e, fleet.name) for e in fleet.hosts}
     assert len(seen) == 1 and next(iter(seen))[0] == "v1"  # same greeting, same image ID
-    for e in hosts:
-        assert e.docker("image", "inspect", f"{project_name}-web:{v1}").returncode == 0
+    for e in fleet.hosts:
+        assert e.docker("image", "inspect", f"{fleet.name}-web:{v1}").returncode == 0
 
     # a release whose web crashes: the canary fails its gate, rolls back, the rollout stops
     (proj / "compose.yaml").write_text(
@@ -133,12 +145,12 @@ def test_a_release_reaches_three_hosts_and_a_crash_stops_at_the_canary(
     err = capsys.readouterr().err
     assert "a failed" in err and "b not-started" in err and "c not-started" in err
     assert host_refs(store) == refs and git(store, "rev-parse", "main").strip() == refs["a"]
-    assert {on(e, project_name) for e in hosts} == seen
+    assert {on(e, fleet.name) for e in fleet.hosts} == seen
 
     # status: one line per host, none drifted
     assert main(["status", "-C", str(proj)]) == 0
     out = capsys.readouterr().out
-    for e in hosts:
+    for e in fleet.hosts:
         assert row(out, e.name) == [v1, "ok"]
     assert "drift: none" in out
 
@@ -156,23 +168,18 @@ def occupy(engine: Engine, port: int) -> str:
 
 @pytest.mark.parametrize("whole", [True, False], ids=["all-or-nothing", "each-keeps-its-own"])
 def test_a_release_that_fails_on_the_third_host(
-    tmp_path: Path,
-    hosts: list[Engine],
-    docker_config: None,
-    project_name: str,
-    capsys: pytest.CaptureFixture[str],
-    whole: bool,
+    fleet: Fleet, capsys: pytest.CaptureFixture[str], whole: bool
 ) -> None:
-    fleet = "" if whole else "fleet:\n  all_or_nothing: false\n"
-    proj = fleet_project(tmp_path / "p", project_name, hosts, fleet=fleet)
+    settings = "" if whole else "fleet:\n  all_or_nothing: false\n"
+    proj = fleet.project(fleet=settings)
     store = proj / ".cfgroll" / "store.git"
     assert main(["deploy", "-C", str(proj), *FAST]) == 0
     v1 = tag_of(store, host_refs(store)["a"])
-    before = {e.name: on(e, project_name) for e in hosts}
+    before = {e.name: on(e, fleet.name) for e in fleet.hosts}
 
     # v2 publishes a port that host c already has in use: a and b pass, c fails its start
-    hosts[2].load("cfgroll-test-base:latest")
-    blocker = occupy(hosts[2], 18080)
+    fleet.hosts[2].load("cfgroll-test-base:latest")
+    blocker = occupy(fleet.hosts[2], 18080)
     try:
         compose = (proj / "compose.yaml").read_text()
         compose = compose.replace(
@@ -186,14 +193,14 @@ def test_a_release_that_fails_on_the_third_host(
         refs = host_refs(store)
         if whole:
             assert {tag_of(store, c) for c in refs.values()} == {v1}
-            assert {e.name: on(e, project_name) for e in hosts} == before
+            assert {e.name: on(e, fleet.name) for e in fleet.hosts} == before
             assert "a undone" in err and "b undone" in err
             assert (proj / ".env").read_text() == "GREETING=v1\n"  # the project folder too
         else:
             v2 = tag_of(store, refs["a"])
             assert v2 != v1 and tag_of(store, refs["b"]) == v2 and tag_of(store, refs["c"]) == v1
-            assert on(hosts[0], project_name)[0] == "v2" == on(hosts[1], project_name)[0]
-            assert on(hosts[2], project_name) == before["c"]
+            assert on(fleet.hosts[0], fleet.name)[0] == "v2" == on(fleet.hosts[1], fleet.name)[0]
+            assert on(fleet.hosts[2], fleet.name) == before["c"]
             assert main(["status", "-C", str(proj), "--check"]) == 1
             out, err = capsys.readouterr()
             assert not err
@@ -201,34 +208,30 @@ def test_a_release_that_fails_on_the_third_host(
             assert row(out, "a") == [v2, "ok"] == row(out, "b")
         assert tag_of(store, "main") == (v1 if whole else v2)
     finally:
-        hosts[2].docker("rm", "-f", blocker)
+        fleet.hosts[2].docker("rm", "-f", blocker)
 
 
 def test_an_unreachable_host_refuses_the_deploy_or_is_missed_until_the_next(
-    tmp_path: Path,
-    hosts: list[Engine],
-    docker_config: None,
-    project_name: str,
-    capsys: pytest.CaptureFixture[str],
+    fleet: Fleet, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    context(["create", "fleet-c", "--docker", f"host={hosts[2].address}"])
-    proj = fleet_project(tmp_path / "p", project_name, hosts, c="fleet-c")
+    context(["create", "fleet-c", "--docker", f"host={fleet.hosts[2].address}"])
+    proj = fleet.project(c="fleet-c")
     store = proj / ".cfgroll" / "store.git"
     assert main(["deploy", "-C", str(proj), *FAST]) == 0
     v1 = tag_of(store, "main")
-    seen = {e.name: on(e, project_name) for e in hosts}
+    seen = {e.name: on(e, fleet.name) for e in fleet.hosts}
     capsys.readouterr()
 
     # host c's engine is gone (its context names a socket nothing answers on): refused before
     # anything changes
-    context(["update", "fleet-c", "--docker", f"host=unix://{tmp_path}/gone.sock"])
+    context(["update", "fleet-c", "--docker", f"host=unix://{fleet.root}/gone.sock"])
     (proj / ".env").write_text("GREETING=v2\n")
     tags = git(store, "tag").split()
     assert main(["deploy", "-C", str(proj), *FAST]) == 1
     err = capsys.readouterr().err
     assert "cannot reach host(s) c" in err and "nothing was changed" in err
     assert git(store, "tag").split() == tags
-    assert {e.name: on(e, project_name) for e in hosts} == seen
+    assert {e.name: on(e, fleet.name) for e in fleet.hosts} == seen
 
     # --skip-unreachable: a and b get v2, c is missed and shows as drift
     assert main(["deploy", "-C", str(proj), "--skip-unreachable", *FAST]) == 0
@@ -242,12 +245,12 @@ def test_an_unreachable_host_refuses_the_deploy_or_is_missed_until_the_next(
     assert "unreachable" in row(out, "c")[2]
 
     # c is back: the next deploy (nothing changed) brings it to v2, the others stay
-    context(["update", "fleet-c", "--docker", f"host={hosts[2].address}"])
+    context(["update", "fleet-c", "--docker", f"host={fleet.hosts[2].address}"])
     assert main(["deploy", "-C", str(proj), *FAST]) == 0
     out = capsys.readouterr().out
     assert "a unchanged" in out and "c deployed" in out
     assert {tag_of(store, c) for c in host_refs(store).values()} == {v2}
-    assert len({on(e, project_name) for e in hosts}) == 1
+    assert len({on(e, fleet.name) for e in fleet.hosts}) == 1
 
     # rollback: one host, then the whole fleet
     assert main(["rollback", v1, "--hosts", "b", "--yes", "-C", str(proj), *FAST]) == 0
@@ -255,14 +258,14 @@ def test_an_unreachable_host_refuses_the_deploy_or_is_missed_until_the_next(
     refs = host_refs(store)
     back = tag_of(store, refs["b"])
     assert tag_of(store, refs["a"]) == v2 == tag_of(store, refs["c"]) and back not in (v1, v2)
-    assert on(hosts[1], project_name) == seen["b"] and on(hosts[0], project_name)[0] == "v2"
+    assert on(fleet.hosts[1], fleet.name) == seen["b"] and on(fleet.hosts[0], fleet.name)[0] == "v2"
     assert (proj / ".env").read_text() == "GREETING=v2\n"  # the project folder is the fleet's
     assert tag_of(store, "main") == v2
 
     assert main(["rollback", "previous", "--yes", "-C", str(proj), *FAST]) == 0
     out = capsys.readouterr().out
     assert "a rolled-back" in out and "b unchanged" not in out
-    assert {on(e, project_name)[0] for e in hosts} == {"v1"}
+    assert {on(e, fleet.name)[0] for e in fleet.hosts} == {"v1"}
     last = host_refs(store)
     assert len({last["a"], last["c"]}) == 1 and tag_of(store, "main") == tag_of(store, last["a"])
     assert (proj / ".env").read_text() == "GREETING=v1\n"
@@ -270,14 +273,12 @@ def test_an_unreachable_host_refuses_the_deploy_or_is_missed_until_the_next(
     assert back in capsys.readouterr().out
 
 
-def test_ctrl_c_in_the_middle_of_the_rollout_takes_the_fleet_back(
-    tmp_path: Path, hosts: list[Engine], docker_config: None, project_name: str
-) -> None:
-    proj = fleet_project(tmp_path / "p", project_name, hosts)
+def test_ctrl_c_in_the_middle_of_the_rollout_takes_the_fleet_back(fleet: Fleet) -> None:
+    proj = fleet.project()
     store = proj / ".cfgroll" / "store.git"
     assert main(["deploy", "-C", str(proj), *FAST]) == 0
     v1 = tag_of(store, "main")
-    seen = {e.name: on(e, project_name) for e in hosts}
+    seen = {e.name: on(e, fleet.name) for e in fleet.hosts}
     (proj / ".env").write_text("GREETING=v2\n")
     argv = [sys.executable, "-m", "cfgroll", "deploy", "-C", str(proj), "--settle", "5"]
     run = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
@@ -294,19 +295,15 @@ def test_ctrl_c_in_the_middle_of_the_rollout_takes_the_fleet_back(
     assert "interrupted" in said and "a undone" in said and "c not-started" in said, said
     assert "b failed" in said  # told once, it rolled itself back (not finished, then undone)
     assert {tag_of(store, c) for c in host_refs(store).values()} == {v1}
-    assert {e.name: on(e, project_name) for e in hosts} == seen
+    assert {e.name: on(e, fleet.name) for e in fleet.hosts} == seen
     assert tag_of(store, "main") == v1
 
 
 def test_three_hosts_in_one_wave_record_one_release(
-    tmp_path: Path,
-    hosts: list[Engine],
-    docker_config: None,
-    project_name: str,
-    capsys: pytest.CaptureFixture[str],
+    fleet: Fleet, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fleet = "fleet:\n  canary: front\n  parallel: 3\n"  # no host in `front`: one wave of three
-    proj = fleet_project(tmp_path / "p", project_name, hosts, fleet=fleet)
+    settings = "fleet:\n  canary: front\n  parallel: 3\n"  # no host in `front`: one wave of three
+    proj = fleet.project(fleet=settings)
     store = proj / ".cfgroll" / "store.git"
     for greeting in ("v1", "v2"):
         (proj / ".env").write_text(f"GREETING={greeting}\n")
@@ -316,23 +313,17 @@ def test_three_hosts_in_one_wave_record_one_release(
         assert len(set(refs.values())) == 1 and git(store, "rev-parse", "main").strip() in (
             refs.values()
         )
-        assert {on(e, project_name)[0] for e in hosts} == {greeting}
+        assert {on(e, fleet.name)[0] for e in fleet.hosts} == {greeting}
     assert len(git(store, "tag", "-l", "backup_*").split()) == 2
 
 
-def test_the_docs_recipe_as_written(
-    tmp_path: Path,
-    hosts: list[Engine],
-    docker_config: None,
-    project_name: str,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_the_docs_recipe_as_written(fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
     """docs/fleet.md's `x-cfgroll:` block, as written: its contexts are made to name the
     three test hosts; the canary goes first and is watched (`soak: 5`), then two at a time."""
-    for i, engine in enumerate(hosts, 1):
+    for i, engine in enumerate(fleet.hosts, 1):
         context(["create", f"edge-{i}", "--docker", f"host={engine.address}"])
     block = doc_recipe(REPO_ROOT / "docs" / "fleet.md", "fleet")
-    proj = fleet_project(tmp_path / "p", project_name, hosts)
+    proj = fleet.project()
     compose = (proj / "compose.yaml").read_text()
     (proj / "compose.yaml").write_text(compose[: compose.index("x-cfgroll:")] + block)
     assert main(["deploy", "-C", str(proj), *FAST]) == 0
@@ -355,3 +346,39 @@ def test_the_docs_recipe_as_written(
     printed = out.splitlines()
     assert [line.split()[0] for line in shown[:3]] == [line.split()[0] for line in printed[:3]]
     assert shown[4].split() == ["HOST", "RELEASE", "STATE"] == printed[4].split()
+
+
+def test_a_host_whose_engine_dies_in_the_middle_is_named_and_the_rest_go_back(
+    fleet: Fleet,
+) -> None:
+    """Host c's engine is killed while c waits in its gate: c cannot be put back (exit 4,
+    named), a and b, already on the new release, go back to the one before."""
+    root = Path(tempfile.mkdtemp(prefix="cfgd-", dir="/tmp"))
+    doomed = start("d", root / "d")
+    try:
+        proj = fleet.project(c=doomed.address)
+        store = proj / ".cfgroll" / "store.git"
+        assert main(["deploy", "-C", str(proj), *FAST]) == 0
+        v1 = tag_of(store, "main")
+        (proj / ".env").write_text("GREETING=v2\n")
+        argv = [sys.executable, "-m", "cfgroll", "deploy", "-C", str(proj), "--settle", "5"]
+        run = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+        assert run.stderr is not None
+        lines = []
+        for line in run.stderr:
+            lines.append(line)
+            if line.startswith("    [c] ==> waiting"):
+                os.killpg(doomed.process.pid, signal.SIGKILL)
+                break
+        said = "".join(lines) + run.communicate(timeout=180)[1]
+        assert run.returncode == 4, said
+        assert "c broken" in said and "a undone" in said and "b undone" in said, said
+        refs = host_refs(store)
+        assert tag_of(store, refs["a"]) == v1 == tag_of(store, refs["b"])
+        assert {on(e, fleet.name)[0] for e in fleet.hosts[:2]} == {"v1"}
+        assert tag_of(store, "main") == v1
+    finally:
+        if doomed.process.poll() is not None:  # started again, it stops what it left running
+            doomed = start("d", root / "d")
+        doomed.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cfgroll.engine.compose import run
 from cfgroll.project import locate
 from tests.helpers import build_file_tree
 
@@ -52,3 +53,14 @@ def test_a_stack_deploy_swarm_refused_as_out_of_sequence_is_sent_again(
     with pytest.raises(CommandFailed, match="no such image"):
         compose.stack_deploy(tmp_path / "stack.yaml", "s", tmp_path, said.append)
     assert len(calls.read_text().splitlines()) == 2
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a shell script stands in for docker")
+def test_a_command_that_ctrl_c_ended_is_an_interruption(tmp_path: Path) -> None:
+    """Compose killed by the terminal's SIGINT means the user pressed Ctrl-C, even when
+    cfgroll's own KeyboardInterrupt was lost (one landing inside an import is swallowed)."""
+    script = tmp_path / "docker"
+    script.write_text("#!/bin/sh\nkill -INT $$\nsleep 5\n")
+    script.chmod(0o755)
+    with pytest.raises(KeyboardInterrupt):
+        run([str(script), "compose", "config"], tmp_path)
