@@ -125,19 +125,19 @@ def _fleet(ctx: Context, ref: str, hosts: str | None, yes: bool, one_host_only: 
     from cfgroll.operations import fleet
     from cfgroll.operations.fleet_plan import Choice
 
-    settings = fleet.configured(ctx)
-    if settings is None:
+    project = fleet.configured(ctx)
+    if project is None:
         if hosts:
             raise UsageError("--hosts chooses hosts of a fleet; this project names none")
         return False
     if one_host_only:
         raise UsageError(
-            "--dry-run, --services and --with-data roll back one host: "
-            "`cfgroll --context NAME rollback …`"
+            "--dry-run, --services and --with-data do not take a fleet yet (docs/fleet.md, "
+            "Not yet); nothing was changed"
         )
     named = tuple(split_services(hosts))
     confirm(f"roll {', '.join(named) or 'every host'} back to {ref}?", yes)
-    result = fleet.rollback(ctx, settings, ref, Choice(named))
+    result = fleet.rollback(ctx, project, ref, Choice(named))
     for run in result.runs:
         out(run.describe())
     out(f"rolled back; recorded as {result.release}")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 from cfgroll import project
 from cfgroll.capabilities import mirror, notify
@@ -26,7 +27,7 @@ from cfgroll.operations import fleet_runs
 from cfgroll.operations.fleet_plan import Choice, FleetDeployed, HostRun, plan, select
 from cfgroll.operations.fleet_rollout import Rollout, copy_of, failure, fleet_error, live_on
 from cfgroll.operations.fleet_runs import Runs
-from cfgroll.settings import KEY, Settings, parse
+from cfgroll.settings import KEY, Settings, effective, parse
 from cfgroll.store.names import names
 from cfgroll.store.repo import MAIN_REF, Entry
 from cfgroll.transactions.deploy import Deployed
@@ -35,13 +36,22 @@ from cfgroll.transactions.init import ensure_store
 from cfgroll.transactions.release import reserve_name
 
 
-def configured(ctx: Context) -> Settings | None:
-    """The project's settings when it names a fleet (`hosts:`) and this run is not one of a
-    fleet's host runs; else None."""
+@dataclass(frozen=True)
+class Configured:
+    """A project that names a fleet: its settings and Compose's model of it."""
+
+    settings: Settings
+    config: dict[str, Any]
+
+
+def configured(ctx: Context) -> Configured | None:
+    """The project, when it names a fleet (`hosts:`) and this run is not one of a fleet's
+    host runs; else None."""
     if ctx.host is not None:
         return None
-    settings = parse(ctx.compose.config().get(KEY))
-    return settings if settings.hosts else None
+    config = ctx.compose.config()
+    settings = parse(config.get(KEY))
+    return Configured(settings, config) if settings.hosts else None
 
 
 def reach(ctx: Context, hosts: Sequence[Host]) -> dict[str, str]:
@@ -75,8 +85,8 @@ def deploy(
     """`cfgroll deploy`: to the fleet when the project names one (`hosts:`), else to the one
     engine chosen (`cfgroll.transactions.deploy`)."""
     choice = choice or Choice()
-    settings = configured(ctx)
-    if settings is None:
+    fleet = configured(ctx)
+    if fleet is None:
         if choice.given:
             raise UsageError(
                 "--hosts, --group and --skip-unreachable choose hosts of a fleet; this project "
@@ -85,15 +95,16 @@ def deploy(
         return transactions_deploy(ctx, no_rollback, record_unchanged, no_build=no_build)
     if record_unchanged or no_build:
         raise UsageError("--record-unchanged and --no-build are for a deploy to one host")
-    return deploy_fleet(ctx, settings, choice, no_rollback)
+    return deploy_fleet(ctx, fleet, choice, no_rollback)
 
 
 def deploy_fleet(
-    ctx: Context, settings: Settings, choice: Choice, no_rollback: bool = False
+    ctx: Context, fleet: Configured, choice: Choice, no_rollback: bool = False
 ) -> FleetDeployed:
     """The release to the hosts chosen, canary first, then in waves; `DeployFailed` (exit 3)
     or `RollbackFailed` (exit 4) naming what happened on each host when it stops. Unreachable
     hosts are refused before anything changes, unless skipped (they are then missed)."""
+    settings, config = fleet.settings, fleet.config
     if settings.data:
         raise UsageError(
             "a fleet deploy does not take `x-cfgroll: data:` yet (each host's dumps would "
@@ -101,7 +112,6 @@ def deploy_fleet(
         )
     rollout = settings.fleet
     chosen = select(settings.hosts, choice.named, choice.group)
-    config = ctx.compose.config()
     ctx = replace(ctx, compose=ctx.compose.named(str(config["name"])))
     files = project.resolve(ctx.compose, config, ctx.known())
     down = reach(ctx, chosen)
@@ -111,7 +121,8 @@ def deploy_fleet(
     the_plan = plan([h for h in chosen if h.name not in down], rollout)
     store = ensure_store(ctx).store
     block = config.get(KEY)
-    with mirror.changing(ctx, store, "deploy (fleet)", settings.lock_timeout or 0, block):
+    lock_timeout = effective(ctx.flags, block).lock_timeout
+    with mirror.changing(ctx, store, "deploy (fleet)", lock_timeout, block):
         services = config.get("services") or {}
         run = Rollout(ctx, store, the_plan, rollout, files, services, no_rollback)
         try:
@@ -119,7 +130,7 @@ def deploy_fleet(
         except DeployFailed as exc:
             notify.tell(ctx, block, "failed", "cfgroll: fleet deploy failed", str(exc))
             raise
-    project_name = store.resolve(result.release).manifest.project
+    project_name = str(config["name"])
     notify.tell(
         ctx,
         block,
@@ -130,13 +141,14 @@ def deploy_fleet(
     return result
 
 
-def rollback(ctx: Context, settings: Settings, ref: str, choice: Choice) -> FleetDeployed:
+def rollback(ctx: Context, fleet: Configured, ref: str, choice: Choice) -> FleetDeployed:
     """`cfgroll rollback REF` for a fleet: each host chosen (every host by default), one after
     the other, goes back to the release `ref` names (`previous`: the one before the fleet's),
     recorded as one new release that the hosts join. The first host runs in the project
     folder (its files go back) when every host goes back; otherwise each runs from a copy of
     what it runs now, and the project folder keeps the fleet's files. A host that fails puts
     back what it ran and stops the rollback (exit 3, naming each host)."""
+    settings = fleet.settings
     store = ctx.open_store()
     target = store.resolve(ref)
     chosen = select(settings.hosts, choice.named, choice.group)
@@ -148,7 +160,8 @@ def rollback(ctx: Context, settings: Settings, ref: str, choice: Choice) -> Flee
     never = [h.name for h in chosen if h.name not in before and h.name not in down]
     if never:
         raise UsageError(f"nothing was deployed to host(s) {names(never)} yet; nothing changed")
-    with mirror.changing(ctx, store, "rollback (fleet)", settings.lock_timeout or 0):
+    lock_timeout = effective(ctx.flags, fleet.config.get(KEY)).lock_timeout
+    with mirror.changing(ctx, store, "rollback (fleet)", lock_timeout):
         before = live_on(store)
         name = reserve_name(store)
         runs = [
