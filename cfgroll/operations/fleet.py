@@ -21,7 +21,7 @@ from typing import Any
 from cfgroll import project
 from cfgroll.capabilities import mirror, notify
 from cfgroll.context import Context
-from cfgroll.errors import DeployFailed, UsageError
+from cfgroll.errors import DeployFailed, EngineUnreachable, UsageError
 from cfgroll.fleet_fields import Host
 from cfgroll.operations import fleet_runs
 from cfgroll.operations.fleet_plan import Choice, FleetDeployed, HostRun, plan, select
@@ -66,8 +66,6 @@ def reach(ctx: Context, hosts: Sequence[Host]) -> dict[str, str]:
 
 def refuse_unreachable(down: dict[str, str], what: str) -> None:
     if down:
-        from cfgroll.errors import EngineUnreachable
-
         listed = "; ".join(f"{h}: {why}" for h, why in sorted(down.items()))
         raise EngineUnreachable(
             f"cannot reach host(s) {names(sorted(down))} ({listed}); nothing was changed; "

@@ -10,7 +10,7 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from cfgroll.operations.fleet_plan import FleetDeployed, HostRun, Outcome, Plan,
 from cfgroll.operations.fleet_runs import Ran, Runs, Where
 from cfgroll.project import ProjectFiles
 from cfgroll.store.files import FileData, changed_files
-from cfgroll.store.manifest import Role
+from cfgroll.store.manifest import Layout, Role
 from cfgroll.store.names import names
 from cfgroll.store.repo import MAIN_REF, Entry, Store
 from cfgroll.transactions.release import reserve_name
@@ -43,24 +43,19 @@ def live_on(store: Store) -> dict[str, Entry]:
     return {name: store.entry(sha) for name, sha in store.hosts_live().items()}
 
 
-def copy_to(
-    ctx: Context, host: Host, files: Mapping[str, FileData], roles: Mapping[str, Role]
-) -> Where:
-    """The project's `files` written afresh into `.cfgroll/hosts/<name>/` (private), where a
-    host other than the first runs: a host that rolls itself back writes there, never into
-    the project folder the others read."""
-    c = ctx.compose
-    inside = [str(f.relative_to(c.directory)) if f.is_absolute() else str(f) for f in c.files]
-    envs = [str(f.relative_to(c.directory)) if f.is_absolute() else str(f) for f in c.env_files]
-    return Where(_written(ctx, host, files, roles), inside, envs, c.name)
+def copy_to(ctx: Context, host: Host, files: Mapping[str, FileData], layout: Layout) -> Where:
+    """The project's `files` (as `layout` lays them out) written afresh into
+    `.cfgroll/hosts/<name>/` (private), where a host other than the first runs: a host that
+    rolls itself back writes there, never into the project folder the others read."""
+    folder = _written(ctx, host, files, layout.roles)
+    return Where(folder, layout.compose_files, layout.env_files, ctx.compose.name)
 
 
 def copy_of(ctx: Context, store: Store, host: Host, entry: Entry) -> Where:
     """The release `entry`'s files written afresh into `.cfgroll/hosts/<name>/`, with its
     compose files, env files and project name."""
-    m = entry.manifest
-    folder = _written(ctx, host, store.files(entry), m.files)
-    return Where(folder, m.compose_files, m.layout.env_files, m.project)
+    where = copy_to(ctx, host, store.files(entry), entry.manifest.layout)
+    return replace(where, name=entry.manifest.project)
 
 
 def _written(
@@ -198,7 +193,7 @@ class Rollout:
                 send(ctx, host, self.builder, built.images)
             except Exception as exc:  # noqa: BLE001 - this host failed; the rollout stops
                 return Ran(1, one_line(exc))
-            where = copy_to(ctx, host, self.content, self.files.roles)
+            where = copy_to(ctx, host, self.content, self.files.layout)
         return fleet_runs.run(ctx, host, command, built.name, where, self.running)
 
     def _judge(self, host: Host, ran: Ran) -> bool:
@@ -247,7 +242,7 @@ class Rollout:
         if host == self.builder:  # it ran in the project folder: its files go back too
             where = fleet_runs.here(self.ctx)
         else:
-            where = copy_to(self.ctx, host, self.content, self.files.roles)
+            where = copy_to(self.ctx, host, self.content, self.files.layout)
         command = ["rollback", was.tag, "--yes"]
         ran = fleet_runs.run(self.ctx, host, command, was.tag, where, Runs())
         now = live_on(self.store).get(host.name)
