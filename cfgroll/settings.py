@@ -81,6 +81,7 @@ _KNOWN = (
     "notify",
     "hosts",
     "fleet",
+    "registry",
 )
 KEEP = 10  # `cfgroll prune`'s default when neither the flag nor `keep:` says
 

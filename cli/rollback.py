@@ -122,7 +122,7 @@ def rollback(
 
 def _fleet(ctx: Context, ref: str, hosts: str | None, yes: bool, one_host_only: bool) -> bool:
     """A fleet's rollback, when the project names a fleet; whether it was one."""
-    from cfgroll.operations import fleet
+    from cfgroll.operations import fleet, fleet_rollback
     from cfgroll.operations.fleet_plan import Choice
 
     project = fleet.configured(ctx)
@@ -137,7 +137,7 @@ def _fleet(ctx: Context, ref: str, hosts: str | None, yes: bool, one_host_only: 
         )
     named = tuple(split_services(hosts))
     confirm(f"roll {', '.join(named) or 'every host'} back to {ref}?", yes)
-    result = fleet.rollback(ctx, project, ref, Choice(named))
+    result = fleet_rollback.rollback(ctx, project, ref, Choice(named))
     for run in result.runs:
         out(run.describe())
     out(f"rolled back; recorded as {result.release}")

@@ -107,6 +107,14 @@ class Files(Mapping[str, FileData]):
         """The bytes of all files, from what is known without reading where it can."""
         return sum(self._sizes[p] if p in self._sizes else len(self[p].data) for p in self.ids)
 
+    def busiest_folder(self) -> str:
+        """The folder (`a/b/`) holding the most files (a file at the top counts as its own)."""
+        counts: dict[str, int] = {}
+        for rel in self.ids:
+            folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else rel
+            counts[folder] = counts.get(folder, 0) + 1
+        return max(counts, key=lambda k: counts[k])
+
     def adding(self, more: dict[str, FileData]) -> Files:
         """These files and `more`, read already (which win)."""
         kept = {p: self._have[p] for p in self._given if p not in more}

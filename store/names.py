@@ -52,5 +52,12 @@ def names(paths: list[str], most: int = 10) -> str:
     return ", ".join(paths[:most]) + (f" and {more} more" if more > 0 else "")
 
 
+def size_text(n: int) -> str:
+    """`n` bytes as people read them: 512 B, 40 KiB, 3.1 MiB."""
+    if n < 1024:
+        return f"{n} B"
+    return f"{n / 1024:.0f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
+
+
 def host_ref(host: str) -> str:
     return HOSTS_REFS + host

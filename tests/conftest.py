@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 import urllib.request
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import BASE_IMAGE
+from tests.hosts import Engine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,6 +128,24 @@ def base_image() -> str:
         ["docker", "import", "-", BASE_IMAGE], input=buf.getvalue(), capture_output=True, check=True
     )
     return BASE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def hosts(base_image: str) -> Iterator[list[Engine]]:
+    """Three engines, each a host of its own (tests/hosts.py); only a has the base image."""
+    from tests.hosts import start
+
+    root = Path(tempfile.mkdtemp(prefix="cfgf-", dir="/tmp"))  # short socket paths
+    found: list[Engine] = []
+    try:
+        for name in ("a", "b", "c"):
+            found.append(start(name, root / name))
+        found[0].load(base_image)
+        yield found
+    finally:
+        for engine in found:
+            engine.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,28 @@ class Engine:
         subprocess.run(["docker", "load", "-q"], stdin=save.stdout, env=self.env, check=True,
                        capture_output=True)  # fmt: skip
         assert save.wait() == 0
+
+    def serve_registry(self, storage: Path) -> subprocess.Popen[bytes]:
+        """Debian's docker-registry on 127.0.0.1:5000 inside this host's network namespace,
+        keeping its blobs in `storage`. Every host given the same `storage` sees one registry
+        at one address, as hosts see a shared registry (the engine trusts loopback)."""
+        config = self.root / "registry.yml"
+        config.write_text(
+            f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n"
+            "http:\n  addr: 127.0.0.1:5000\n"
+        )
+        process = subprocess.Popen(
+            ["nsenter", "-t", str(self.pid()), "-n", "docker-registry", "serve", str(config)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        probe = "import urllib.request as u; u.urlopen('http://127.0.0.1:5000/v2/', timeout=1)"
+        until = time.monotonic() + 30
+        while self.inside(sys.executable, "-c", probe).returncode != 0:
+            if process.poll() is not None or time.monotonic() > until:
+                process.kill()
+                raise AssertionError(f"the registry on {self.name} did not start")
+            time.sleep(0.2)
+        return process
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from cfgroll.context import Context
 from cfgroll.errors import CfgrollError, os_error
 from cfgroll.store.files import FileData, Files
+from cfgroll.store.names import size_text
 
 MIB = 1024 * 1024
 MIN_FREE_ENV = "CFGROLL_MIN_FREE"  # the margin, in bytes or with a unit: 512K, 10M, 1G
@@ -53,17 +54,18 @@ def check(ctx: Context, needs: Needs) -> None:
     free = shutil.disk_usage(store).free
     if free < needs.store_bytes + margin:
         raise PreflightFailed(
-            f"not enough room for the store: {_size(free)} free on the file system of {store}, "
-            f"the release needs about {_size(needs.store_bytes)} plus a margin of "
-            f"{_size(margin)} ({MIN_FREE_ENV}); free some space, or keep the store elsewhere "
+            f"not enough room for the store: {size_text(free)} free on the file system of {store}, "
+            f"the release needs about {size_text(needs.store_bytes)} plus a margin of "
+            f"{size_text(margin)} ({MIN_FREE_ENV}); free some space, or keep the store elsewhere "
             "(--store); nothing was changed"
         )
     if needs.copy_bytes and free < needs.store_bytes + needs.copy_bytes + margin:
         raise PreflightFailed(
             f"not enough room for the copy of the data services' folders that the restore keeps "
-            f"first: {_size(free)} free on the file system of {store}, the copy needs about "
-            f"{_size(needs.copy_bytes)} plus a margin of {_size(margin)} ({MIN_FREE_ENV}); free "
-            "some space, or keep the store elsewhere (--store); nothing was changed"
+            f"first: {size_text(free)} free on the file system of {store}, the copy needs about "
+            f"{size_text(needs.copy_bytes)} plus a margin of {size_text(margin)} "
+            f"({MIN_FREE_ENV}); free some space, or keep the store elsewhere (--store); nothing "
+            "was changed"
         )
     if needs.project:
         _writable(ctx.directory, "the project folder")
@@ -106,7 +108,3 @@ def _writable(folder: Path, what: str) -> None:
             os.unlink(tmp)
     except OSError as exc:
         raise PreflightFailed(f"{what} {folder} cannot be written: {os_error(exc)}") from exc
-
-
-def _size(n: int) -> str:
-    return f"{n / MIB:.1f} MiB" if n >= MIB else f"{n / 1024:.0f} KiB"

@@ -2,7 +2,8 @@
 names (a docker context's name, or an `ssh://`, `tcp://`, `unix://` address), the environment
 that makes the docker CLI, Compose and a cfgroll run talk to it, whether it answers, and
 images sent from one host's engine to another's (`docker save | docker load`, streamed: an
-image never sits in memory)."""
+image never sits in memory) or through a registry (`docker push`, then `docker pull` by digest:
+the docker CLI, whose credentials and registry settings are the user's)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from cfgroll.engine.endpoint import DEFAULT_CONTEXT, Endpoint, config_dir, read_context
+from cfgroll.engine.refs import names_registry, repository
 from cfgroll.errors import CfgrollError, CommandFailed, EngineUnreachable, one_line
 
 PING_TIMEOUT = 10.0  # seconds a host's engine has to answer before it counts as unreachable
@@ -96,3 +99,44 @@ def send_images(refs: Sequence[str], source: str, target: str, timeout: float = 
         raise CommandFailed(save_argv, save.returncode, "\n".join(errors), "docker save")
     if load.returncode != 0:
         raise CommandFailed(load_argv, load.returncode, load.stderr, "docker load")
+
+
+def registry_ref(registry: str, image_ref: str, tag: str) -> str:
+    """Where the image `image_ref` goes in `registry` (a repository prefix) under `tag`: its
+    repository's path (without the registry it may name) below the prefix."""
+    path = repository(image_ref)
+    if names_registry(path):
+        path = path.split("/", 1)[1]
+    return f"{registry}/{path}:{tag}"
+
+
+def push(address: str, image_id: str, target: str, timeout: float = 3600) -> str:
+    """The image `image_id` of `address`'s engine tagged `target` (`registry/path:tag`) and
+    pushed there; its digest (`registry/path@sha256:…`), as the registry gave it."""
+    from cfgroll.engine.compose import run
+    from cfgroll.engine.daemon import Daemon
+
+    daemon = Daemon(endpoint_of(address))
+    daemon.tag(image_id, target)
+    argv = ["docker", "push", "--quiet", target]
+    run(argv, Path.cwd(), what=f"docker push {target}", timeout=timeout, env=environment(address))
+    digest = daemon.repo_digest(image_id, target)
+    if repository(digest) != repository(target):
+        raise CfgrollError(f"the engine pushed {target} but shows no digest for it")
+    return digest
+
+
+def pull(address: str, digest: str, image_ref: str, timeout: float = 3600) -> str:
+    """The image `digest` (`registry/path@sha256:…`) pulled onto `address`'s engine and named
+    `image_ref` there; its ID."""
+    from cfgroll.engine.compose import run
+    from cfgroll.engine.daemon import Daemon
+
+    argv = ["docker", "pull", "--quiet", digest]
+    run(argv, Path.cwd(), what=f"docker pull {digest}", timeout=timeout, env=environment(address))
+    daemon = Daemon(endpoint_of(address))
+    image_id = daemon.image_id(digest)
+    if image_id is None:
+        raise EngineUnreachable(f"the engine pulled {digest} but does not show it")
+    daemon.tag(image_id, image_ref)
+    return image_id

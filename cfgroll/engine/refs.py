@@ -22,3 +22,10 @@ def with_default_tag(image_ref: str) -> str:
 def short(image_id: str) -> str:
     """An image ID as people read it: 12 hex digits."""
     return image_id.split(":", 1)[-1][:12]
+
+
+def names_registry(image: str) -> bool:
+    """Whether an image reference names a registry (`host.tld/…`, `host:port/…`,
+    `localhost/…`), rather than a Docker Hub repository (`team/web`, `nginx`)."""
+    first, slash, _ = image.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")

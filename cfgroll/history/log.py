@@ -27,6 +27,7 @@ from cfgroll.store.manifest import (
     Manifest as Manifest,  # re-exported: the CLI renders it
 )
 from cfgroll.store.manifest_yaml import hooks_from_yaml
+from cfgroll.store.names import size_text
 from cfgroll.store.repo import Entry as Entry  # re-exported: the CLI renders entries
 from cfgroll.store.repo import Store
 from cfgroll.store.secrets import (
@@ -109,17 +110,6 @@ def changes(line: LogLine, most: int | None = 6) -> list[str]:
     if line.data:
         found.append("data: " + ", ".join(f"{s} {size_text(n)}" for s, n in line.data))
     return found
-
-
-def size_text(n: int) -> str:
-    """`n` bytes as people read them: 512 B, 40 KiB, 3.1 MiB."""
-    return (
-        f"{n} B"
-        if n < 1024
-        else f"{n / 1024:.0f} KiB"
-        if n < 1 << 20
-        else f"{n / (1 << 20):.1f} MiB"
-    )
 
 
 def with_restorable(lines: list[LogLine], images: set[str] | None) -> list[LogLine]:

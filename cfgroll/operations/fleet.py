@@ -3,13 +3,14 @@ pull does: each host's deploy or rollback is the whole single-host transaction, 
 host (`fleet_runs`), under the one lock the fleet holds.
 
 A deploy (`fleet_rollout`): the images are built once, on the first host, and sent to each
-other host's engine (same bytes, same IDs); each host deploys them without building, the
-first host in the project folder, the others from a copy of its files; the first to pass its
-gate records the release (one commit, one tag), the others join it. The canary group goes
-first and is watched for `soak` seconds; then the rest, in waves of `parallel`. A host that
-fails rolls itself back and stops the rollout; all or nothing, every host already on the new
-release goes back to the release it ran before. Each host's live release is
-`refs/hosts/<name>`; `main` is the fleet's: it moves to the release once the rollout ends."""
+other host's engine, or pulled by digest from a `registry:` (same bytes, same IDs); each host
+deploys them without building, the first host in the project folder, the others from a copy
+of its files; the first to pass its gate records the release (one commit, one tag), the
+others join it. The canary group goes first and is watched for `soak` seconds; then the
+rest, in waves of `parallel`. A host that fails rolls itself back and stops the rollout; all
+or nothing, every host already on the new release goes back to the release it ran before.
+Each host's live release is `refs/hosts/<name>`; `main` is the fleet's: it moves to the
+release once the rollout ends. A rollback: `fleet_rollback`."""
 
 from __future__ import annotations
 
@@ -23,17 +24,13 @@ from cfgroll.capabilities import mirror, notify
 from cfgroll.context import Context
 from cfgroll.errors import DeployFailed, EngineUnreachable, UsageError
 from cfgroll.fleet_fields import Host
-from cfgroll.operations import fleet_runs
-from cfgroll.operations.fleet_plan import Choice, FleetDeployed, HostRun, plan, select
-from cfgroll.operations.fleet_rollout import Rollout, copy_of, failure, fleet_error, live_on
-from cfgroll.operations.fleet_runs import Runs
+from cfgroll.operations.fleet_plan import Choice, FleetDeployed, plan, select
+from cfgroll.operations.fleet_rollout import Rollout
 from cfgroll.settings import KEY, Settings, effective, parse
 from cfgroll.store.names import names
-from cfgroll.store.repo import MAIN_REF, Entry
 from cfgroll.transactions.deploy import Deployed
 from cfgroll.transactions.deploy import deploy as transactions_deploy
 from cfgroll.transactions.init import ensure_store
-from cfgroll.transactions.release import reserve_name
 
 
 @dataclass(frozen=True)
@@ -110,6 +107,12 @@ def deploy_fleet(
         )
     rollout = settings.fleet
     chosen = select(settings.hosts, choice.named, choice.group)
+    missing = [h.env_file for h in settings.hosts if h.env_file and not _is_file(ctx, h.env_file)]
+    if missing:
+        raise UsageError(
+            f"the host env file(s) {names(missing)} (`{KEY}: hosts:`) are missing; nothing "
+            "was changed"
+        )
     ctx = replace(ctx, compose=ctx.compose.named(str(config["name"])))
     files = project.resolve(ctx.compose, config, ctx.known())
     down = reach(ctx, chosen)
@@ -139,67 +142,5 @@ def deploy_fleet(
     return result
 
 
-def rollback(ctx: Context, fleet: Configured, ref: str, choice: Choice) -> FleetDeployed:
-    """`cfgroll rollback REF` for a fleet: each host chosen (every host by default), one after
-    the other, goes back to the release `ref` names (`previous`: the one before the fleet's),
-    recorded as one new release that the hosts join. The first host runs in the project
-    folder (its files go back) when every host goes back; otherwise each runs from a copy of
-    what it runs now, and the project folder keeps the fleet's files. A host that fails puts
-    back what it ran and stops the rollback (exit 3, naming each host)."""
-    settings = fleet.settings
-    store = ctx.open_store()
-    target = store.resolve(ref)
-    chosen = select(settings.hosts, choice.named, choice.group)
-    down = reach(ctx, chosen)
-    if not choice.skip_unreachable or len(down) == len(chosen):
-        refuse_unreachable(down, "rolls back")
-    whole = len(chosen) == len(settings.hosts) and not down
-    before = live_on(store)
-    never = [h.name for h in chosen if h.name not in before and h.name not in down]
-    if never:
-        raise UsageError(f"nothing was deployed to host(s) {names(never)} yet; nothing changed")
-    lock_timeout = effective(ctx.flags, fleet.config.get(KEY)).lock_timeout
-    with mirror.changing(ctx, store, "rollback (fleet)", lock_timeout):
-        before = live_on(store)
-        name = reserve_name(store)
-        runs = [
-            HostRun(h.name, "missed", _tag(before.get(h.name)), down[h.name])
-            for h in chosen
-            if h.name in down
-        ]
-        first = whole  # the first host that goes back does so in the project folder
-        for host in (h for h in chosen if h.name not in down):
-            was = before[host.name]
-            if was.commit == target.commit:
-                runs.append(HostRun(host.name, "unchanged", was.tag))
-                continue
-            where = fleet_runs.here(ctx) if first else copy_of(ctx, store, host, was)
-            first = False
-            command = ["rollback", target.tag, "--yes"]
-            ran = fleet_runs.run(ctx, host, command, name, where, Runs())
-            store.drop_readers()
-            now = live_on(store).get(host.name)
-            tag = now.tag if now else ""
-            if ran.code != 0:
-                runs.append(HostRun(host.name, failure(ran), tag, ran.error))
-                seen = {r.host for r in runs}
-                runs += [
-                    HostRun(h.name, "not-started", _tag(before.get(h.name)))
-                    for h in chosen
-                    if h.name not in seen
-                ]
-                raise fleet_error(name, f"{host.name} failed", runs)
-            runs.append(HostRun(host.name, "rolled-back", tag))
-        fleet_now = {n: e.commit for n, e in live_on(store).items()}
-        on = {fleet_now.get(h.name) for h in settings.hosts}
-        main = store.live()
-        if len(on) == 1 and None not in on and (main is None or main.commit not in on):
-            commit = on.pop()
-            assert commit is not None
-            store.move_ref(MAIN_REF, commit, main.commit if main else None, "fleet rollback")
-        store.tidy()
-    return FleetDeployed(name, tuple(runs), not down)
-
-
-def _tag(entry: Entry | None) -> str:
-    return entry.tag if entry else ""
+def _is_file(ctx: Context, rel: str) -> bool:
+    return (ctx.compose.directory / rel).is_file()

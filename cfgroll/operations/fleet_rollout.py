@@ -10,18 +10,19 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cfgroll import project
 from cfgroll.context import Context
-from cfgroll.errors import DeployFailed, RollbackFailed, one_line
-from cfgroll.fleet_fields import FleetRollout, Host
+from cfgroll.errors import CfgrollError, DeployFailed, RollbackFailed, one_line
+from cfgroll.fleet_fields import FleetRollout, Host, env_files_on
 from cfgroll.operations import fleet_runs
 from cfgroll.operations.fleet_plan import FleetDeployed, HostRun, Outcome, Plan, to_undo
 from cfgroll.operations.fleet_runs import Ran, Runs, Where
 from cfgroll.project import ProjectFiles
+from cfgroll.settings import parse
 from cfgroll.store.files import FileData, changed_files
 from cfgroll.store.manifest import Layout, Role
 from cfgroll.store.names import names
@@ -36,6 +37,8 @@ class Built:
 
     images: dict[str, str]  # reference -> image ID
     name: str
+    # reference -> `registry/path@sha256:…`, where the hosts pull it from (with a `registry:`)
+    pulls: dict[str, str] = field(default_factory=dict)
 
 
 def live_on(store: Store) -> dict[str, Entry]:
@@ -48,13 +51,16 @@ def copy_to(ctx: Context, host: Host, files: Mapping[str, FileData], layout: Lay
     `.cfgroll/hosts/<name>/` (private), where a host other than the first runs: a host that
     rolls itself back writes there, never into the project folder the others read."""
     folder = _written(ctx, host, files, layout.roles)
-    return Where(folder, layout.compose_files, layout.env_files, ctx.compose.name)
+    env_files = env_files_on(host, folder, layout.env_files)
+    return Where(folder, layout.compose_files, env_files, ctx.compose.name)
 
 
 def copy_of(ctx: Context, store: Store, host: Host, entry: Entry) -> Where:
     """The release `entry`'s files written afresh into `.cfgroll/hosts/<name>/`, with its
-    compose files, env files and project name."""
-    where = copy_to(ctx, host, store.files(entry), entry.manifest.layout)
+    compose files, env files (the host's own as `entry` knew it) and project name."""
+    hosts = parse(entry.manifest.layout.settings).hosts
+    recorded = next((h for h in hosts if h.name == host.name), Host(host.name, host.endpoint))
+    where = copy_to(ctx, recorded, store.files(entry), entry.manifest.layout)
     return replace(where, name=entry.manifest.project)
 
 
@@ -179,7 +185,22 @@ class Rollout:
         same = main is not None and not changed_files(self.store.files(main), self.content)
         if main is not None and same:
             same = set(images.values()) == {s.image_id for s in main.manifest.services.values()}
-        return Built(images, main.tag if main is not None and same else reserve_name(self.store))
+        name = main.tag if main is not None and same else reserve_name(self.store)
+        return Built(images, name, self._push(images, name))
+
+    def _push(self, images: Mapping[str, str], name: str) -> dict[str, str]:
+        """With a `registry:`, every image pushed there from the first host, tagged with the
+        release's name: where each host pulls it from, by digest."""
+        from cfgroll.engine.hosts import push, registry_ref
+
+        registry = self.rollout.registry
+        if not registry:
+            return {}
+        self.ctx.reporter.step(f"pushing {names(sorted(images))} to {registry}")
+        return {
+            ref: push(self.builder.endpoint, image, registry_ref(registry, ref, name))
+            for ref, image in sorted(images.items())
+        }
 
     def _one(self, host: Host) -> Ran:
         """Deploy `host` (in a thread of its own: no store read here)."""
@@ -187,10 +208,10 @@ class Rollout:
         assert built is not None
         command = ["deploy", "--no-build", *(["--no-rollback"] if self.no_rollback else [])]
         if host == self.builder:
-            where = fleet_runs.here(ctx)
+            where = fleet_runs.here(ctx, host)
         else:
             try:
-                send(ctx, host, self.builder, built.images)
+                deliver(ctx, host, self.builder, built)
             except Exception as exc:  # noqa: BLE001 - this host failed; the rollout stops
                 return Ran(1, one_line(exc))
             where = copy_to(ctx, host, self.content, self.files.layout)
@@ -226,10 +247,7 @@ class Rollout:
         raise fleet_error(name, why, self._ordered())
 
     def _fleet_on(self, release: Entry) -> None:
-        """`main`, the fleet's release, moves to `release`."""
-        main = self.store.live()
-        if main is None or main.commit != release.commit:
-            self.store.move_ref(MAIN_REF, release.commit, main.commit if main else None, "fleet")
+        move_main(self.store, release.commit, "fleet")
 
     def _undo(self, host: Host) -> None:
         was = self.before.get(host.name)
@@ -240,7 +258,7 @@ class Rollout:
             )
             return
         if host == self.builder:  # it ran in the project folder: its files go back too
-            where = fleet_runs.here(self.ctx)
+            where = fleet_runs.here(self.ctx, host)
         else:
             where = copy_to(self.ctx, host, self.content, self.files.layout)
         command = ["rollback", was.tag, "--yes"]
@@ -250,33 +268,54 @@ class Rollout:
         self.runs[host.name] = HostRun(host.name, outcome, now.tag if now else "", ran.error)
 
 
+def move_main(store: Store, commit: str, why: str) -> None:
+    """`main`, the fleet's release, moves to `commit` (in its reflog: `why`)."""
+    main = store.live()
+    if main is None or main.commit != commit:
+        store.move_ref(MAIN_REF, commit, main.commit if main else None, why)
+
+
 def failure(ran: Ran) -> Outcome:
     """A host run that failed: `failed` when its host runs what it ran before (it rolled back,
     or refused before changing anything), else `broken`."""
     return "failed" if ran.rolled_back or ran.refused else "broken"
 
 
-def fleet_error(name: str | None, why: str, runs: Sequence[HostRun]) -> DeployFailed:
-    """The error of a fleet deploy that stopped: exit 4 when a host is left on no recorded
-    release, else exit 3."""
+def fleet_error(
+    name: str | None, why: str, runs: Sequence[HostRun], what: str = "deploy"
+) -> DeployFailed:
+    """The error of a fleet deploy (or rollback) that stopped: exit 4 when a host is left on no
+    recorded release, else exit 3."""
     listed = "; ".join(r.describe() for r in runs)
-    message = f"fleet deploy of {name or 'the new release'} stopped ({why}): {listed}"
+    message = f"fleet {what} of {name or 'the new release'} stopped ({why}): {listed}"
     if any(r.outcome in ("broken", "undo-failed") for r in runs):
         return RollbackFailed(message)  # type: ignore[return-value]
     return DeployFailed(message)
 
 
-def send(ctx: Context, host: Host, source: Host, images: Mapping[str, str]) -> None:
-    """The images (reference -> ID) onto `host`'s engine from `source`'s, unless it has them
-    all under those references."""
+def deliver(ctx: Context, host: Host, source: Host, built: Built) -> None:
+    """The release's images onto `host`'s engine under their references, those it lacks:
+    pulled from the registry by digest when they were pushed there, else sent from `source`'s
+    engine. `CfgrollError` when a pull brings another image than the one built."""
     from cfgroll.engine.daemon import Daemon
-    from cfgroll.engine.hosts import endpoint_of, send_images
+    from cfgroll.engine.hosts import endpoint_of, pull, send_images
 
     daemon = Daemon(endpoint_of(host.endpoint))
-    lacking = sorted(ref for ref, image in images.items() if daemon.image_id(ref) != image)
-    if lacking:
+    lacking = sorted(ref for ref, image in built.images.items() if daemon.image_id(ref) != image)
+    if not lacking:
+        return
+    if not built.pulls:
         ctx.reporter.step(f"sending {names(lacking)} to {host.name}")
         send_images(lacking, source.endpoint, host.endpoint)
+        return
+    ctx.reporter.step(f"pulling {names(lacking)} onto {host.name} by digest")
+    for ref in lacking:
+        pulled = pull(host.endpoint, built.pulls[ref], ref)
+        if pulled != built.images[ref]:
+            raise CfgrollError(
+                f"{built.pulls[ref]} is image {pulled[:19]} on {host.name}, not the "
+                f"{built.images[ref][:19]} built"
+            )
 
 
 def soak(ctx: Context, hosts: Sequence[Host], project_name: str, seconds: float) -> str | None:

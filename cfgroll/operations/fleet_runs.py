@@ -20,7 +20,7 @@ from pathlib import Path
 from cfgroll.context import HOST_ENV, RELEASE_ENV, STORE_ENV, Context
 from cfgroll.engine.hosts import environment
 from cfgroll.errors import EXIT_ERROR, EXIT_ROLLED_BACK, EXIT_USAGE
-from cfgroll.fleet_fields import Host
+from cfgroll.fleet_fields import Host, env_files_on
 from cfgroll.store.lock import HOLDER_ENV
 
 ERROR_PREFIX = "error: "
@@ -70,9 +70,10 @@ class Where:
     name: str | None = None
 
 
-def here(ctx: Context) -> Where:
+def here(ctx: Context, host: Host) -> Where:
+    """The project folder itself, as Compose reads it on `host` (its env file added)."""
     c = ctx.compose
-    return Where(c.directory, c.files, c.env_files, c.name)
+    return Where(c.directory, c.files, env_files_on(host, c.directory, c.env_files), c.name)
 
 
 def argv(ctx: Context, command: Sequence[str], where: Where) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from cfgroll import faults
@@ -16,6 +15,7 @@ from cfgroll.context import Context
 from cfgroll.engine.compose import Compose
 from cfgroll.engine.daemon import Container, by_service
 from cfgroll.engine.refs import short
+from cfgroll.fleet_fields import env_files_on
 from cfgroll.orchestrators import (
     Asked,
     Change,
@@ -27,7 +27,7 @@ from cfgroll.orchestrators import (
     write_files,
 )
 from cfgroll.project import ProjectFiles
-from cfgroll.settings import RolloutSettings
+from cfgroll.settings import RolloutSettings, parse
 from cfgroll.store.files import changed_files
 from cfgroll.store.manifest import Orchestrator as Name
 from cfgroll.store.manifest import ServiceRecord
@@ -143,12 +143,13 @@ COMPOSE = ComposeProject()
 
 
 def compose_of(ctx: Context, entry: Entry) -> Compose:
-    """The Compose project as `entry` ran it: its compose and env files, its project name."""
+    """The Compose project as `entry` ran it: its compose and env files, its project name; on
+    a fleet's host, the env file the release gave that host too."""
     layout = entry.manifest.layout
     files = tuple(ctx.directory / p for p in layout.compose_files)
-    env_files = tuple(
-        Path(p) if Path(p).is_absolute() else ctx.directory / p for p in layout.env_files
-    )
+    hosts = parse(layout.settings).hosts if ctx.host else ()
+    host = next((h for h in hosts if h.name == ctx.host), None)
+    env_files = env_files_on(host, ctx.directory, layout.env_files)
     return ctx.compose.variant(files, entry.manifest.project, env_files)
 
 

@@ -32,6 +32,7 @@ from cfgroll.store.manifest import (
     Unrecorded,
     Via,
 )
+from cfgroll.store.names import size_text
 from cfgroll.store.statcache import Known
 
 MIB = 1024 * 1024
@@ -100,10 +101,15 @@ class _Collector:
         for source in found.compose_files:
             self.source(source.path, "compose", source.via)
         env_files = []
+        # a fleet's hosts' own env files: every one recorded, none listed (each host adds its own)
+        for_hosts = {h.env_file for h in self.settings.hosts if h.env_file}
+        for rel in sorted(for_hosts):
+            self.source(self.dir / rel, "env", "host env_file")
         for f in self.compose.env_files:
             inside = self.rel(f)
-            env_files.append(inside if inside is not None else str(f))
-            self.source(f, "env", "env-file")
+            if inside not in for_hosts:
+                env_files.append(inside if inside is not None else str(f))
+                self.source(f, "env", "env-file")
         if not self.compose.env_files and (self.dir / ".env").is_file():
             self.add(".env", "env")
         for source in found.include_env_files:
@@ -326,21 +332,21 @@ class _Collector:
                     "add it to `x-cfgroll: ignore:`"
                 ) from exc
             if size > MAX_FILE:
-                too_large.append(f"{rel} ({_mib(size)})")
+                too_large.append(f"{rel} ({size_text(size)})")
         if known is not None:
             known.cache.save(keep=set(ids))
         if too_large:
             self.problems.append(
-                f"{', '.join(too_large)} over the {_mib(MAX_FILE)} limit for one file (add "
+                f"{', '.join(too_large)} over the {size_text(MAX_FILE)} limit for one file (add "
                 "to `x-cfgroll: ignore:`, or move out of the mounted folder)"
             )
         content = Files(ids, known.load if known else None, have, sizes)
         total = content.size()
         if len(content) > MAX_FILES or total > MAX_TOTAL:
             self.problems.append(
-                f"the release would hold {len(content):,} files, {_mib(total)} (limits: "
-                f"{MAX_FILES:,} files, {_mib(MAX_TOTAL)}); most are under {_largest(content)} "
-                "(add it to `x-cfgroll: ignore:`)"
+                f"the release would hold {len(content):,} files, {size_text(total)} (limits: "
+                f"{MAX_FILES:,} files, {size_text(MAX_TOTAL)}); most are under "
+                f"{content.busiest_folder()} (add it to `x-cfgroll: ignore:`)"
             )
         return content
 
@@ -386,15 +392,3 @@ class _Collector:
 
             self._git[key] = tracked_paths(folder)
         return self._git[key]
-
-
-def _mib(size: int) -> str:
-    return f"{size / MIB:.1f} MiB"
-
-
-def _largest(content: Mapping[str, FileData]) -> str:
-    counts: dict[str, int] = {}
-    for rel in content:
-        folder = rel.rsplit("/", 1)[0] + "/" if "/" in rel else rel
-        counts[folder] = counts.get(folder, 0) + 1
-    return max(counts, key=lambda k: counts[k])

@@ -5,118 +5,23 @@ docker context, b and c through their sockets' addresses."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from cfgroll.cli.main import main
-from tests.helpers import DOCKERFILE, REPO_ROOT, build_file_tree, doc_recipe, git
+from tests.fleet import FAST, Fleet, context, fleet, host_refs, on, row, tag_of
+from tests.helpers import REPO_ROOT, doc_recipe, git
 from tests.hosts import Engine, start
 
+__all__ = ["fleet"]  # the fixture
 pytestmark = pytest.mark.docker
-FAST = ["--settle", "0.5", "--timeout", "30"]
-
-
-@pytest.fixture(scope="module")
-def hosts(tmp_path_factory: pytest.TempPathFactory, base_image: str) -> Iterator[list[Engine]]:
-    root = Path(tempfile.mkdtemp(prefix="cfgf-", dir="/tmp"))  # short socket paths
-    found: list[Engine] = []
-    try:
-        for name in ("a", "b", "c"):
-            found.append(start(name, root / name))
-        found[0].load(base_image)
-        yield found
-    finally:
-        for engine in found:
-            engine.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@dataclass
-class Fleet:
-    """What a test works with: the three hosts, a project name, a folder of its own."""
-
-    hosts: list[Engine]
-    name: str
-    root: Path
-
-    def project(self, fleet: str = "", c: str = "") -> Path:
-        return fleet_project(self.root / "p", self.name, self.hosts, fleet, c)
-
-
-@pytest.fixture
-def fleet(
-    tmp_path: Path, hosts: list[Engine], project_name: str, monkeypatch: pytest.MonkeyPatch
-) -> Fleet:
-    """The hosts, and a docker context `fleet-a` for host a, as a user would make one."""
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    context(["create", "fleet-a", "--docker", f"host={hosts[0].address}"])
-    return Fleet(hosts, project_name, tmp_path)
-
-
-def context(argv: list[str]) -> None:
-    subprocess.run(["docker", "context", *argv], check=True, capture_output=True)
-
-
-def fleet_project(root: Path, name: str, hosts: list[Engine], fleet: str = "", c: str = "") -> Path:
-    """A project on the three hosts (a: the canary, through its context). `fleet`: lines of
-    `x-cfgroll:` below `hosts:`; `c`: host c's endpoint (default: its socket's address)."""
-    endpoints = ["fleet-a", hosts[1].address, c or hosts[2].address]
-    listed = "".join(
-        f"    - name: {e.name}\n      endpoint: {endpoint}\n"
-        + ("      groups: [canary]\n" if e.name == "a" else "")
-        for e, endpoint in zip(hosts, endpoints, strict=True)
-    )
-    serve = 'echo "$$GREETING" > /www/index.html && exec httpd -f -p 8080 -h /www'
-    compose = (
-        f"name: {name}\nservices:\n  web:\n    build: .\n    init: true\n"
-        f"    environment:\n      GREETING: ${{GREETING}}\n"
-        f"    command: [sh, -c, {json.dumps(serve)}]\n"
-        "x-cfgroll:\n  hosts:\n" + listed + textwrap.indent(textwrap.dedent(fleet), "  ")
-    )
-    return build_file_tree(
-        root, {"compose.yaml": compose, "Dockerfile": DOCKERFILE, ".env": "GREETING=v1\n"}
-    )
-
-
-def on(engine: Engine, project: str) -> tuple[str, str]:
-    """(what web serves, its image ID) on that host; ("", "") when it runs no web."""
-    ids = engine.docker(
-        "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"
-    ).stdout.split()
-    if not ids:
-        return "", ""
-    served = engine.docker("exec", ids[0], "cat", "/www/index.html").stdout.strip()
-    image = engine.docker("inspect", "-f", "{{.Image}}", ids[0]).stdout.strip()
-    return served, image
-
-
-def host_refs(store: Path) -> dict[str, str]:
-    out = git(store, "for-each-ref", "--format=%(refname:lstrip=2) %(objectname)", "refs/hosts")
-    return dict(line.split() for line in out.splitlines())
-
-
-def row(out: str, host: str) -> list[str]:
-    """`status`'s line for `host`: its release, its state, its drift."""
-    for line in out.splitlines():
-        words = line.split(maxsplit=3)
-        if line.startswith("  ") and words and words[0] == host:
-            return words[1:]
-    raise AssertionError(f"no line for {host} in {out}")
-
-
-def tag_of(store: Path, commit: str) -> str:
-    return git(store, "describe", "--tags", "--exact-match", commit).strip()
 
 
 def test_a_release_reaches_three_hosts_and_a_crash_stops_at_the_canary(
@@ -319,13 +224,16 @@ def test_three_hosts_in_one_wave_record_one_release(
 
 def test_the_docs_recipe_as_written(fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
     """docs/fleet.md's `x-cfgroll:` block, as written: its contexts are made to name the
-    three test hosts; the canary goes first and is watched (`soak: 5`), then two at a time."""
+    three test hosts; the canary goes first and is watched (`soak: 5`), then two at a time;
+    edge-2 reads its own env file."""
     for i, engine in enumerate(fleet.hosts, 1):
         context(["create", f"edge-{i}", "--docker", f"host={engine.address}"])
     block = doc_recipe(REPO_ROOT / "docs" / "fleet.md", "fleet")
     proj = fleet.project()
     compose = (proj / "compose.yaml").read_text()
     (proj / "compose.yaml").write_text(compose[: compose.index("x-cfgroll:")] + block)
+    (proj / "hosts").mkdir()
+    (proj / "hosts" / "edge-2.env").write_text("GREETING=edge-2\n")
     assert main(["deploy", "-C", str(proj), *FAST]) == 0
     err = capsys.readouterr().err
     steps = [line for line in err.splitlines() if line.startswith("==> ")]
@@ -338,6 +246,7 @@ def test_the_docs_recipe_as_written(fleet: Fleet, capsys: pytest.CaptureFixture[
     store = proj / ".cfgroll" / "store.git"
     assert sorted(host_refs(store)) == ["edge-1", "edge-2", "edge-3"]
     assert len(set(host_refs(store).values())) == 1
+    assert [on(e, fleet.name)[0] for e in fleet.hosts] == ["v1", "edge-2", "v1"]
     assert main(["status", "-C", str(proj)]) == 0
     out = capsys.readouterr().out
     doc = (REPO_ROOT / "docs" / "fleet.md").read_text()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from cfgroll.engine.hosts import registry_ref
 from cfgroll.errors import DeployFailed, ProjectError, RollbackFailed, UsageError
-from cfgroll.fleet_fields import FleetRollout, Host, fleet, hosts
+from cfgroll.fleet_fields import FleetRollout, Host, env_files_on, fleet, hosts
 from cfgroll.operations.fleet_plan import HostRun, plan, select, to_undo
 from cfgroll.operations.fleet_rollout import fleet_error
 
@@ -24,13 +27,17 @@ def test_hosts_are_read_and_checked() -> None:
     }
     assert hosts(block) == (A, B)
     assert hosts({}) == ()
+    own = hosts({"hosts": [{"name": "a", "endpoint": "x", "env_file": "hosts/a.env"}]})
+    assert own[0].env_file == "hosts/a.env"
     for bad, says in [
         ([{"name": "a"}], "endpoint"),
         ([{"name": "A b", "endpoint": "x"}], "name"),
         ([{"name": "a", "endpoint": "x"}, {"name": "a", "endpoint": "y"}], "names a twice"),
         ([{"name": "a", "endpoint": "http://a"}], "endpoint"),
         ([{"name": "a", "endpoint": "x", "port": 1}], "takes"),
-        ([{"name": "a", "endpoint": "x", "env_file": "a.env"}], "takes"),
+        ([{"name": "a", "endpoint": "x", "env": "a.env"}], "takes"),
+        ([{"name": "a", "endpoint": "x", "env_file": "/etc/a.env"}], "inside the project"),
+        ([{"name": "a", "endpoint": "x", "env_file": "../a.env"}], "inside the project"),
         ([], "list of hosts"),
     ]:
         with pytest.raises(ProjectError, match=says):
@@ -45,6 +52,41 @@ def test_fleet_settings() -> None:
     for bad in ({"parallel": 0}, {"parallel": True}, {"canary": "Big"}, {"waves": 2}):
         with pytest.raises(ProjectError):
             fleet({"fleet": bad})
+
+
+def test_a_registry_is_a_repository_prefix_in_a_named_registry() -> None:
+    assert fleet({"registry": "reg.example.com:5000/team/"}).registry == "reg.example.com:5000/team"
+    assert fleet({"registry": "127.0.0.1:5000", "fleet": {"parallel": 2}}).registry == (
+        "127.0.0.1:5000"
+    )
+    for bad in ("team/web", "https://reg.example.com", "reg.example.com/Team", "r.io/t:1", 5):
+        with pytest.raises(ProjectError, match="registry"):
+            fleet({"registry": bad})
+
+
+@pytest.mark.parametrize(
+    ("image", "where"),
+    [
+        ("shop-web", "r.io:5000/team/shop-web:rel"),
+        ("shop/web:1.2", "r.io:5000/team/shop/web:rel"),
+        ("other.io/shop/web:1.2", "r.io:5000/team/shop/web:rel"),
+        ("localhost:5000/web@sha256:" + "0" * 64, "r.io:5000/team/web:rel"),
+    ],
+)
+def test_where_an_image_goes_in_the_registry(image: str, where: str) -> None:
+    assert registry_ref("r.io:5000/team", image, "rel") == where
+
+
+def test_a_hosts_env_file_comes_after_the_projects(tmp_path: Path) -> None:
+    a = Host("a", "x", (), "hosts/a.env")
+    assert env_files_on(a, tmp_path, ["base.env"]) == (
+        tmp_path / "base.env",
+        tmp_path / "hosts/a.env",
+    )
+    assert env_files_on(a, tmp_path, []) == (tmp_path / "hosts/a.env",)
+    (tmp_path / ".env").write_text("")
+    assert env_files_on(a, tmp_path, []) == (tmp_path / ".env", tmp_path / "hosts/a.env")
+    assert env_files_on(None, tmp_path, []) == () == env_files_on(A, tmp_path, [])
 
 
 def test_the_canary_first_then_waves_in_order() -> None:

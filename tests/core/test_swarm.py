@@ -16,6 +16,7 @@ import yaml
 from cfgroll.capabilities import gate
 from cfgroll.engine import endpoint
 from cfgroll.engine.daemon import EngineInfo
+from cfgroll.engine.refs import names_registry
 from cfgroll.engine.swarm import SwarmService, SwarmTask
 from cfgroll.errors import CfgrollError, ProjectError, UsageError
 from cfgroll.orchestrators.swarm import SWARM, render
@@ -130,7 +131,7 @@ def test_a_config_without_a_file_is_refused(tmp_path: Path) -> None:
     ],
 )
 def test_an_image_names_a_registry(image: str, ok: bool) -> None:
-    assert swarm_stack.names_registry(image) is ok
+    assert names_registry(image) is ok
 
 
 def service(update: str = "", key: str = "new", replicas: int | None = 2) -> SwarmService:

@@ -15,7 +15,7 @@ from cfgroll.capabilities.hooks import Hooks, gate_check
 from cfgroll.context import Context
 from cfgroll.engine.compose import Compose, stack_deploy, stack_remove
 from cfgroll.engine.daemon import Daemon, State
-from cfgroll.engine.refs import repository
+from cfgroll.engine.refs import names_registry, repository
 from cfgroll.engine.swarm import SWARM_OBJECTS, SwarmService, SwarmTask
 from cfgroll.errors import CfgrollError, ProjectError
 from cfgroll.orchestrators.swarm.render import Pinned, Rendered, merged, render
@@ -27,13 +27,6 @@ LOG_LINES = 20
 
 _TASK_FAILED = ("failed", "rejected")
 _UPDATE_FAILED = ("paused", "rollback_started", "rollback_paused", "rollback_completed")
-
-
-def names_registry(image: str) -> bool:
-    """Whether an image reference names a registry (`host.tld/…`, `host:port/…`,
-    `localhost/…`); Docker Hub references (`team/web`, `nginx`) count too when written so."""
-    first, slash, _ = image.partition("/")
-    return bool(slash) and ("." in first or ":" in first or first == "localhost")
 
 
 def publish(

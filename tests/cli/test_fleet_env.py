@@ -1,0 +1,62 @@
+"""A fleet host's own env file (issue 38): one release records every host's env file, and each
+host reads its own after the project's, in a deploy and in a rollback (the env file the
+release gave it), on three real engines (tests/fleet.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cfgroll.cli.main import main
+from tests.fleet import FAST, Fleet, fleet, host_refs, on, tag_of
+from tests.helpers import git
+
+__all__ = ["fleet"]  # the fixture
+pytestmark = pytest.mark.docker
+
+
+def test_each_host_reads_its_own_env_file_and_the_release_holds_them_all(
+    fleet: Fleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = fleet.project(own={"a": "hosts/a.env"})
+    store = proj / ".cfgroll" / "store.git"
+    own = proj / "hosts" / "a.env"
+    own.parent.mkdir()
+    own.write_text("GREETING=hello-a\n")
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    refs = host_refs(store)
+    assert len(set(refs.values())) == 1  # one release
+    v1 = tag_of(store, refs["a"])
+    assert {e.name: on(e, fleet.name)[0] for e in fleet.hosts} == {
+        "a": "hello-a",
+        "b": "v1",
+        "c": "v1",
+    }
+    assert git(store, "show", f"{v1}:hosts/a.env") == "GREETING=hello-a\n"
+    manifest = git(store, "show", f"{v1}:.cfgroll/manifest.yaml")
+    assert "hosts/a.env: env" in manifest  # a secret's role: its values masked in every output
+    capsys.readouterr()
+    assert main(["show", v1, "hosts/a.env", "-C", str(proj)]) == 0
+    assert "hello-a" not in capsys.readouterr().out
+
+    # a's own file changes: a new release, only a's container changes (a is the canary: it
+    # records the release, and its own file must not become the others')
+    kept = {e.name: on(e, fleet.name) for e in fleet.hosts}
+    own.write_text("GREETING=hello-a2\n")
+    assert main(["deploy", "-C", str(proj), *FAST]) == 0
+    v2 = tag_of(store, "main")
+    assert v2 != v1 and {tag_of(store, r) for r in host_refs(store).values()} == {v2}
+    now = {e.name: on(e, fleet.name) for e in fleet.hosts}
+    assert now["b"] == kept["b"] and now["c"] == kept["c"] and now["a"][0] == "hello-a2"
+
+    # the fleet goes back: a reads the env file v1 gave it, the others none; the project's
+    # file is v1's
+    assert main(["rollback", "previous", "--yes", "-C", str(proj), *FAST]) == 0
+    assert [on(e, fleet.name)[0] for e in fleet.hosts] == ["hello-a", "v1", "v1"]
+    assert own.read_text() == "GREETING=hello-a\n"
+
+    # a host's env file gone: refused before anything changes
+    own.unlink()
+    capsys.readouterr()
+    assert main(["deploy", "-C", str(proj), *FAST]) != 0
+    assert "hosts/a.env" in capsys.readouterr().err
+    assert on(fleet.hosts[0], fleet.name)[0] == "hello-a"
