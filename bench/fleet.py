@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A fleet deploy's time against the slowest single-host deploy (issue 38; docs/fleet.md).
 
-    .venv/bin/python bench/fleet.py [--pairs 5]
+    .venv/bin/python bench/fleet.py [--pairs 5] [--registry]
 
 Needs root, `unshare`, `dockerd` and busybox-static: it starts three engines of their own
 (tests/hosts.py), each a "host". The project: one `web` service built from the busybox base.
@@ -80,19 +80,31 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--image-every", type=int, default=3)
     parser.add_argument("--settle", type=float, default=1.0, help="the gate's settle time")
+    parser.add_argument(
+        "--registry",
+        action="store_true",
+        help="images through Debian's docker-registry (one storage, served in each host's "
+        "network namespace at 127.0.0.1:5000), not engine to engine",
+    )
     args = parser.parse_args()
     SETTLE[1] = str(args.settle)
     base = tempfile.mkdtemp(prefix="cfgb-", dir="/tmp")
     hosts: list[Engine] = []
+    registries: list[subprocess.Popen[bytes]] = []
     try:
         for name in ("a", "b", "c"):
             hosts.append(start(name, Path(base) / name))
+        if args.registry:
+            registries = [e.serve_registry(Path(base) / "registry") for e in hosts]
+        extra = "  registry: 127.0.0.1:5000/bench\n" if args.registry else ""
         subprocess.run(["bash", str(REPO / "examples" / "make-base-image.sh")], check=True)
         hosts[0].load(BASE)
         work = Path(tempfile.mkdtemp(prefix="cfgbw-"))
         single = project(work / "single", f"cfgb{uuid.uuid4().hex[:8]}", None, "")
-        flat = project(work / "flat", f"cfgb{uuid.uuid4().hex[:8]}", hosts, _fleet("x", 3))
-        canary = project(work / "canary", f"cfgb{uuid.uuid4().hex[:8]}", hosts, _fleet("canary", 2))
+        flat = project(work / "flat", f"cfgb{uuid.uuid4().hex[:8]}", hosts, _fleet("x", 3) + extra)
+        canary = project(
+            work / "canary", f"cfgb{uuid.uuid4().hex[:8]}", hosts, _fleet("canary", 2) + extra
+        )
         on_a = {**os.environ, "DOCKER_HOST": hosts[0].address}
         for root, env in ((single, on_a), (flat, dict(os.environ)), (canary, dict(os.environ))):
             deploy(root, env)  # first deploys: build, send, record
@@ -114,6 +126,8 @@ def main() -> int:
             f"{statistics.median(r[2] / r[0] for r in rows):.2f}x"
         )
     finally:
+        for registry in registries:
+            registry.terminate()
         for engine in hosts:
             engine.stop()
         shutil.rmtree(base, ignore_errors=True)

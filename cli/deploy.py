@@ -23,7 +23,6 @@ from cfgroll.cli.options import (
     Yes,
     project_command,
 )
-from cfgroll.errors import UsageError
 
 if TYPE_CHECKING:
     from cfgroll.context import Context
@@ -72,30 +71,29 @@ def deploy(
 
     With --dry-run: every check, then what the deploy would change (files, masked; services
     built, recreated or left running; hooks; data dumped), changing nothing; exit 1 when the
-    deploy would be refused.
+    deploy would be refused. For a fleet: each host's own dry run.
 
     A project that names a fleet (x-cfgroll: hosts:) deploys one release to its hosts: the
     first builds, the canary group goes first and is watched, then the rest in waves; a host
     that fails stops the rollout and, all or nothing, the hosts already on it go back
     (exit 3, naming each host). See docs/fleet.md.
     """
-    if dry_run:
-        from cfgroll.cli.dry_run import render
-        from cfgroll.operations.fleet import configured
-
-        if configured(ctx) is not None:
-            raise UsageError(
-                "--dry-run does not preview a fleet's deploy yet (docs/fleet.md, Not yet); "
-                "nothing was changed"
-            )
-        from cfgroll.transactions.dry_run import dry_run as preview
-
-        render(preview(ctx, show_secrets=show_secrets), json_)
-        return
-    from cfgroll.operations import fleet  # imported while Compose reads the model
     from cfgroll.operations.fleet_plan import Choice, FleetDeployed
 
     choice = Choice(tuple(split_services(hosts)), group, skip_unreachable)
+    if dry_run:
+        from cfgroll.cli.dry_run import render, render_fleet
+        from cfgroll.operations.fleet_preview import FleetPreview
+        from cfgroll.operations.fleet_preview import dry_run as preview
+
+        shown = preview(ctx, choice, show_secrets, json_)
+        if isinstance(shown, FleetPreview):
+            render_fleet(shown, json_)
+        else:
+            render(shown, json_)
+        return
+    from cfgroll.operations import fleet  # imported while Compose reads the model
+
     result = fleet.deploy(ctx, choice, no_rollback, record_unchanged, no_build)
     if isinstance(result, FleetDeployed):
         for run in result.runs:

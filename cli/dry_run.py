@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from cfgroll.cli.common import out, print_json, table
 from cfgroll.cli.status import file_json, file_line
+from cfgroll.errors import CfgrollError
 
 if TYPE_CHECKING:
+    from cfgroll.operations.fleet_preview import FleetPreview
     from cfgroll.transactions.dry_run import DryRun, ServiceChange
 
 _CHANGES = {
@@ -17,6 +20,51 @@ _CHANGES = {
     "update": "update",
     "unchanged": "leave running",
 }
+
+
+def render_fleet(result: FleetPreview, json_: bool) -> None:
+    """Print a fleet's dry run: each host's own (text, or JSON with `--json`), then raise when
+    a host's deploy would be refused (exit 1)."""
+    if json_:
+        print_json(
+            {
+                "project": result.project,
+                "release": result.release or None,
+                "hosts": [
+                    {
+                        "host": h.host,
+                        "live": h.live or None,
+                        "missed": h.missed or None,
+                        "exit": h.answer.code if h.answer else None,
+                        "error": (h.answer.error or None) if h.answer else None,
+                        "dry_run": _parsed(h.answer.out) if h.answer else None,
+                    }
+                    for h in result.hosts
+                ],
+            }
+        )
+    else:
+        fleet = f"the fleet runs {result.release}" if result.release else "the first deploy"
+        out(f"dry run: fleet deploy of {result.project} ({fleet}); nothing was changed")
+        for h in result.hosts:
+            out("")
+            if h.answer is None:
+                out(f"== {h.host}: not asked, unreachable ({h.missed}): it would be missed")
+                continue
+            out(f"== {h.host} (runs {h.live or 'nothing yet'}) ==")
+            for line in h.answer.out.splitlines():
+                out(f"  {line}" if line else "")
+            if h.answer.code != 0:
+                out(f"  error: {h.answer.error or f'exit {h.answer.code}'}")
+    if result.refused:
+        raise CfgrollError(f"the deploy would be refused on {', '.join(result.refused)}")
+
+
+def _parsed(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def render(result: DryRun, json_: bool) -> None:

@@ -9,6 +9,9 @@ images can come back from a registry by digest).
 
 Never touched: the live release, the last release before it that passed the health gate,
 pinned releases, and any image a container uses or a kept release records.
+
+On a fleet's host (a host run), the releases are those the host ran (its ref's reflog), the
+images its engine's; the fleet tidies the store once, after all the hosts.
 """
 
 from __future__ import annotations
@@ -151,7 +154,7 @@ def after_release(ctx: Context, store: Store, block: object) -> Pruned | None:
     """Prune after a successful deploy, update or rollback when the project set `keep:`
     (opt-in); under the lock the caller holds. A failure is a warning, never the release's."""
     settings = parse(block)
-    if settings.keep is None or ctx.host is not None:  # a fleet host's run: never (gap)
+    if settings.keep is None:
         return None
     try:
         pruned = _prune(ctx, store, plan(ctx, Policy(settings.keep, settings.keep_for), store))
@@ -174,6 +177,10 @@ def _prune(ctx: Context, store: Store, planned: Plan) -> Pruned:
     refused: list[str] = []
     for image_id, _ in planned.images:
         (removed if ctx.daemon.remove_image(image_id) else refused).append(image_id)
+    sizes = dict(planned.images)
+    pruned = Pruned(planned, tuple(removed), tuple(refused), sum(sizes[i] for i in removed))
+    if ctx.host is not None:  # a fleet host's run: its engine's images only (the fleet, which
+        return pruned  # takes no `data:`, tidies the store once, after every host's run)
     from cfgroll.capabilities import data
 
     gone = data.forget(ctx, planned.kept)
@@ -183,8 +190,7 @@ def _prune(ctx: Context, store: Store, planned: Plan) -> Pruned:
         store.maintain()
     except Exception as exc:  # noqa: BLE001 - the tags are gone; tidying can wait
         ctx.reporter.warn(f"git maintenance of the store failed: {one_line(exc)}")
-    sizes = dict(planned.images)
-    return Pruned(planned, tuple(removed), tuple(refused), sum(sizes[i] for i in removed))
+    return pruned
 
 
 def pin(ctx: Context, tag: str, on: bool = True) -> tuple[Entry, bool]:

@@ -41,13 +41,18 @@ class Configured:
     config: dict[str, Any]
 
 
-def configured(ctx: Context) -> Configured | None:
+def configured(ctx: Context, choice: Choice | None = None) -> Configured | None:
     """The project, when it names a fleet (`hosts:`) and this run is not one of a fleet's
-    host runs; else None."""
+    host runs; else None (and a `UsageError` if `choice` chose hosts)."""
     if ctx.host is not None:
         return None
     config = ctx.compose.config()
     settings = parse(config.get(KEY))
+    if not settings.hosts and choice is not None and choice.given:
+        raise UsageError(
+            "--hosts, --group and --skip-unreachable choose hosts of a fleet; this project "
+            f"names none (`{KEY}: hosts:`, docs/fleet.md)"
+        )
     return Configured(settings, config) if settings.hosts else None
 
 
@@ -80,32 +85,36 @@ def deploy(
     """`cfgroll deploy`: to the fleet when the project names one (`hosts:`), else to the one
     engine chosen (`cfgroll.transactions.deploy`)."""
     choice = choice or Choice()
-    fleet = configured(ctx)
+    fleet = configured(ctx, choice)
     if fleet is None:
-        if choice.given:
-            raise UsageError(
-                "--hosts, --group and --skip-unreachable choose hosts of a fleet; this project "
-                f"names none (`{KEY}: hosts:`, docs/fleet.md)"
-            )
         return transactions_deploy(ctx, no_rollback, record_unchanged, no_build=no_build)
     if record_unchanged or no_build:
         raise UsageError("--record-unchanged and --no-build are for a deploy to one host")
     return deploy_fleet(ctx, fleet, choice, no_rollback)
 
 
-def deploy_fleet(
-    ctx: Context, fleet: Configured, choice: Choice, no_rollback: bool = False
-) -> FleetDeployed:
-    """The release to the hosts chosen, canary first, then in waves; `DeployFailed` (exit 3)
-    or `RollbackFailed` (exit 4) naming what happened on each host when it stops. Unreachable
-    hosts are refused before anything changes, unless skipped (they are then missed)."""
+@dataclass(frozen=True)
+class Checked:
+    """A fleet deploy's checks passed: the context (the model's project name), the hosts to
+    deploy to, those missed (unreachable, skipped) and why, the project's files."""
+
+    ctx: Context
+    hosts: tuple[Host, ...]
+    missed: tuple[Host, ...]
+    down: dict[str, str]
+    files: project.ProjectFiles
+
+
+def check(ctx: Context, fleet: Configured, choice: Choice, what: str = "deploys to") -> Checked:
+    """What a fleet deploy checks before it changes anything (its dry run too): no `data:`,
+    the hosts chosen, their env files, the project's files, every host answering (unless
+    skipped)."""
     settings, config = fleet.settings, fleet.config
     if settings.data:
         raise UsageError(
             "a fleet deploy does not take `x-cfgroll: data:` yet (each host's dumps would "
             "share one store); nothing was changed (docs/fleet.md, Not yet)"
         )
-    rollout = settings.fleet
     chosen = select(settings.hosts, choice.named, choice.group)
     missing = [h.env_file for h in settings.hosts if h.env_file and not _is_file(ctx, h.env_file)]
     if missing:
@@ -117,17 +126,28 @@ def deploy_fleet(
     files = project.resolve(ctx.compose, config, ctx.known())
     down = reach(ctx, chosen)
     if not choice.skip_unreachable or len(down) == len(chosen):
-        refuse_unreachable(down, "deploys to")
-    missed = [h for h in chosen if h.name in down]
-    the_plan = plan([h for h in chosen if h.name not in down], rollout)
+        refuse_unreachable(down, what)
+    up = tuple(h for h in chosen if h.name not in down)
+    return Checked(ctx, up, tuple(h for h in chosen if h.name in down), down, files)
+
+
+def deploy_fleet(
+    ctx: Context, fleet: Configured, choice: Choice, no_rollback: bool = False
+) -> FleetDeployed:
+    """The release to the hosts chosen, canary first, then in waves; `DeployFailed` (exit 3)
+    or `RollbackFailed` (exit 4) naming what happened on each host when it stops. Unreachable
+    hosts are refused before anything changes, unless skipped (they are then missed)."""
+    c = check(ctx, fleet, choice)
+    ctx, config, rollout = c.ctx, fleet.config, fleet.settings.fleet
+    the_plan = plan(list(c.hosts), rollout)
     store = ensure_store(ctx).store
     block = config.get(KEY)
     lock_timeout = effective(ctx.flags, block).lock_timeout
     with mirror.changing(ctx, store, "deploy (fleet)", lock_timeout, block):
         services = config.get("services") or {}
-        run = Rollout(ctx, store, the_plan, rollout, files, services, no_rollback)
+        run = Rollout(ctx, store, the_plan, rollout, c.files, services, no_rollback)
         try:
-            result = run.run(missed, down)
+            result = run.run(c.missed, c.down)
         except DeployFailed as exc:
             notify.tell(ctx, block, "failed", "cfgroll: fleet deploy failed", str(exc))
             raise

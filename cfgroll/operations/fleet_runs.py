@@ -100,19 +100,44 @@ def argv(ctx: Context, command: Sequence[str], where: Where) -> list[str]:
     return line
 
 
+def for_host(ctx: Context, host: Host) -> dict[str, str]:
+    """The environment of a run for `host`: its engine chosen, its name, this run's store."""
+    env = environment(host.endpoint)
+    return env | {HOST_ENV: host.name, STORE_ENV: str(ctx.store_path), "PYTHONUNBUFFERED": "1"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a host's run that changes nothing (a dry run) printed, and how it ended."""
+
+    code: int
+    out: str
+    error: str = ""
+
+
+def ask(ctx: Context, host: Host, command: Sequence[str], where: Where) -> Answer:
+    """Run `cfgroll COMMAND` (one that changes nothing) for `host`; what it printed."""
+    done = subprocess.run(
+        argv(ctx, command, where),
+        cwd=where.directory,
+        env=for_host(ctx, host),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    lines = done.stderr.splitlines()
+    errors = [line[len(ERROR_PREFIX) :] for line in lines if line.startswith(ERROR_PREFIX)]
+    return Answer(done.returncode, done.stdout, errors[-1] if errors else "")
+
+
 def run(
     ctx: Context, host: Host, command: Sequence[str], release: str, where: Where, runs: Runs
 ) -> Ran:
     """Run `cfgroll COMMAND` for `host`, recording (or joining) the release `release`; its
     output goes to the reporter as `[host] line`."""
-    env = environment(host.endpoint)
-    env |= {
-        HOST_ENV: host.name,
-        RELEASE_ENV: release,
-        STORE_ENV: str(ctx.store_path),
-        HOLDER_ENV: str(os.getpid()),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = for_host(ctx, host) | {RELEASE_ENV: release, HOLDER_ENV: str(os.getpid())}
     proc = subprocess.Popen(
         argv(ctx, command, where),
         cwd=where.directory,

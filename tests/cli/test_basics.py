@@ -149,16 +149,17 @@ def test_a_fleet_refuses_what_it_does_not_take_yet_before_anything(
         tmp_path / "p",
         {"compose.yaml": f"name: fleetp\nservices:\n  web:\n    image: busybox\n{hosts}"},
     )
-    assert main(["deploy", "-C", str(proj), "--dry-run"]) == 2
-    assert "does not preview a fleet" in capsys.readouterr().err
+    assert main(["deploy", "-C", str(proj), "--dry-run"]) == 1  # the dry run checks too
+    assert "cannot reach host(s) a" in capsys.readouterr().err
     assert main(["deploy", "-C", str(proj), "--no-build"]) == 2
     assert main(["deploy", "-C", str(proj), "--hosts", "zz"]) == 2
     assert "no host zz" in capsys.readouterr().err
     (proj / "compose.yaml").write_text(
         (proj / "compose.yaml").read_text() + "  data:\n    web: redis\n"
     )
-    assert main(["deploy", "-C", str(proj)]) == 2
-    assert "does not take `x-cfgroll: data:` yet" in capsys.readouterr().err
+    for dry in ([], ["--dry-run"]):
+        assert main(["deploy", "-C", str(proj), *dry]) == 2
+        assert "does not take `x-cfgroll: data:` yet" in capsys.readouterr().err
     assert not (proj / ".cfgroll").exists()
     solo = build_file_tree(
         tmp_path / "s", {"compose.yaml": "name: solo\nservices:\n  web:\n    image: busybox\n"}

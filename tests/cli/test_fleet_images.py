@@ -77,3 +77,23 @@ def test_images_go_to_the_hosts_through_the_registry_by_digest(
     said = capsys.readouterr().err
     assert "[c]" in said and "by digest" in said.split("[c]", 1)[1]
     assert {on(e, fleet.name) for e in fleet.hosts} == first
+
+
+def test_keep_prunes_each_hosts_old_images_after_a_fleet_deploy(
+    fleet: Fleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`keep: 1`: after each fleet deploy, each host untags and removes the images of its
+    releases beyond the live one and the last good one before it, on its own engine."""
+    proj = fleet.project(fleet="keep: 1\n")
+    images = []
+    for i in range(3):
+        (proj / "Dockerfile").write_text(DOCKERFILE + f"RUN echo {fleet.name}-{i} > /n\n")
+        (proj / ".env").write_text(f"GREETING=v{i}\n")
+        assert main(["deploy", "-C", str(proj), *FAST]) == 0
+        images.append(on(fleet.hosts[0], fleet.name)[1])
+    said = capsys.readouterr().err
+    assert "[c] ==> pruned the image tags of 1 old release(s) (keep: 1)" in said
+    for e in fleet.hosts:
+        assert on(e, fleet.name) == ("v2", images[2])
+        assert e.docker("image", "inspect", images[0]).returncode != 0, e.name  # pruned
+        assert e.docker("image", "inspect", images[1]).returncode == 0, e.name  # the last good
