@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 PINS = "refs/pins/"
 TIDY_EVERY = 8  # releases written loose before they are packed (`tidy`)
+NOTES_LOCK = "notes.lock"  # one note written at a time (`add_note`)
+NOTES_WAIT = 60.0  # seconds a note waits for another's
 
 
 class RefsAndUpkeep:
@@ -136,11 +138,19 @@ class RefsAndUpkeep:
             "GIT_COMMITTER_NAME": "cfgroll",
             "GIT_COMMITTER_EMAIL": "cfgroll@localhost",
         }
+        from filelock import FileLock, Timeout
+
+        # `git notes append` moves refs/notes/commits without checking what it named: two at
+        # once (a fleet's host runs joining one release) lose one's text; one at a time
+        lock = FileLock(str(self.path / NOTES_LOCK), timeout=NOTES_WAIT)
         with tempfile.TemporaryFile() as fh:
             fh.write(text.encode())
             fh.seek(0)
             try:
-                self._repo.git.notes("append", "-F", "-", commit, istream=fh, env=env)
+                with lock:
+                    self._repo.git.notes("append", "-F", "-", commit, istream=fh, env=env)
+            except Timeout as exc:
+                raise StoreError(f"could not write a note in the store: {exc}") from exc
             except git.GitCommandError as exc:
                 raise StoreError(f"could not write a note in the store: {exc.stderr}") from exc
 

@@ -74,6 +74,12 @@ def policy(ctx: Context, keep: int | None = None, older_than: str | None = None)
 
     live = ctx.open_store().live()
     block = parse(live.manifest.layout.settings if live else None)
+    if block.hosts and ctx.host is None:
+        raise UsageError(
+            "the live release is a fleet's: a prune here would prune one engine by the fleet's "
+            "history; with `x-cfgroll: keep:` each host prunes its own engine after each deploy "
+            "(docs/fleet.md); nothing was changed"
+        )
     try:
         keep_for = duration(older_than) if older_than is not None else block.keep_for
     except ValueError as exc:

@@ -29,6 +29,8 @@ from cfgroll.store.names import names
 from cfgroll.store.repo import MAIN_REF, Entry, Store
 from cfgroll.transactions.release import reserve_name
 
+PULLS_AT_ONCE = 4  # images a host pulls from the registry at once
+
 
 @dataclass(frozen=True)
 class Built:
@@ -309,13 +311,14 @@ def deliver(ctx: Context, host: Host, source: Host, built: Built) -> None:
         send_images(lacking, source.endpoint, host.endpoint)
         return
     ctx.reporter.step(f"pulling {names(lacking)} onto {host.name} by digest")
-    for ref in lacking:
-        pulled = pull(host.endpoint, built.pulls[ref], ref)
-        if pulled != built.images[ref]:
-            raise CfgrollError(
-                f"{built.pulls[ref]} is image {pulled[:19]} on {host.name}, not the "
-                f"{built.images[ref][:19]} built"
-            )
+    with ThreadPoolExecutor(max_workers=min(PULLS_AT_ONCE, len(lacking))) as pool:
+        got = pool.map(lambda ref: pull(host.endpoint, built.pulls[ref], ref), lacking)
+        for ref, pulled in zip(lacking, got, strict=True):
+            if pulled != built.images[ref]:
+                raise CfgrollError(
+                    f"{built.pulls[ref]} is image {pulled[:19]} on {host.name}, not the "
+                    f"{built.images[ref][:19]} built"
+                )
 
 
 def soak(ctx: Context, hosts: Sequence[Host], project_name: str, seconds: float) -> str | None:

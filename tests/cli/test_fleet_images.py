@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from cfgroll.cli.main import main
-from tests.fleet import FAST, Fleet, fleet, on, tag_of
+from tests.fleet import FAST, Fleet, fleet, host_refs, on, tag_of
 from tests.helpers import DOCKERFILE, REPO_ROOT, doc_recipe, git
 from tests.hosts import Engine
 
@@ -97,3 +97,15 @@ def test_keep_prunes_each_hosts_old_images_after_a_fleet_deploy(
         assert on(e, fleet.name) == ("v2", images[2])
         assert e.docker("image", "inspect", images[0]).returncode != 0, e.name  # pruned
         assert e.docker("image", "inspect", images[1]).returncode == 0, e.name  # the last good
+
+
+def test_a_registry_that_does_not_answer_stops_the_deploy_before_any_host_changes(
+    fleet: Fleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = fleet.project(fleet=f"registry: {REGISTRY}\n")  # no registry serves it
+    assert main(["deploy", "-C", str(proj), *FAST]) == 3
+    err = capsys.readouterr().err
+    assert "the build on a failed" in err and f"docker push {REGISTRY}/" in err, err
+    assert "b not-started" in err and "c not-started" in err
+    assert not host_refs(proj / ".cfgroll" / "store.git")
+    assert {on(e, fleet.name) for e in fleet.hosts} == {("", "")}  # nothing runs anywhere

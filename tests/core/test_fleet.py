@@ -126,3 +126,36 @@ def test_the_error_names_each_host_and_says_4_when_one_is_left_broken() -> None:
     )
     broken = fleet_error("backup_2", "b failed", [*runs[:2], HostRun("c", "undo-failed", "")])
     assert isinstance(broken, RollbackFailed) and broken.exit_code == 4
+
+
+def test_a_host_pulls_what_it_lacks_by_digest_and_gets_the_image_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a registry, a host lacking an image pulls it by its digest (never sent), and a
+    pull that brings another image than the one built fails that host."""
+    from types import SimpleNamespace
+
+    from cfgroll.engine import daemon
+    from cfgroll.engine import hosts as engine_hosts
+    from cfgroll.errors import CfgrollError
+    from cfgroll.operations.fleet_rollout import Built, deliver
+
+    have = {"db": "sha256:2"}  # what host b's engine holds, by reference
+    registry = {"r/web@sha256:a": "sha256:1"}  # what a pull of each digest brings
+    pulled: list[tuple[str, str, str]] = []
+
+    def pull(address: str, digest: str, ref: str) -> str:
+        pulled.append((address, digest, ref))
+        return registry[digest]
+
+    monkeypatch.setattr(daemon, "Daemon", lambda endpoint: SimpleNamespace(image_id=have.get))
+    monkeypatch.setattr(engine_hosts, "endpoint_of", lambda address: address)
+    monkeypatch.setattr(engine_hosts, "pull", pull)
+    monkeypatch.setattr(engine_hosts, "send_images", lambda *a: pytest.fail("sent"))
+    ctx = SimpleNamespace(reporter=SimpleNamespace(step=lambda message: None))
+    built = Built({"web": "sha256:1", "db": "sha256:2"}, "rel", {"web": "r/web@sha256:a"})
+    deliver(ctx, B, A, built)  # type: ignore[arg-type]
+    assert pulled == [("b-context", "r/web@sha256:a", "web")]  # db it had
+    registry["r/web@sha256:a"] = "sha256:9"  # the registry now serves other bytes
+    with pytest.raises(CfgrollError, match="is image sha256:9 on b, not the sha256:1 built"):
+        deliver(ctx, B, A, built)  # type: ignore[arg-type]

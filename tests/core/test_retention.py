@@ -267,6 +267,11 @@ def test_the_policy_comes_from_the_flags_then_the_live_release_then_ten(tmp_path
     store.record({}, manifest, "m\n", live.commit, on_main=True)
     assert policy(ctx) == Policy(3, duration("1w"))
     assert policy(ctx, keep=5) == Policy(5, duration("1w"))
+    fleet = {**settings, "hosts": [{"name": "a", "endpoint": "a-context"}]}
+    manifest = replace(manifest, tag="backup_20260300_000000", layout=Layout(settings=fleet))
+    store.record({}, manifest, "m\n", store.live().commit, on_main=True)  # type: ignore[union-attr]
+    with pytest.raises(UsageError, match="a fleet's: a prune here would prune one engine"):
+        policy(ctx)
 
 
 def test_after_a_release_prune_runs_only_when_the_project_sets_keep(tmp_path: Path) -> None:
