@@ -128,6 +128,10 @@ class Settings:
     hosts: tuple[Host, ...] = ()  # a fleet's hosts (operations/fleet)
     fleet: FleetRollout = FleetRollout()  # how a release goes to them
 
+    def host(self, name: str | None) -> Host | None:
+        """The fleet's host `name`, None when it names none."""
+        return next((h for h in self.hosts if h.name == name), None)
+
 
 @dataclass(frozen=True)
 class HookSettings:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fleet import Fleet, context
 from tests.helpers import BASE_IMAGE
 from tests.hosts import Engine
 
@@ -146,6 +147,17 @@ def hosts(base_image: str) -> Iterator[list[Engine]]:
         for engine in found:
             engine.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def fleet(
+    tmp_path: Path, hosts: list[Engine], project_name: str, monkeypatch: pytest.MonkeyPatch
+) -> Fleet:
+    """The fleet tests' hosts (tests/fleet.py), and a docker context `fleet-a` for host a, as
+    a user would make one."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    context(["create", "fleet-a", "--docker", f"host={hosts[0].address}"])
+    return Fleet(hosts, project_name, tmp_path)
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-import pytest
-
 from tests.helpers import DOCKERFILE, build_file_tree, git
 from tests.hosts import Engine
 
@@ -34,16 +32,6 @@ class Fleet:
         self, fleet: str = "", c: str = "", own: Mapping[str, str] = MappingProxyType({})
     ) -> Path:
         return fleet_project(self.root / "p", self.name, self.hosts, fleet, c, own)
-
-
-@pytest.fixture
-def fleet(
-    tmp_path: Path, hosts: list[Engine], project_name: str, monkeypatch: pytest.MonkeyPatch
-) -> Fleet:
-    """The hosts, and a docker context `fleet-a` for host a, as a user would make one."""
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    context(["create", "fleet-a", "--docker", f"host={hosts[0].address}"])
-    return Fleet(hosts, project_name, tmp_path)
 
 
 def context(argv: list[str]) -> None:

@@ -255,9 +255,16 @@ def _unescaped(value: Any) -> Any:
     return value
 
 
-def docker(args: Sequence[str], timeout: float | None = None) -> Result:
-    """A plain `docker` command (a pull, say), on the engine the environment chooses."""
-    return run(["docker", *args], Path.cwd(), what=f"docker {args[0]}", timeout=timeout)
+def docker(
+    args: Sequence[str],
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    what: str = "",
+) -> Result:
+    """A plain `docker` command (a pull, say), on the engine the environment (`env`, default
+    this process's) chooses; `what` names it in an error (default: `docker <command>`)."""
+    what = what or f"docker {args[0]}"
+    return run(["docker", *args], Path.cwd(), what=what, timeout=timeout, env=env)
 
 
 def docker_stream(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -208,12 +208,13 @@ class Daemon:
         same = [d for d in digests if d.split("@", 1)[0] == wanted]
         return str((same or digests or [""])[0])
 
-    def pull(self, reference: str) -> str:
+    def pull(self, reference: str, env: Mapping[str, str] | None = None) -> str:
         """Pull `reference` (`repository@sha256:…`) with the docker CLI (the registries'
-        credentials are its business); the ID of the image pulled."""
+        credentials are its business) on the engine `env` chooses (default: this process's
+        environment, which chose this one); the ID of the image pulled."""
         from cfgroll.engine.compose import docker
 
-        docker(["pull", "--quiet", reference])
+        docker(["pull", "--quiet", reference], env=env)
         found = self.image_id(reference)
         if found is None:
             raise EngineUnreachable(f"the engine pulled {reference} but does not show it")

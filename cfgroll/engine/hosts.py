@@ -12,7 +12,6 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from cfgroll.engine.endpoint import DEFAULT_CONTEXT, Endpoint, config_dir, read_context
 from cfgroll.engine.refs import names_registry, repository
@@ -113,30 +112,24 @@ def registry_ref(registry: str, image_ref: str, tag: str) -> str:
 def push(address: str, image_id: str, target: str, timeout: float = 3600) -> str:
     """The image `image_id` of `address`'s engine tagged `target` (`registry/path:tag`) and
     pushed there; its digest (`registry/path@sha256:…`), as the registry gave it."""
-    from cfgroll.engine.compose import run
+    from cfgroll.engine.compose import docker
     from cfgroll.engine.daemon import Daemon
 
     daemon = Daemon(endpoint_of(address))
     daemon.tag(image_id, target)
-    argv = ["docker", "push", "--quiet", target]
-    run(argv, Path.cwd(), what=f"docker push {target}", timeout=timeout, env=environment(address))
+    docker(["push", "--quiet", target], timeout, environment(address), f"docker push {target}")
     digest = daemon.repo_digest(image_id, target)
     if repository(digest) != repository(target):
         raise CfgrollError(f"the engine pushed {target} but shows no digest for it")
     return digest
 
 
-def pull(address: str, digest: str, image_ref: str, timeout: float = 3600) -> str:
+def pull(address: str, digest: str, image_ref: str) -> str:
     """The image `digest` (`registry/path@sha256:…`) pulled onto `address`'s engine and named
     `image_ref` there; its ID."""
-    from cfgroll.engine.compose import run
     from cfgroll.engine.daemon import Daemon
 
-    argv = ["docker", "pull", "--quiet", digest]
-    run(argv, Path.cwd(), what=f"docker pull {digest}", timeout=timeout, env=environment(address))
     daemon = Daemon(endpoint_of(address))
-    image_id = daemon.image_id(digest)
-    if image_id is None:
-        raise EngineUnreachable(f"the engine pulled {digest} but does not show it")
+    image_id = daemon.pull(digest, environment(address))
     daemon.tag(image_id, image_ref)
     return image_id

@@ -56,23 +56,23 @@ def configured(ctx: Context, choice: Choice | None = None) -> Configured | None:
     return Configured(settings, config) if settings.hosts else None
 
 
-def reach(ctx: Context, hosts: Sequence[Host]) -> dict[str, str]:
-    """Why each host that cannot be reached cannot (all asked at once)."""
+def down_among(ctx: Context, chosen: Sequence[Host], choice: Choice, what: str) -> dict[str, str]:
+    """Why each host of `chosen` that does not answer does not (all asked at once);
+    `EngineUnreachable` naming them, before anything changes, unless `choice` skips them (and
+    one answers). `what`: the command's verb in that error ("deploys to", "rolls back")."""
     from cfgroll.engine.hosts import unreachable
 
-    ctx.reporter.step(f"asking {len(hosts)} host(s)' engines")
-    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-        found = dict(zip(hosts, pool.map(lambda h: unreachable(h.endpoint), hosts), strict=True))
-    return {h.name: why for h, why in found.items() if why is not None}
-
-
-def refuse_unreachable(down: dict[str, str], what: str) -> None:
-    if down:
+    ctx.reporter.step(f"asking {len(chosen)} host(s)' engines")
+    with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
+        found = dict(zip(chosen, pool.map(lambda h: unreachable(h.endpoint), chosen), strict=True))
+    down = {h.name: why for h, why in found.items() if why is not None}
+    if down and (not choice.skip_unreachable or len(down) == len(chosen)):
         listed = "; ".join(f"{h}: {why}" for h, why in sorted(down.items()))
         raise EngineUnreachable(
             f"cannot reach host(s) {names(sorted(down))} ({listed}); nothing was changed; "
             f"--skip-unreachable {what} the others and shows those as missed"
         )
+    return down
 
 
 def deploy(
@@ -105,7 +105,7 @@ class Checked:
     files: project.ProjectFiles
 
 
-def check(ctx: Context, fleet: Configured, choice: Choice, what: str = "deploys to") -> Checked:
+def check(ctx: Context, fleet: Configured, choice: Choice) -> Checked:
     """What a fleet deploy checks before it changes anything (its dry run too): no `data:`,
     the hosts chosen, their env files, the project's files, every host answering (unless
     skipped)."""
@@ -124,9 +124,7 @@ def check(ctx: Context, fleet: Configured, choice: Choice, what: str = "deploys 
         )
     ctx = replace(ctx, compose=ctx.compose.named(str(config["name"])))
     files = project.resolve(ctx.compose, config, ctx.known())
-    down = reach(ctx, chosen)
-    if not choice.skip_unreachable or len(down) == len(chosen):
-        refuse_unreachable(down, what)
+    down = down_among(ctx, chosen, choice, "deploys to")
     up = tuple(h for h in chosen if h.name not in down)
     return Checked(ctx, up, tuple(h for h in chosen if h.name in down), down, files)
 

@@ -13,6 +13,7 @@ from cfgroll.context import Context
 from cfgroll.operations import fleet_runs
 from cfgroll.operations.fleet import check, configured
 from cfgroll.operations.fleet_plan import Choice
+from cfgroll.operations.fleet_rollout import live_on
 from cfgroll.operations.fleet_runs import Answer
 from cfgroll.store.repo import Store
 from cfgroll.transactions.dry_run import DryRun
@@ -60,7 +61,7 @@ def dry_run(
             pool.map(lambda h: fleet_runs.ask(ctx, h, command, fleet_runs.here(c.ctx, h)), c.hosts)
         )
     store = c.ctx.open_store() if Store.exists(c.ctx.store_path) else None
-    live = {name: store.entry(sha).tag for name, sha in store.hosts_live().items()} if store else {}
+    live = {name: e.tag for name, e in live_on(store).items()} if store else {}
     main = store.live() if store is not None else None
     found = [
         HostPreview(h.name, live.get(h.name, ""), a) for h, a in zip(c.hosts, answers, strict=True)

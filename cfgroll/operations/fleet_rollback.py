@@ -8,7 +8,7 @@ from cfgroll.capabilities import mirror
 from cfgroll.context import Context
 from cfgroll.errors import UsageError
 from cfgroll.operations import fleet_runs
-from cfgroll.operations.fleet import Configured, reach, refuse_unreachable
+from cfgroll.operations.fleet import Configured, down_among
 from cfgroll.operations.fleet_plan import Choice, FleetDeployed, HostRun, select
 from cfgroll.operations.fleet_rollout import copy_of, failure, fleet_error, live_on, move_main
 from cfgroll.operations.fleet_runs import Runs
@@ -29,9 +29,7 @@ def rollback(ctx: Context, fleet: Configured, ref: str, choice: Choice) -> Fleet
     store = ctx.open_store()
     target = store.resolve(ref)
     chosen = select(settings.hosts, choice.named, choice.group)
-    down = reach(ctx, chosen)
-    if not choice.skip_unreachable or len(down) == len(chosen):
-        refuse_unreachable(down, "rolls back")
+    down = down_among(ctx, chosen, choice, "rolls back")
     whole = len(chosen) == len(settings.hosts) and not down
     before = live_on(store)
     never = [h.name for h in chosen if h.name not in before and h.name not in down]

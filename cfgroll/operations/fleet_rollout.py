@@ -60,9 +60,10 @@ def copy_to(ctx: Context, host: Host, files: Mapping[str, FileData], layout: Lay
 def copy_of(ctx: Context, store: Store, host: Host, entry: Entry) -> Where:
     """The release `entry`'s files written afresh into `.cfgroll/hosts/<name>/`, with its
     compose files, env files (the host's own as `entry` knew it) and project name."""
-    hosts = parse(entry.manifest.layout.settings).hosts
-    recorded = next((h for h in hosts if h.name == host.name), Host(host.name, host.endpoint))
-    where = copy_to(ctx, recorded, store.files(entry), entry.manifest.layout)
+    recorded = parse(entry.manifest.layout.settings).host(host.name)
+    where = copy_to(
+        ctx, recorded or Host(host.name, host.endpoint), store.files(entry), entry.manifest.layout
+    )
     return replace(where, name=entry.manifest.project)
 
 

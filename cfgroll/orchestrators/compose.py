@@ -147,8 +147,7 @@ def compose_of(ctx: Context, entry: Entry) -> Compose:
     a fleet's host, the env file the release gave that host too."""
     layout = entry.manifest.layout
     files = tuple(ctx.directory / p for p in layout.compose_files)
-    hosts = parse(layout.settings).hosts if ctx.host else ()
-    host = next((h for h in hosts if h.name == ctx.host), None)
+    host = parse(layout.settings).host(ctx.host) if ctx.host else None
     env_files = env_files_on(host, ctx.directory, layout.env_files)
     return ctx.compose.variant(files, entry.manifest.project, env_files)
 

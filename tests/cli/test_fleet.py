@@ -6,6 +6,7 @@ docker context, b and c through their sockets' addresses."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,11 +17,10 @@ from pathlib import Path
 import pytest
 
 from cfgroll.cli.main import main
-from tests.fleet import FAST, Fleet, context, fleet, host_refs, on, row, tag_of
+from tests.fleet import FAST, Fleet, context, host_refs, on, row, tag_of
 from tests.helpers import REPO_ROOT, doc_recipe, git
 from tests.hosts import Engine, start
 
-__all__ = ["fleet"]  # the fixture
 pytestmark = pytest.mark.docker
 
 
@@ -58,6 +58,19 @@ def test_a_release_reaches_three_hosts_and_a_crash_stops_at_the_canary(
     for e in fleet.hosts:
         assert row(out, e.name) == [v1, "ok"]
     assert "drift: none" in out
+
+
+def assert_the_docs_error_reads_as(err: str) -> None:
+    """docs/fleet.md's sample error reads as this one does, up to c's own reason (its
+    release names from another run)."""
+    doc = (REPO_ROOT / "docs" / "fleet.md").read_text()
+    shown = next(line for line in doc.splitlines() if line.startswith("error: fleet deploy"))
+    printed = next(line for line in err.splitlines() if line.startswith("error: fleet deploy"))
+
+    def shape(line: str) -> str:
+        return re.sub(r"backup_\d{8}_\d{6}(_\d+)?", "TAG", line).split("): deploy failed")[0]
+
+    assert shape(printed) == shape(shown), (printed, shown)
 
 
 def occupy(engine: Engine, port: int) -> str:
@@ -101,6 +114,7 @@ def test_a_release_that_fails_on_the_third_host(
             assert {e.name: on(e, fleet.name) for e in fleet.hosts} == before
             assert "a undone" in err and "b undone" in err
             assert (proj / ".env").read_text() == "GREETING=v1\n"  # the project folder too
+            assert_the_docs_error_reads_as(err)
         else:
             v2 = tag_of(store, refs["a"])
             assert v2 != v1 and tag_of(store, refs["b"]) == v2 and tag_of(store, refs["c"]) == v1

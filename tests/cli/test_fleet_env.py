@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from cfgroll.cli.main import main
-from tests.fleet import FAST, Fleet, fleet, host_refs, on, tag_of
+from tests.fleet import FAST, Fleet, host_refs, on, tag_of
 from tests.helpers import git
 
-__all__ = ["fleet"]  # the fixture
 pytestmark = pytest.mark.docker
 
 

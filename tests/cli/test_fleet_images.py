@@ -13,11 +13,10 @@ import pytest
 import yaml
 
 from cfgroll.cli.main import main
-from tests.fleet import FAST, Fleet, fleet, host_refs, on, tag_of
+from tests.fleet import FAST, Fleet, host_refs, on, tag_of
 from tests.helpers import DOCKERFILE, REPO_ROOT, doc_recipe, git
 from tests.hosts import Engine
 
-__all__ = ["fleet"]  # the fixture
 pytestmark = pytest.mark.docker
 SERVED = "127.0.0.1:5000"  # where each host reaches the test's registry
 REGISTRY = f"{SERVED}/shop"
